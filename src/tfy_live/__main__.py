@@ -1,0 +1,3 @@
+from tfy_live.cli import main
+
+main()

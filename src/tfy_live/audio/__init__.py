@@ -1,0 +1,56 @@
+"""Audio endpoints: where microphone audio comes from and model audio goes to.
+
+All audio inside tfy-live is 16-bit signed little-endian mono PCM (``s16le``).
+A source produces it at ``sample_rate`` (16 kHz for the Live API); a sink
+consumes it at its own ``sample_rate`` (the rate the server declares, 24 kHz
+today). Adapters live beside this file: PyAudio devices (``devices.py``) and WAV
+files (``wavfile.py``); sample-rate and channel conversion is ``pcm.py``.
+"""
+
+from __future__ import annotations
+
+from typing import AsyncIterator, Protocol
+
+SAMPLE_WIDTH = 2  # bytes per s16le sample
+INPUT_RATE = 16_000
+OUTPUT_RATE = 24_000
+
+
+def frames_for(rate: int, ms: float) -> int:
+    """Frames in ``ms`` milliseconds of audio at ``rate``."""
+    return int(round(rate * ms / 1000))
+
+
+class AudioSource(Protocol):
+    """A microphone, or something that behaves like one."""
+
+    sample_rate: int
+
+    def stream(self, chunk_frames: int) -> AsyncIterator[bytes]:
+        """Yield chunks of ``chunk_frames`` mono s16le frames, in real time.
+
+        The device (or file) is open only while the iteration runs: breaking
+        out of it, or cancelling the task that iterates, releases it. A finite
+        source (a file) simply stops; the last chunk may be shorter. Reading
+        never blocks the event loop.
+        """
+        ...
+
+
+class AudioSink(Protocol):
+    """A speaker, or something that behaves like one.
+
+    Use as ``async with sink:``; the device is open inside the block.
+    ``write`` takes short slices (≤ 20 ms) and returns once the slice is
+    accepted by the device (it waits while the device buffer is full, without
+    blocking the event loop), so that a caller that stops writing is heard to
+    stop within one slice plus the device buffer.
+    """
+
+    sample_rate: int
+
+    async def __aenter__(self) -> "AudioSink": ...
+
+    async def __aexit__(self, *exc: object) -> None: ...
+
+    async def write(self, pcm: bytes) -> None: ...

@@ -1,0 +1,211 @@
+"""One spoken conversation: three tasks around a shared playback queue.
+
+    capture  — microphone chunks -> ``session.send_audio``
+    receive  — ``while True: async for message in session.receive()`` -> events
+    playback — ``Player.run``: queued model audio -> the speaker, slice by slice
+
+plus a small watcher that ends the conversation when the ``EndRule`` says so.
+The first task to fail ends the others (their ``finally`` blocks release the
+devices); the error then propagates to the caller unchanged, so the CLI can
+turn it into one line and an exit code. On ``interrupted`` the playback queue
+is emptied at once (``Player.interrupt``), not at the end of the turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterator, Callable, Protocol, Sequence
+
+from tfy_live import events as ev
+from tfy_live.audio import AudioSink, AudioSource, frames_for
+from tfy_live.endrule import EndRule
+from tfy_live.errors import NoReplyError
+from tfy_live.player import Player
+
+TOOL_ERROR = "tfy-live runs no tools, so this function is not available; answer without it"
+
+
+class Session(Protocol):
+    """What the conversation needs of a Live connection (``gateway.LiveSession``, or a fake)."""
+
+    async def send_audio(self, pcm: bytes, rate: int = ...) -> None: ...
+    async def end_audio(self) -> None: ...
+    async def send_text(self, text: str) -> None: ...
+    async def answer_tool_calls(self, calls: Sequence[ev.FunctionCall], error: str) -> None: ...
+    def receive(self) -> AsyncIterator[Any]: ...
+
+
+class Reporter(Protocol):
+    """Where the conversation says what is happening (``ui.ConsoleReporter``, or a recorder)."""
+
+    def listening(self) -> None: ...
+    def input_finished(self) -> None: ...
+    def user_transcript(self, text: str, finished: bool) -> None: ...
+    def model_turn_started(self) -> None: ...
+    def model_text(self, text: str) -> None: ...
+    def model_transcript(self, text: str) -> None: ...
+    def interrupted(self, dropped_ms: float) -> None: ...
+    def turn_complete(self, turn: int) -> None: ...
+    def usage(self, usage: ev.Usage) -> None: ...
+    def notice(self, text: str) -> None: ...
+
+
+@dataclass
+class Summary:
+    turns: int = 0
+    interrupted: int = 0
+    audio_sent_ms: float = 0.0
+    audio_received_ms: float = 0.0
+    dropped_ms: float = 0.0
+    tool_calls: int = 0
+    prompt_tokens: int = 0
+    response_tokens: int = 0
+    total_tokens: int = 0
+    resumption_handle: str | None = field(default=None, repr=False)
+
+
+class Conversation:
+    def __init__(
+        self,
+        session: Session,
+        source: AudioSource,
+        sink: AudioSink,
+        reporter: Reporter,
+        *,
+        chunk_ms: float = 20.0,
+        rule: EndRule | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.session = session
+        self.source = source
+        self.sink = sink
+        self.reporter = reporter
+        self.chunk_frames = frames_for(source.sample_rate, chunk_ms)
+        self.rule = rule or EndRule()
+        self.clock = clock
+        self.player = Player(sink)
+        self.summary = Summary()
+        self._changed = asyncio.Event()
+        self._model_turn_open = False
+
+    async def run(self) -> Summary:
+        """Talk until the end rule says so; raise the first task's error."""
+        async with self.sink:
+            tasks = [
+                asyncio.create_task(self._capture(), name="capture"),
+                asyncio.create_task(self._receive(), name="receive"),
+                asyncio.create_task(self.player.run(), name="playback"),
+            ]
+            watcher = asyncio.create_task(self._watch(), name="watch")
+            try:
+                self.reporter.listening()
+                pending: set[asyncio.Task[Any]] = {*tasks, watcher}
+                while True:
+                    done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                    for task in done:
+                        if task.exception() is not None:
+                            raise task.exception()  # type: ignore[misc]
+                    if watcher in done:
+                        return self.summary
+                    # capture ends normally when a file runs out: keep the others going
+                    if any(t.get_name() != "capture" for t in done):
+                        return self.summary
+            finally:
+                # Cancel whatever is still running and wait for it, so every
+                # device and thread is released before the sink closes.
+                for task in (*tasks, watcher):
+                    task.cancel()
+                await asyncio.gather(*tasks, watcher, return_exceptions=True)
+
+    def _event(self) -> None:
+        self._changed.set()
+
+    async def _capture(self) -> None:
+        rate = self.source.sample_rate
+        async for chunk in self.source.stream(self.chunk_frames):
+            await self.session.send_audio(chunk, rate)
+            self.summary.audio_sent_ms += 1000 * len(chunk) / (2 * rate)
+        await self.session.end_audio()
+        self.rule.input_exhausted(self.clock())
+        self.reporter.input_finished()
+        self._event()
+
+    async def _receive(self) -> None:
+        while True:
+            async for message in self.session.receive():
+                for event in ev.translate(message):
+                    await self._handle(event)
+                self._event()
+
+    async def _handle(self, event: ev.Event) -> None:  # noqa: C901 - one branch per event type
+        now = self.clock()
+        if isinstance(event, ev.Interrupted):
+            dropped = self.player.interrupt()
+            self.summary.interrupted += 1
+            self.summary.dropped_ms += dropped
+            self._model_turn_open = False
+            self.rule.turn_interrupted(now)
+            self.reporter.interrupted(dropped)
+        elif isinstance(event, (ev.Audio, ev.Text, ev.OutputTranscript)):
+            if not self._model_turn_open:
+                self._model_turn_open = True
+                self.rule.model_turn_started(now)
+                self.reporter.model_turn_started()
+            if isinstance(event, ev.Audio):
+                self.player.put(event.pcm, event.rate)
+                self.summary.audio_received_ms += 1000 * len(event.pcm) / (2 * event.rate)
+            elif isinstance(event, ev.Text):
+                if not event.thought:
+                    self.reporter.model_text(event.text)
+            else:
+                self.reporter.model_transcript(event.text)
+        elif isinstance(event, ev.InputTranscript):
+            self.rule.user_heard(now)
+            self.reporter.user_transcript(event.text, event.finished)
+        elif isinstance(event, ev.TurnComplete):
+            self._model_turn_open = False
+            self.summary.turns += 1
+            self.rule.turn_complete(now)
+            self.reporter.turn_complete(self.summary.turns)
+        elif isinstance(event, ev.Usage):
+            self.summary.prompt_tokens += event.prompt_tokens or 0
+            self.summary.response_tokens += event.response_tokens or 0
+            self.summary.total_tokens += event.total_tokens or 0
+            self.reporter.usage(event)
+        elif isinstance(event, ev.ToolCall):
+            self.summary.tool_calls += len(event.calls)
+            names = ", ".join(call.name for call in event.calls)
+            self.reporter.notice(f"the model asked for tool(s) {names}; answered that tfy-live runs no tools")
+            await self.session.answer_tool_calls(event.calls, TOOL_ERROR)
+        elif isinstance(event, ev.ToolCallCancelled):
+            self.reporter.notice(f"the model cancelled tool call(s) {', '.join(event.ids)}")
+        elif isinstance(event, ev.GoAway):
+            left = f" in {event.time_left_s:.0f} s" if event.time_left_s is not None else " soon"
+            self.reporter.notice(f"the gateway will close this connection{left} (connections last about 10 minutes)")
+        elif isinstance(event, ev.ResumptionUpdate):
+            if event.resumable and event.handle:
+                self.summary.resumption_handle = event.handle
+        # SetupComplete and GenerationComplete need no action.
+
+    async def _watch(self) -> None:
+        """End the conversation when the rule says so, after the reply has been played."""
+        while True:
+            decision = self.rule.decide(self.clock())
+            if decision == "end":
+                await self.player.wait_idle()
+                if self.rule.decide(self.clock()) == "end":
+                    return
+                continue
+            if decision == "no-reply":
+                raise NoReplyError(
+                    f"the model did not reply within {self.rule.reply_timeout_s:.0f} s of the end of the input; "
+                    "check that the file holds speech and that --model is a Live model"
+                )
+            deadline = self.rule.deadline()
+            self._changed.clear()
+            timeout = None if deadline is None else max(0.0, deadline - self.clock())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), timeout)

@@ -1,0 +1,179 @@
+"""Translate one Live server message into tfy-live's own small events.
+
+Pure: the input is anything shaped like ``google.genai.types.LiveServerMessage``
+(attributes read with ``getattr``), the output plain dataclasses. A message may
+carry several fields at once (audio and a transcription, interrupted and
+turn-complete, …), so each field is checked with its own ``if`` and the events
+come out in the order a listener should act on them: an interruption first (so
+stale audio is dropped before anything new is queued), then content, then the
+end-of-turn markers.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from tfy_live.audio import OUTPUT_RATE
+
+
+@dataclass(frozen=True)
+class SetupComplete:
+    session_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Audio:
+    pcm: bytes
+    rate: int = OUTPUT_RATE
+
+
+@dataclass(frozen=True)
+class Text:
+    text: str
+    thought: bool = False
+
+
+@dataclass(frozen=True)
+class InputTranscript:
+    text: str
+    finished: bool = False
+
+
+@dataclass(frozen=True)
+class OutputTranscript:
+    text: str
+    finished: bool = False
+
+
+@dataclass(frozen=True)
+class Interrupted:
+    pass
+
+
+@dataclass(frozen=True)
+class GenerationComplete:
+    pass
+
+
+@dataclass(frozen=True)
+class TurnComplete:
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Usage:
+    prompt_tokens: int | None = None
+    response_tokens: int | None = None
+    total_tokens: int | None = None
+
+
+@dataclass(frozen=True)
+class GoAway:
+    time_left_s: float | None = None
+
+
+@dataclass(frozen=True)
+class ResumptionUpdate:
+    handle: str | None
+    resumable: bool
+
+
+@dataclass(frozen=True)
+class FunctionCall:
+    id: str | None
+    name: str
+    args: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    calls: tuple[FunctionCall, ...]
+
+
+@dataclass(frozen=True)
+class ToolCallCancelled:
+    ids: tuple[str, ...]
+
+
+Event = (
+    SetupComplete | Audio | Text | InputTranscript | OutputTranscript | Interrupted
+    | GenerationComplete | TurnComplete | Usage | GoAway | ResumptionUpdate | ToolCall
+    | ToolCallCancelled
+)
+
+_RATE = re.compile(r"rate=(\d+)")
+
+
+def audio_rate(mime_type: str | None, default: int = OUTPUT_RATE) -> int:
+    """The sample rate declared in a mime type such as ``audio/pcm;rate=24000``."""
+    match = _RATE.search(mime_type or "")
+    return int(match.group(1)) if match else default
+
+
+def parse_duration(value: Any) -> float | None:
+    """Seconds in a protobuf duration: ``"50s"``, ``"1.5s"``, a timedelta or a number."""
+    if value is None:
+        return None
+    if hasattr(value, "total_seconds"):
+        return float(value.total_seconds())
+    if isinstance(value, (int, float)):
+        return float(value)
+    text = str(value).strip().removesuffix("s")
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def translate(message: Any) -> list[Event]:
+    """Every event in ``message``, in the order to act on them."""
+    events: list[Event] = []
+    if (setup := getattr(message, "setup_complete", None)) is not None:
+        events.append(SetupComplete(getattr(setup, "session_id", None)))
+
+    content = getattr(message, "server_content", None)
+    if content is not None:
+        if getattr(content, "interrupted", None):
+            events.append(Interrupted())
+        if (transcription := getattr(content, "input_transcription", None)) is not None:
+            if transcription.text or transcription.finished:
+                events.append(InputTranscript(transcription.text or "", bool(transcription.finished)))
+        turn = getattr(content, "model_turn", None)
+        for part in (getattr(turn, "parts", None) or []) if turn is not None else []:
+            blob = getattr(part, "inline_data", None)
+            if blob is not None and blob.data and (blob.mime_type or "audio/pcm").startswith("audio/"):
+                events.append(Audio(blob.data, audio_rate(blob.mime_type)))
+            if getattr(part, "text", None):
+                events.append(Text(part.text, bool(getattr(part, "thought", False))))
+        if (transcription := getattr(content, "output_transcription", None)) is not None:
+            if transcription.text or transcription.finished:
+                events.append(OutputTranscript(transcription.text or "", bool(transcription.finished)))
+        if getattr(content, "generation_complete", None):
+            events.append(GenerationComplete())
+        if getattr(content, "turn_complete", None):
+            reason = getattr(content, "turn_complete_reason", None)
+            events.append(TurnComplete(str(getattr(reason, "value", reason)) if reason else None))
+
+    if (tool_call := getattr(message, "tool_call", None)) is not None:
+        calls = tuple(
+            FunctionCall(getattr(c, "id", None), getattr(c, "name", "") or "", dict(getattr(c, "args", None) or {}))
+            for c in (getattr(tool_call, "function_calls", None) or [])
+        )
+        events.append(ToolCall(calls))
+    if (cancel := getattr(message, "tool_call_cancellation", None)) is not None:
+        events.append(ToolCallCancelled(tuple(getattr(cancel, "ids", None) or ())))
+    if (usage := getattr(message, "usage_metadata", None)) is not None:
+        events.append(
+            Usage(
+                getattr(usage, "prompt_token_count", None),
+                getattr(usage, "response_token_count", None),
+                getattr(usage, "total_token_count", None),
+            )
+        )
+    if (update := getattr(message, "session_resumption_update", None)) is not None:
+        events.append(ResumptionUpdate(getattr(update, "new_handle", None), bool(getattr(update, "resumable", False))))
+    if (go_away := getattr(message, "go_away", None)) is not None:
+        events.append(GoAway(parse_duration(getattr(go_away, "time_left", None))))
+    return events

@@ -1,0 +1,291 @@
+"""The connection to the gateway: the only module that imports google-genai.
+
+``connect(settings)`` opens a Live session through the TrueFoundry AI Gateway
+and yields a ``LiveSession``, a thin wrapper whose methods speak tfy-live's
+terms (bytes of PCM, text, our events' tool calls). Every exception the SDK or
+websockets can raise, at connect time or later, is translated here into a
+``GatewayError`` whose message names the fix (``translate_error``).
+
+The SDK is imported lazily, inside functions, so that ``tfy-live --help`` does
+not pay for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import ssl
+from typing import TYPE_CHECKING, Any, AsyncIterator, Iterator, Sequence
+from urllib.parse import urlsplit
+
+from tfy_live.audio import INPUT_RATE
+from tfy_live.config import Settings, env_name
+from tfy_live.errors import ConfigError, GatewayError, TfyLiveError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from tfy_live.events import FunctionCall
+
+SETUP_TIMEOUT_S = 20.0
+CLOSE_TIMEOUT_S = 0.2  # Ctrl-C must finish within half a second, close handshake included
+MAX_FRAME_BYTES = 16 * 2**20
+
+CLOSE_MEANINGS = {
+    1000: "the gateway ended the session",
+    1001: "the gateway is going away (restart or deploy); try again",
+    1006: "the connection dropped without a close frame (network, proxy, or a key the provider refused)",
+    1007: "the provider rejected the request as invalid (bad setup option, unsupported region, or context exhausted)",
+    1008: "the provider refused by policy — usually the model is not found for this API version or is not a "
+    "Live model; check --model and --api-version",
+    1011: "the provider hit an internal error (overloaded, quota, or deadline after goAway); try again",
+}
+
+
+def client_base_url(settings: Settings) -> str:
+    """The base URL handed to the SDK: ``https://`` for Gemini, ``wss://`` for Vertex."""
+    url = f"{settings.base_url}/live/{settings.provider}"
+    return "wss://" + url.removeprefix("https://") if settings.provider_kind == "vertex" else url
+
+
+def socket_url(settings: Settings) -> str:
+    """The WebSocket URL the SDK will open (shown to the user; carries no secret)."""
+    base = "wss://" + client_base_url(settings).split("://", 1)[1]
+    if settings.provider_kind == "vertex":
+        return base
+    return f"{base}/ws/google.ai.generativelanguage.{settings.api_version}.GenerativeService.BidiGenerateContent"
+
+
+def ssl_context(settings: Settings) -> ssl.SSLContext:
+    """Trust ``--ca-bundle`` if given, else SSL_CERT_FILE/SSL_CERT_DIR, else the system store (certifi if empty)."""
+    if settings.ca_bundle is not None:
+        try:
+            return ssl.create_default_context(cafile=str(settings.ca_bundle))
+        except (ssl.SSLError, OSError) as exc:
+            raise ConfigError(
+                f"CA bundle {str(settings.ca_bundle)!r} is not a PEM certificate file; "
+                f"fix --ca-bundle or {env_name('ca_bundle')}"
+            ) from exc
+    cafile, capath = os.environ.get("SSL_CERT_FILE") or None, os.environ.get("SSL_CERT_DIR") or None
+    try:
+        context = ssl.create_default_context(cafile=cafile, capath=capath)
+    except (ssl.SSLError, OSError) as exc:
+        raise ConfigError(f"SSL_CERT_FILE/SSL_CERT_DIR do not point at PEM certificates ({cafile or capath}); fix or unset them") from exc
+    if not cafile and not capath and context.cert_store_stats()["x509_ca"] == 0:
+        import certifi
+
+        context.load_verify_locations(cafile=certifi.where())
+    return context
+
+
+@contextlib.contextmanager
+def _without_google_environment() -> Iterator[None]:
+    """Hide GOOGLE_* / GEMINI_* variables while the SDK reads its environment.
+
+    The SDK fills any argument we leave out from these (API key, Vertex switch,
+    project, location, API version, base URLs), which would send the user's
+    conversation somewhere other than the gateway they asked for.
+    """
+    hidden = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith(("GOOGLE_", "GEMINI_"))}
+    try:
+        yield
+    finally:
+        os.environ.update(hidden)
+
+
+def build_client(settings: Settings, context: ssl.SSLContext | None = None) -> Any:
+    """A google-genai client aimed at the gateway, for the Gemini or the Vertex kind."""
+    from google import genai
+
+    http_options = {
+        "base_url": client_base_url(settings),
+        "api_version": settings.api_version,
+        "headers": {"Authorization": f"Bearer {settings.api_key}"},
+        "async_client_args": {
+            "ssl": context or ssl_context(settings),
+            "max_size": MAX_FRAME_BYTES,
+            "close_timeout": CLOSE_TIMEOUT_S,
+        },
+    }
+    with _without_google_environment():
+        if settings.provider_kind == "vertex":
+            return genai.Client(vertexai=True, http_options=http_options)
+        return genai.Client(vertexai=False, api_key=settings.api_key, http_options=http_options)
+
+
+def build_config(settings: Settings, *, transcripts: bool = True) -> Any:
+    from google.genai import types
+
+    return types.LiveConnectConfig(
+        response_modalities=[types.Modality.AUDIO],
+        speech_config=types.SpeechConfig(
+            voice_config=types.VoiceConfig(prebuilt_voice_config=types.PrebuiltVoiceConfig(voice_name=settings.voice))
+        ),
+        input_audio_transcription=types.AudioTranscriptionConfig() if transcripts else None,
+        output_audio_transcription=types.AudioTranscriptionConfig() if transcripts else None,
+    )
+
+
+class LiveSession:
+    """One open Live connection, in tfy-live's terms. Errors come out as GatewayError."""
+
+    def __init__(self, session: Any, settings: Settings) -> None:
+        from google.genai import types
+
+        self._session = session
+        self._settings = settings
+        self._types = types
+        self.session_id: str | None = getattr(session, "session_id", None)
+
+    async def send_audio(self, pcm: bytes, rate: int = INPUT_RATE) -> None:
+        blob = self._types.Blob(data=pcm, mime_type=f"audio/pcm;rate={rate}")
+        with self._translated():
+            await self._session.send_realtime_input(audio=blob)
+
+    async def end_audio(self) -> None:
+        """Tell the server the microphone stopped (flushes its voice detection)."""
+        with self._translated():
+            await self._session.send_realtime_input(audio_stream_end=True)
+
+    async def send_text(self, text: str) -> None:
+        with self._translated():
+            await self._session.send_realtime_input(text=text)
+
+    async def answer_tool_calls(self, calls: Sequence[FunctionCall], error: str) -> None:
+        """Answer every call with an error, so the model does not wait for a tool we do not have."""
+        responses = [
+            self._types.FunctionResponse(id=call.id, name=call.name, response={"error": error}) for call in calls
+        ]
+        with self._translated():
+            await self._session.send_tool_response(function_responses=responses)
+
+    async def receive(self) -> AsyncIterator[Any]:
+        """The server's messages until the end of the current turn (as the SDK's ``receive``)."""
+        with self._translated():
+            async for message in self._session.receive():
+                yield message
+
+    @contextlib.contextmanager
+    def _translated(self) -> Iterator[None]:
+        try:
+            yield
+        except (TfyLiveError, asyncio.CancelledError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - every foreign error is translated here, once
+            raise translate_error(exc, self._settings) from exc
+
+
+@contextlib.asynccontextmanager
+async def connect(settings: Settings, *, context: ssl.SSLContext | None = None,
+                  transcripts: bool = True) -> AsyncIterator[LiveSession]:
+    """Open a Live session through the gateway; close it on exit."""
+    client = build_client(settings, context)
+    config = build_config(settings, transcripts=transcripts)
+    manager = client.aio.live.connect(model=settings.model, config=config)
+    try:
+        async with asyncio.timeout(SETUP_TIMEOUT_S):
+            session = await manager.__aenter__()
+    except (TfyLiveError, asyncio.CancelledError):
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise translate_error(exc, settings) from exc
+    try:
+        yield LiveSession(session, settings)
+    except BaseException as exc:
+        with contextlib.suppress(Exception):
+            await manager.__aexit__(type(exc), exc, exc.__traceback__)
+        raise
+    else:
+        with contextlib.suppress(Exception):
+            await manager.__aexit__(None, None, None)
+
+
+def _one_line(text: Any, limit: int = 200) -> str:
+    if isinstance(text, (bytes, bytearray)):
+        text = bytes(text).decode("utf-8", "replace")
+    line = " ".join(str(text or "").split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def _body_message(body: Any) -> str:
+    """The human part of an error body the gateway sent (JSON ``message``/``error`` or the text)."""
+    import json
+
+    text = body.decode("utf-8", "replace") if isinstance(body, (bytes, bytearray)) else str(body or "")
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return _one_line(text)
+    for key in ("message", "error", "detail"):
+        value = data.get(key) if isinstance(data, dict) else None
+        if isinstance(value, dict):
+            value = value.get("message") or value
+        if value:
+            return _one_line(value)
+    return _one_line(text)
+
+
+def translate_error(exc: BaseException, settings: Settings) -> TfyLiveError:
+    """The GatewayError (message naming the fix) for any exception met talking to the gateway."""
+    from google.genai import errors as genai_errors
+    from websockets import exceptions as ws
+
+    host = settings.host
+    url = socket_url(settings)
+    if isinstance(exc, ws.InvalidStatus):
+        status = exc.response.status_code
+        detail = _body_message(exc.response.body)
+        said = f": {detail}" if detail else ""
+        if status == 401:
+            return GatewayError(f"the gateway rejected the API key (HTTP 401{said}); check {env_name('api_key')}")
+        if status == 403:
+            return GatewayError(
+                f"the API key may not use provider account {settings.provider!r} or model {settings.model!r} "
+                f"(HTTP 403{said}); ask for access in TrueFoundry or use another key"
+            )
+        if status == 404:
+            return GatewayError(
+                f"the gateway has no Live endpoint at {url} (HTTP 404{said}); check {env_name('base_url')} "
+                f"(…/api/llm), --provider and --provider-kind"
+            )
+        if status == 429:
+            return GatewayError(f"the gateway is rate limiting this key (HTTP 429{said}); wait a moment and retry")
+        if status >= 500:
+            return GatewayError(f"the gateway failed (HTTP {status}{said}); retry, or check the gateway's status")
+        return GatewayError(f"the gateway refused the WebSocket upgrade (HTTP {status}{said}); check {env_name('base_url')}")
+    if isinstance(exc, ws.InvalidURI):
+        return GatewayError(f"{url} is not a valid WebSocket URL; check {env_name('base_url')} and --provider")
+    if isinstance(exc, (ws.InvalidHandshake, ws.InvalidMessage)):
+        return GatewayError(
+            f"{host} did not answer as a WebSocket server ({_one_line(exc)}); check {env_name('base_url')} "
+            "points at the AI Gateway (…/api/llm)"
+        )
+    if isinstance(exc, genai_errors.APIError):
+        code = exc.code
+        reason = _one_line(exc.details if isinstance(exc.details, str) else exc.message or "")
+        meaning = CLOSE_MEANINGS.get(code, "the session ended")
+        said = f": {reason}" if reason and reason != "None" else ""
+        return GatewayError(f"connection closed with code {code}{said} — {meaning}")
+    if isinstance(exc, ws.ConnectionClosed):
+        frame = exc.rcvd
+        code = frame.code if frame else 1006
+        said = f": {_one_line(frame.reason)}" if frame and frame.reason else ""
+        return GatewayError(f"connection closed with code {code}{said} — {CLOSE_MEANINGS.get(code, 'the session ended')}")
+    if isinstance(exc, socket.gaierror):
+        return GatewayError(f"cannot resolve host {urlsplit(settings.base_url).hostname!r}; check {env_name('base_url')} and your DNS/network")
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return GatewayError(
+            f"TLS verification of {host} failed ({_one_line(exc.verify_message or exc)}); if the gateway uses a "
+            f"private CA, pass --ca-bundle /path/to/ca.pem (or set {env_name('ca_bundle')} or SSL_CERT_FILE)"
+        )
+    if isinstance(exc, ssl.SSLError):
+        return GatewayError(f"TLS handshake with {host} failed ({_one_line(exc)}); check {env_name('base_url')} uses https and the right port")
+    if isinstance(exc, ConnectionRefusedError):
+        return GatewayError(f"connection to {host} refused; check {env_name('base_url')} (host and port) and that the gateway is up")
+    if isinstance(exc, TimeoutError):
+        return GatewayError(f"no answer from {host} within {SETUP_TIMEOUT_S:.0f} s; check the network, {env_name('base_url')} and the model name")
+    if isinstance(exc, OSError):
+        return GatewayError(f"cannot reach {host} ({_one_line(exc.strerror or exc)}); check {env_name('base_url')} and your network")
+    if isinstance(exc, ValueError) and "parse" in str(exc).lower():
+        return GatewayError(f"{host} sent a frame that is not JSON; check {env_name('base_url')} points at the AI Gateway")
+    return GatewayError(f"unexpected {exc.__class__.__name__} talking to {host}: {_one_line(exc)}")

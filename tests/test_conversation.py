@@ -1,0 +1,165 @@
+import asyncio
+
+import pytest
+
+from tfy_live.conversation import TOOL_ERROR, Conversation
+from tfy_live.endrule import EndRule
+from tfy_live.errors import GatewayError, NoReplyError
+from tests.fakes import FakeSession, FakeSink, FakeSource, RecordingReporter, WaitUntil, audio_msg, msg
+
+MS20_16K = 640  # bytes in 20 ms of 16 kHz s16le
+MS20_24K = 960
+
+
+def tone(n_bytes: int, value: int) -> bytes:
+    return value.to_bytes(2, "little", signed=True) * (n_bytes // 2)
+
+
+def turn_complete():
+    return msg(serverContent={"turnComplete": True})
+
+
+def make(session, source=None, sink=None, rule=None):
+    reporter = RecordingReporter()
+    source = source or FakeSource([tone(MS20_16K, 100)])
+    sink = sink or FakeSink(write_delay=0)
+    conversation = Conversation(session, source, sink, reporter, rule=rule or EndRule(grace_s=0.05, reply_timeout_s=2))
+    return conversation, reporter, source, sink
+
+
+async def test_microphone_audio_is_forwarded_in_order_then_the_stream_is_ended():
+    chunks = [tone(MS20_16K, i) for i in range(1, 30)]
+    session = FakeSession([audio_msg(tone(MS20_24K, 5)), turn_complete()])
+    conversation, _, source, _ = make(session, FakeSource(chunks))
+    await conversation.run()
+    audio = [data for kind, data in session.sent if kind == "audio"]
+    assert audio == chunks
+    assert session.sent_kinds()[len(chunks)] == "audio_end"
+    assert source.asked_frames == 320  # 20 ms at 16 kHz
+    assert source.closed
+
+
+async def test_interrupted_drops_queued_audio_at_once_not_at_turn_end():
+    sink = FakeSink()  # real-time speaker: 20 ms per slice
+    two_seconds = tone(2 * 24000 * 2, 7)
+    session = FakeSession([
+        audio_msg(two_seconds),
+        WaitUntil(lambda: len(sink.writes) >= 3),
+        msg(serverContent={"interrupted": True}),
+    ])
+    source = FakeSource([tone(MS20_16K, 1)] * 50, interval=0.02, finite=False)
+    conversation, reporter, _, _ = make(session, source, sink)
+    task = asyncio.create_task(conversation.run())
+    await WaitUntil(lambda: "interrupted" in reporter.names()).wait()
+    writes_at_interrupt = len(sink.writes)
+    await asyncio.sleep(0.2)  # ten slices' worth of time
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    # At most the slice that was already at the device finishes after the interruption.
+    assert len(sink.writes) - writes_at_interrupt <= 1
+    assert len(sink.data) < 10 * MS20_24K
+    (dropped_ms,) = reporter.args_of("interrupted")[0]
+    assert dropped_ms > 1800
+    assert all(len(w) <= MS20_24K for w in sink.writes)
+    assert sink.closed and source.closed
+
+
+async def test_several_fields_in_one_message_are_each_handled():
+    both = msg(
+        serverContent={
+            "modelTurn": {"parts": [{"inlineData": {"mimeType": "audio/pcm;rate=24000", "data": tone(MS20_24K, 9)}}]},
+            "outputTranscription": {"text": "Hello"},
+            "inputTranscription": {"text": "hi there", "finished": True},
+            "generationComplete": True,
+            "turnComplete": True,
+        },
+        usageMetadata={"promptTokenCount": 10, "responseTokenCount": 5, "totalTokenCount": 15},
+        sessionResumptionUpdate={"newHandle": "h-1", "resumable": True},
+    )
+    session = FakeSession([both])
+    conversation, reporter, _, sink = make(session)
+    summary = await conversation.run()
+    assert sink.data == tone(MS20_24K, 9)
+    assert reporter.args_of("model_transcript") == [("Hello",)]
+    assert reporter.args_of("user_transcript") == [("hi there", True)]
+    assert reporter.args_of("turn_complete") == [(1,)]
+    assert summary.turns == 1 and summary.total_tokens == 15 and summary.prompt_tokens == 10
+    assert summary.resumption_handle == "h-1"
+    # the user's words are reported before the model starts its turn
+    names = reporter.names()
+    assert names.index("user_transcript") < names.index("model_turn_started") < names.index("turn_complete")
+
+
+async def test_turn_boundaries_a_second_turn_is_received_after_the_first_completes():
+    session = FakeSession([
+        audio_msg(tone(MS20_24K, 1)), msg(serverContent={"outputTranscription": {"text": "one"}}), turn_complete(),
+        audio_msg(tone(MS20_24K, 2)), msg(serverContent={"outputTranscription": {"text": "two"}}), turn_complete(),
+    ])
+    # A live microphone: the conversation ends after the second reply (--turns 2).
+    source = FakeSource([tone(MS20_16K, 1)], finite=False)
+    conversation, reporter, _, sink = make(session, source, rule=EndRule(max_turns=2))
+    summary = await conversation.run()
+    assert summary.turns == 2
+    assert sink.data == tone(MS20_24K, 1) + tone(MS20_24K, 2)
+    assert [n for n in reporter.names() if n in ("model_turn_started", "model_transcript", "turn_complete")] == [
+        "model_turn_started", "model_transcript", "turn_complete",
+        "model_turn_started", "model_transcript", "turn_complete",
+    ]
+
+
+async def test_transcripts_of_both_sides_are_reported_as_they_stream():
+    session = FakeSession([
+        msg(serverContent={"inputTranscription": {"text": "What "}}),
+        msg(serverContent={"inputTranscription": {"text": "time is it?", "finished": True}}),
+        msg(serverContent={"outputTranscription": {"text": "It is "}}),
+        msg(serverContent={"outputTranscription": {"text": "noon."}}),
+        turn_complete(),
+    ])
+    conversation, reporter, _, _ = make(session)
+    await conversation.run()
+    assert reporter.args_of("user_transcript") == [("What ", False), ("time is it?", True)]
+    assert reporter.args_of("model_transcript") == [("It is ",), ("noon.",)]
+
+
+async def test_a_tool_call_is_answered_with_an_error_so_the_model_does_not_wait():
+    session = FakeSession([
+        msg(toolCall={"functionCalls": [{"id": "c1", "name": "get_time", "args": {}},
+                                        {"id": "c2", "name": "get_weather", "args": {"city": "Paris"}}]}),
+        audio_msg(tone(MS20_24K, 3)),
+        turn_complete(),
+    ])
+    conversation, reporter, _, _ = make(session)
+    summary = await conversation.run()
+    responses = [data for kind, data in session.sent if kind == "tool_response"]
+    assert responses == [[("c1", "get_time", TOOL_ERROR), ("c2", "get_weather", TOOL_ERROR)]]
+    assert summary.tool_calls == 2
+    assert any("get_time" in args[0] for args in reporter.args_of("notice"))
+
+
+async def test_the_reply_is_played_to_the_end_before_a_file_conversation_ends():
+    sink = FakeSink()
+    reply = tone(10 * MS20_24K, 4)
+    session = FakeSession([
+        WaitUntil(lambda: ("audio_end", None) in session.sent),
+        audio_msg(reply), turn_complete(),
+    ])
+    conversation, _, _, _ = make(session, sink=sink)
+    await conversation.run()
+    assert sink.data == reply
+
+
+async def test_no_reply_to_a_file_is_an_error():
+    session = FakeSession([])
+    conversation, _, _, _ = make(session, rule=EndRule(reply_timeout_s=0.1))
+    with pytest.raises(NoReplyError, match="did not reply"):
+        await conversation.run()
+
+
+async def test_a_session_error_ends_the_conversation_and_releases_the_devices():
+    session = FakeSession([GatewayError("connection closed with code 1011")])
+    source = FakeSource([tone(MS20_16K, 1)], finite=False)
+    conversation, _, _, sink = make(session, source)
+    with pytest.raises(GatewayError, match="1011"):
+        await conversation.run()
+    assert source.closed and sink.closed

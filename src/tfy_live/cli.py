@@ -9,9 +9,7 @@ happen inside the commands so that ``--help`` stays fast.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-import secrets
 import sys
 from pathlib import Path
 from typing import Any, Callable, Coroutine, Optional
@@ -19,7 +17,7 @@ from typing import Any, Callable, Coroutine, Optional
 import typer
 
 from tfy_live import __version__
-from tfy_live.config import DEFAULT_API_VERSION, DEFAULT_MODEL, VARIABLES, read_dotenv, resolve
+from tfy_live.config import DEFAULT_API_VERSION, DEFAULT_MODEL, VARIABLES, apply_dotenv, read_dotenv, resolve
 from tfy_live.errors import EXIT_INTERRUPTED, TfyLiveError
 from tfy_live.voices import DEFAULT_VOICE, VOICES
 
@@ -58,10 +56,8 @@ def _main(
 
 
 def _secrets() -> list[str]:
-    found = [os.environ.get(_env("api_key"), "")]
-    with contextlib.suppress(TfyLiveError):
-        found.append(read_dotenv(Path.cwd() / ".env").get(_env("api_key"), ""))
-    return [s.strip() for s in found if s and s.strip()]
+    key = os.environ.get(_env("api_key"), "").strip()
+    return [key] if key else []
 
 
 def redact(text: str, secrets_: list[str]) -> str:
@@ -160,7 +156,7 @@ def talk(
     audio = AudioChoice(input_device, output_device, input_file, output_file, chunk_ms)
 
     async def main() -> int:
-        settings = resolve(flags, os.environ, read_dotenv(Path.cwd() / ".env"), need_target=not local)
+        settings = resolve(flags, os.environ, need_target=not local)
         return await run_talk(settings, audio, local=local, turns=turns, reply_timeout=reply_timeout)
 
     run(main)
@@ -224,6 +220,13 @@ def local_gateway(
 
 
 def main() -> None:
+    from rich.console import Console
+
+    try:
+        apply_dotenv(read_dotenv(Path.cwd() / ".env"), os.environ)
+    except TfyLiveError as exc:
+        Console(stderr=True, highlight=False).print(f"[bold red]error:[/bold red] {exc}")
+        sys.exit(exc.exit_code)
     app(prog_name="tfy-live")
 
 

@@ -1,13 +1,17 @@
 """Settings, resolved once: command-line flag, then environment, then ``.env``, then default.
 
-Pure: ``resolve`` takes the flags as a mapping and the environment and ``.env``
-contents as plain dicts, and returns one frozen ``Settings`` or raises a
-``ConfigError`` whose message names the fix. The CLI's Typer options carry the
-same variable names (``envvar=``) so ``--help`` shows them.
+``apply_dotenv`` copies the ``TFY_*`` variables of ``./.env`` into the
+environment where the environment does not already set them (so the
+environment wins), once, before the command line is parsed; from then on every
+option is read as flag, then environment, then default — by Typer
+(``envvar=``, shown in ``--help``) for the audio options, and by ``resolve``
+for the connection settings. ``resolve`` is pure: flags and environment in, one
+frozen ``Settings`` (or a ``ConfigError`` whose message names the fix) out.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -74,10 +78,17 @@ def read_dotenv(path: Path) -> dict[str, str]:
         raise ConfigError(f"cannot read {path}: {exc.__class__.__name__}; fix or remove the file") from exc
 
 
-def pick(name: str, flags: Mapping[str, Any], environ: Mapping[str, str], dotenv: Mapping[str, str]) -> Any:
-    """One setting by precedence: flag, environment, .env, default."""
+def apply_dotenv(dotenv: Mapping[str, str], environ: "os._Environ[str] | dict[str, str]") -> None:
+    """Fill unset ``TFY_*`` variables of ``environ`` from a ``.env`` file's contents."""
+    for key, value in dotenv.items():
+        if key.startswith("TFY_") and key not in environ:
+            environ[key] = value
+
+
+def pick(name: str, flags: Mapping[str, Any], environ: Mapping[str, str]) -> Any:
+    """One setting by precedence: flag, environment (``.env`` already merged), default."""
     variable, default = VARIABLES[name]
-    for value in (flags.get(name), environ.get(variable), dotenv.get(variable)):
+    for value in (flags.get(name), environ.get(variable)):
         if value is not None and str(value).strip() != "":
             return value.strip() if isinstance(value, str) else value
     return default
@@ -110,7 +121,6 @@ def normalise_base_url(raw: str) -> str:
 def resolve(
     flags: Mapping[str, Any],
     environ: Mapping[str, str],
-    dotenv: Mapping[str, str],
     *,
     need_target: bool = True,
 ) -> Settings:
@@ -119,7 +129,7 @@ def resolve(
     With ``need_target=False`` (the built-in local gateway supplies them) the
     key, URL and provider may be absent.
     """
-    value = {name: pick(name, flags, environ, dotenv) for name in VARIABLES}
+    value = {name: pick(name, flags, environ) for name in VARIABLES}
 
     kind = str(value["provider_kind"]).lower()
     if kind not in PROVIDER_KINDS:

@@ -43,21 +43,22 @@ class SpeakerClock:
 class MicClock:
     """When a microphone would deliver each chunk.
 
-    Chunk ``i`` (counting from 0) has been recorded, and so may be delivered,
-    ``(i + 1) * chunk_s`` after the start. Deadlines are computed from the
-    start, never by adding up sleeps, so oversleeping never accumulates into
-    drift; a consumer that fell behind gets the overdue chunks at once.
+    A chunk can be delivered once it has been recorded: the chunk that ends
+    at frame ``n`` is due ``n / sample_rate`` seconds after ``start``.
+    Deadlines are computed from the start, never by adding up sleeps, so
+    oversleeping never accumulates into drift; a consumer that fell behind
+    gets the overdue chunks at once.
     """
 
-    def __init__(self, chunk_s: float, start: float) -> None:
-        self.chunk_s = chunk_s
+    def __init__(self, sample_rate: int, start: float) -> None:
+        self.sample_rate = sample_rate
         self.start = start
-        self.delivered = 0
+        self.frames = 0  # frames delivered so far
 
-    def wait_s(self, now: float) -> float:
-        """Seconds until the next chunk is due."""
-        return max(0.0, self.start + (self.delivered + 1) * self.chunk_s - now)
+    def wait_s(self, frames: int, now: float) -> float:
+        """Seconds until a chunk of ``frames`` more frames is due."""
+        return max(0.0, self.start + (self.frames + frames) / self.sample_rate - now)
 
-    def tick(self) -> None:
-        """Count one delivered chunk."""
-        self.delivered += 1
+    def tick(self, frames: int) -> None:
+        """Count ``frames`` delivered frames."""
+        self.frames += frames

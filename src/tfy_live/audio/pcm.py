@@ -34,7 +34,9 @@ def to_mono_s16(
     if x.ndim == 2:
         x = x.mean(axis=1) if x.shape[1] != 1 else x[:, 0]
     elif x.ndim != 1:
-        raise ValueError(f"expected (frames,) or (frames, channels) samples, got {x.shape}")
+        raise ValueError(
+            f"expected (frames,) or (frames, channels) samples, got {x.shape}"
+        )
     if rate is not None and to_rate is not None and rate != to_rate and x.size:
         x = soxr.resample(x, rate, to_rate, quality=_QUALITY)
     return _float_to_s16(x).tobytes()
@@ -61,10 +63,13 @@ class Resampler:
     def __init__(self, from_rate: int, to_rate: int) -> None:
         self.from_rate = from_rate
         self.to_rate = to_rate
-        self._stream = (
-            None
-            if from_rate == to_rate
-            else soxr.ResampleStream(from_rate, to_rate, 1, dtype="int16", quality=_QUALITY)
+        self._stream = self._new_stream()
+
+    def _new_stream(self) -> soxr.ResampleStream | None:
+        if self.from_rate == self.to_rate:
+            return None
+        return soxr.ResampleStream(
+            self.from_rate, self.to_rate, 1, dtype="int16", quality=_QUALITY
         )
 
     def process(self, pcm: bytes, *, last: bool = False) -> bytes:
@@ -78,7 +83,7 @@ class Resampler:
         if self._stream is None:
             return b""
         tail = self.process(b"", last=True)
-        self._stream.clear()
+        self._stream = self._new_stream()  # clear() keeps some state (dither)
         return tail
 
 

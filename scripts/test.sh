@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Install everything the tests need (system packages included) and run the whole suite.
+# Extra arguments go to pytest, e.g. scripts/test.sh -k config -x
+set -euo pipefail
+source "$(dirname "$0")/setup.sh" test
+cd "$ROOT"
+exec "$VENV/bin/python" -m pytest "$@"

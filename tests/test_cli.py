@@ -1,0 +1,74 @@
+"""The command line as a user meets it: help, lists, and every settings error."""
+
+import pytest
+
+from tests.cli_run import CANARY_KEY, clean_env, tfy_live
+from tfy_live.voices import VOICES
+
+
+def test_help_lists_commands_and_talk_help_names_the_variables():
+    result = tfy_live("--help")
+    assert result.returncode == 0
+    for command in ("talk", "devices", "voices", "local-gateway"):
+        assert command in result.stdout
+    talk = tfy_live("talk", "--help")
+    assert talk.returncode == 0
+    for variable in ("TFY_LIVE_PROVIDER", "TFY_LIVE_MODEL", "TFY_LIVE_VOICE", "TFY_LIVE_PROVIDER_KIND",
+                     "TFY_BASE_URL", "TFY_LIVE_API_VERSION", "TFY_CA_BUNDLE", "--input-file", "--output-file"):
+        assert variable in talk.stdout
+
+
+def test_voices_lists_all_thirty_with_descriptions():
+    result = tfy_live("voices")
+    assert result.returncode == 0
+    assert len(VOICES) == 30
+    for name, description in VOICES.items():
+        assert name in result.stdout
+        assert description.split(" — ")[0] in result.stdout
+
+
+def test_module_and_script_entry_points_agree():
+    assert tfy_live("--version").stdout.startswith("tfy-live ")
+
+
+@pytest.mark.parametrize("args, env, message", [
+    (["talk", "--provider", "acct"], {"TFY_BASE_URL": "https://gw.example.com/api/llm"}, "no API key: set TFY_API_KEY"),
+    (["talk", "--provider", "acct"], {"TFY_API_KEY": CANARY_KEY}, "no gateway URL: set TFY_BASE_URL="),
+    (["talk"], {"TFY_API_KEY": CANARY_KEY, "TFY_BASE_URL": "https://gw.example.com/api/llm"},
+     "no provider account: pass --provider NAME"),
+    (["talk", "--provider", "acct"], {"TFY_API_KEY": CANARY_KEY, "TFY_BASE_URL": "not a url"},
+     "TFY_BASE_URL must be a URL such as https://<control-plane>/api/llm"),
+    (["talk", "--provider", "acct", "--voice", "Nobody"],
+     {"TFY_API_KEY": CANARY_KEY, "TFY_BASE_URL": "https://gw.example.com/api/llm"}, "unknown voice 'Nobody'"),
+    (["talk", "--provider", "acct", "--provider-kind", "openai"],
+     {"TFY_API_KEY": CANARY_KEY, "TFY_BASE_URL": "https://gw.example.com/api/llm"}, "provider kind must be"),
+])
+def test_settings_errors_are_one_line_exit_2_and_never_show_the_key(args, env, message):
+    result = tfy_live(*args, env=clean_env(**env))
+    assert result.returncode == 2, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert message in lines[0]
+    assert "Traceback" not in result.stderr
+    assert CANARY_KEY not in result.stdout + result.stderr
+
+
+def test_dotenv_in_the_working_directory_is_read_but_the_environment_wins(tmp_path):
+    (tmp_path / ".env").write_text("TFY_BASE_URL=https://from-dotenv.example.com/api/llm\nTFY_LIVE_VOICE=Nobody\n")
+    result = tfy_live("talk", "--provider", "acct", env=clean_env(TFY_API_KEY=CANARY_KEY), cwd=tmp_path)
+    assert result.returncode == 2 and "unknown voice 'Nobody'" in result.stderr  # .env was read
+    result = tfy_live("talk", "--provider", "acct", env=clean_env(TFY_API_KEY=CANARY_KEY, TFY_LIVE_VOICE="Nobody2"),
+                      cwd=tmp_path)
+    assert "unknown voice 'Nobody2'" in result.stderr  # the environment wins over .env
+    result = tfy_live("talk", "--provider", "acct", "--voice", "Nobody3",
+                      env=clean_env(TFY_API_KEY=CANARY_KEY, TFY_LIVE_VOICE="Nobody2"), cwd=tmp_path)
+    assert "unknown voice 'Nobody3'" in result.stderr  # the flag wins over both
+
+
+def test_an_input_file_that_is_not_audio_is_refused_before_connecting(tmp_path):
+    bogus = tmp_path / "notes.wav"
+    bogus.write_text("not audio")
+    result = tfy_live("talk", "--local", "--input-file", str(bogus), "--output-file", str(tmp_path / "out.wav"))
+    assert result.returncode == 5, result.stderr
+    assert "notes.wav" in result.stderr and "Traceback" not in result.stderr
+    assert len([line for line in result.stderr.splitlines() if line.startswith("error:")]) == 1

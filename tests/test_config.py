@@ -1,0 +1,95 @@
+from pathlib import Path
+
+import pytest
+
+from tfy_live.config import apply_dotenv, read_dotenv, resolve
+from tfy_live.errors import ConfigError
+
+TARGET = {"TFY_API_KEY": "k-123", "TFY_BASE_URL": "https://gw.example.com/api/llm", "TFY_LIVE_PROVIDER": "acct"}
+
+
+def test_defaults():
+    s = resolve({}, TARGET)
+    assert (s.model, s.voice, s.provider_kind, s.api_version) == ("gemini-live-2.5-flash", "Zephyr", "gemini", "v1beta")
+    assert s.ca_bundle is None
+
+
+@pytest.mark.parametrize("name, variable, flag, env, dotenv", [
+    ("model", "TFY_LIVE_MODEL", "m-flag", "m-env", "m-dotenv"),
+    ("voice", "TFY_LIVE_VOICE", "Puck", "Kore", "Charon"),
+    ("provider", "TFY_LIVE_PROVIDER", "p-flag", "p-env", "p-dotenv"),
+    ("provider_kind", "TFY_LIVE_PROVIDER_KIND", "vertex", "gemini", "gemini"),
+    ("api_version", "TFY_LIVE_API_VERSION", "v1alpha", "v1", "v1beta"),
+])
+def test_precedence_is_flag_then_environment_then_dotenv_then_default(name, variable, flag, env, dotenv):
+    base = {k: v for k, v in TARGET.items() if k != variable}
+
+    def settings(flags, environ, dotenv):
+        environ = dict(environ)
+        apply_dotenv(dotenv, environ)
+        return resolve(flags, environ)
+
+    assert getattr(settings({name: flag}, {**base, variable: env}, {variable: dotenv}), name) == flag
+    assert getattr(settings({}, {**base, variable: env}, {variable: dotenv}), name) == env
+    assert getattr(settings({}, base, {variable: dotenv}), name) == dotenv
+
+
+def test_dotenv_supplies_the_key_and_url(tmp_path: Path):
+    env_file = tmp_path / ".env"
+    env_file.write_text("# gateway\nTFY_API_KEY=from-dotenv\nTFY_BASE_URL='https://gw.example.com/api/llm/'\n")
+    environ = {"TFY_API_KEY": "from-env", "GOOGLE_API_KEY": "g"}
+    env_file.write_text(env_file.read_text() + "GOOGLE_CLOUD_PROJECT=p\n")
+    apply_dotenv(read_dotenv(env_file), environ)
+    s = resolve({"provider": "acct"}, environ)
+    assert s.api_key == "from-env" and s.base_url == "https://gw.example.com/api/llm"
+    assert "GOOGLE_CLOUD_PROJECT" not in environ  # only TFY_* variables come from .env
+    assert read_dotenv(tmp_path / "absent") == {}
+
+
+def test_the_key_never_shows_in_repr():
+    assert "k-123" not in repr(resolve({}, TARGET))
+
+
+def test_voice_is_case_insensitive_and_model_prefix_is_dropped():
+    s = resolve({"voice": "puck", "model": "models/gemini-2.0-flash-live-001"}, TARGET)
+    assert s.voice == "Puck" and s.model == "gemini-2.0-flash-live-001"
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("https://gw.example.com/api/llm", "https://gw.example.com/api/llm"),
+    ("https://gw.example.com/api/llm/", "https://gw.example.com/api/llm"),
+    ("wss://gw.example.com:8443/api/llm", "https://gw.example.com:8443/api/llm"),
+    ("  https://gw.example.com  ", "https://gw.example.com"),
+])
+def test_base_url_is_normalised(raw, expected):
+    assert resolve({"base_url": raw}, TARGET).base_url == expected
+
+
+@pytest.mark.parametrize("flags, env, message", [
+    ({}, {"TFY_API_KEY": ""}, r"no API key: set TFY_API_KEY"),
+    ({}, {"TFY_API_KEY": "a b"}, r"TFY_API_KEY contains spaces"),
+    ({}, {"TFY_BASE_URL": ""}, r"no gateway URL: set TFY_BASE_URL=https://<control-plane>/api/llm"),
+    ({}, {"TFY_BASE_URL": "gw.example.com"}, r"TFY_BASE_URL must be a URL such as https://"),
+    ({}, {"TFY_BASE_URL": "ftp://gw.example.com"}, r"TFY_BASE_URL must be a URL"),
+    ({}, {"TFY_BASE_URL": "https://gw.example.com:99999"}, r"invalid port"),
+    ({}, {"TFY_BASE_URL": "https://gw.example.com/api/llm?x=1"}, r"must not carry a query"),
+    ({}, {"TFY_BASE_URL": "https://gw.example.com/api/llm/live/acct"},
+     r"without /live/…: use https://gw.example.com/api/llm and pass the account with --provider"),
+    ({}, {"TFY_LIVE_PROVIDER": ""}, r"no provider account: pass --provider NAME or set TFY_LIVE_PROVIDER"),
+    ({"provider": "a/b"}, {}, r"provider account 'a/b' is not a valid name"),
+    ({"provider_kind": "openai"}, {}, r"provider kind must be 'gemini' or 'vertex'"),
+    ({"api_version": "beta"}, {}, r"API version must look like v1"),
+    ({"model": "a model"}, {}, r"model name 'a model' is not valid"),
+    ({"voice": "Nobody"}, {}, r"unknown voice 'Nobody'; choose one of: Zephyr, Puck"),
+    ({"ca_bundle": "/nonexistent/ca.pem"}, {}, r"CA bundle '/nonexistent/ca.pem' does not exist; point --ca-bundle"),
+])
+def test_every_settings_error_names_the_fix(flags, env, message):
+    with pytest.raises(ConfigError, match=message) as caught:
+        resolve(flags, {**TARGET, **env})
+    assert "\n" not in str(caught.value)
+    assert caught.value.exit_code == 2
+
+
+def test_local_needs_no_target():
+    s = resolve({}, {}, need_target=False)
+    assert s.api_key == "" and s.provider == ""

@@ -12,17 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from typing import Callable
+from typing import Any
 
 from tfy_live.audio import SAMPLE_WIDTH, AudioSink, frames_for
 
 
 class Player:
-    def __init__(self, sink: AudioSink, *, slice_ms: float = 20.0,
-                 resample: Callable[[bytes, int, int], bytes] | None = None) -> None:
+    def __init__(self, sink: AudioSink, *, slice_ms: float = 20.0) -> None:
         self.sink = sink
         self.slice_bytes = max(1, frames_for(sink.sample_rate, slice_ms)) * SAMPLE_WIDTH
-        self._resample = resample
+        self._resampler: Any = None  # a streaming resampler, only if the server's rate differs
         self._slices: collections.deque[bytes] = collections.deque()
         self._queued_bytes = 0
         self._wakeup = asyncio.Event()
@@ -44,11 +43,11 @@ class Player:
     def put(self, pcm: bytes, rate: int | None = None) -> None:
         """Queue model audio (s16le mono at ``rate``, the sink's rate if omitted)."""
         if rate is not None and rate != self.sink.sample_rate:
-            if self._resample is None:
-                from tfy_live.audio.pcm import resample
+            if self._resampler is None or self._resampler.from_rate != rate:
+                from tfy_live.audio.pcm import Resampler
 
-                self._resample = resample
-            pcm = self._resample(pcm, rate, self.sink.sample_rate)
+                self._resampler = Resampler(rate, self.sink.sample_rate)
+            pcm = self._resampler.process(pcm)
         pcm = self._tail + pcm
         usable = len(pcm) - len(pcm) % SAMPLE_WIDTH
         self._tail = pcm[usable:]

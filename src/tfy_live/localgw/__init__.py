@@ -1,0 +1,10 @@
+"""The built-in local gateway: the Live protocol over TLS with an echo model.
+
+Used by ``tfy-live talk --local``, run standalone by ``tfy-live
+local-gateway``, and the test double of the integration tests.
+"""
+
+from tfy_live.localgw.echo import EchoModel, EchoOptions
+from tfy_live.localgw.server import ConnectionRecord, GatewayThread, LocalGateway, serve_forever
+
+__all__ = ["ConnectionRecord", "EchoModel", "EchoOptions", "GatewayThread", "LocalGateway", "serve_forever"]

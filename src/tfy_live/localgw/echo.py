@@ -1,0 +1,262 @@
+"""The local gateway's echo "model": pure logic, no sockets, no sleeping.
+
+It listens to the user's 16 kHz audio with a simple energy voice detector and,
+when the user stops speaking, answers with what they said: their speech,
+resampled to 24 kHz, as the model's turn, with transcription messages around
+it. If the user speaks while that reply is still playing (in notional real
+time, even after every chunk has been sent), it interrupts itself the way
+Gemini does.
+
+The server drives it with a clock: ``feed(message, now)`` for each client
+message, ``tick(now)`` when ``next_deadline()`` passes; both return the server
+messages (dicts, camelCase as on the wire) to send now.
+"""
+
+from __future__ import annotations
+
+import base64
+import collections
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from tfy_live.audio.pcm import resample, rms_dbfs
+
+IN_RATE = 16_000
+OUT_RATE = 24_000
+FRAME_MS = 20
+FRAME_BYTES = IN_RATE * FRAME_MS // 1000 * 2
+
+
+@dataclass
+class EchoOptions:
+    threshold_dbfs: float = -45.0  # a 20 ms frame louder than this is voiced
+    start_ms: int = 60  # voiced this long: the user started speaking
+    end_silence_ms: int = 500  # quiet this long: the user stopped
+    preroll_ms: int = 200  # audio kept from before the start, so it is not clipped
+    chunk_ms: int = 40  # reply audio per message
+    reply_speed: float = 1.0  # how much faster than real time the reply is sent (inf: at once)
+    tokens_per_second: float = 25.0  # for usageMetadata
+    tool_call: bool = False  # ask for a tool (get_time) before the first reply, wait for its answer
+
+
+def get(d: dict[str, Any] | None, *names: str) -> Any:
+    """A field by any of its spellings (the SDK mixes camelCase and snake_case)."""
+    if not isinstance(d, dict):
+        return None
+    for name in names:
+        if name in d:
+            return d[name]
+    return None
+
+
+def decode_b64(data: str | bytes) -> bytes:
+    """Base64 in either alphabet, padded or not (the SDK writes URL-safe)."""
+    text = data.decode() if isinstance(data, bytes) else data
+    text = text.replace("-", "+").replace("_", "/")
+    return base64.b64decode(text + "=" * (-len(text) % 4))
+
+
+def beep(ms: int = 300, hz: float = 660.0) -> bytes:
+    t = np.arange(OUT_RATE * ms // 1000) / OUT_RATE
+    envelope = np.minimum(1.0, np.minimum(t, t[-1] - t) / 0.01)
+    return (6000 * envelope * np.sin(2 * np.pi * hz * t)).astype("<i2").tobytes()
+
+
+class _Reply:
+    """One model turn being sent and (notionally) played."""
+
+    def __init__(self, pcm: bytes, transcript: str, start: float, options: EchoOptions) -> None:
+        self.pcm = pcm
+        self.transcript = transcript
+        self.start = start
+        self.chunk_bytes = OUT_RATE * options.chunk_ms // 1000 * 2
+        self.speed = options.reply_speed
+        self.sent = 0
+        self.done = False  # turnComplete sent
+        self.duration = len(pcm) / (2 * OUT_RATE)
+
+    def due_bytes(self, now: float) -> int:
+        if math.isinf(self.speed):
+            return len(self.pcm)
+        elapsed_audio = (now - self.start) * self.speed * OUT_RATE * 2 + 1e-6  # rounding must not stall a chunk
+        chunks = int(elapsed_audio // self.chunk_bytes) + 1
+        return min(len(self.pcm), chunks * self.chunk_bytes)
+
+    def next_send(self) -> float | None:
+        if self.done:
+            return None
+        if math.isinf(self.speed):
+            return self.start
+        return self.start + (self.sent / (2 * OUT_RATE)) / self.speed
+
+    def playing(self, now: float) -> bool:
+        return now < self.start + self.duration
+
+
+class EchoModel:
+    def __init__(self, options: EchoOptions | None = None, *, vertex: bool = False, resumption: bool = False) -> None:
+        self.options = options or EchoOptions()
+        self.vertex = vertex
+        self.resumption = resumption
+        self._pending = b""
+        self._history: collections.deque[bytes] = collections.deque(maxlen=max(1, self.options.preroll_ms // FRAME_MS))
+        self._voiced = 0
+        self._quiet = 0
+        self._speaking = False
+        self._utterance = bytearray()
+        self._reply: _Reply | None = None
+        self._held: tuple[bytes, str] | None = None  # a reply waiting for a tool response
+        self._tool_asked = False
+        self._handles = 0
+        self.turns = 0
+        self.interruptions = 0
+
+    # -- the clock -----------------------------------------------------------
+    def next_deadline(self) -> float | None:
+        return self._reply.next_send() if self._reply is not None else None
+
+    def tick(self, now: float) -> list[dict[str, Any]]:
+        reply = self._reply
+        if reply is None or reply.done:
+            return []
+        out: list[dict[str, Any]] = []
+        due = reply.due_bytes(now)
+        while reply.sent < due:
+            piece = reply.pcm[reply.sent : reply.sent + reply.chunk_bytes]
+            reply.sent += len(piece)
+            out.append(self._audio(piece))
+        if reply.sent >= len(reply.pcm):
+            out += self._finish_turn(reply)
+        return out
+
+    # -- client messages -----------------------------------------------------
+    def start(self, now: float) -> list[dict[str, Any]]:
+        """Messages right after setupComplete."""
+        return [self._handle()] if self.resumption else []
+
+    def feed(self, message: dict[str, Any], now: float) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        realtime = get(message, "realtimeInput", "realtime_input")
+        if isinstance(realtime, dict):
+            audio = get(realtime, "audio")
+            chunks = [audio] if isinstance(audio, dict) else []
+            chunks += list(get(realtime, "mediaChunks", "media_chunks") or [])
+            for chunk in chunks:
+                if get(chunk, "data"):
+                    out += self._listen(decode_b64(get(chunk, "data")), now)
+            if get(realtime, "activityStart", "activity_start") is not None:
+                out += self._speech_started(now)
+            if get(realtime, "audioStreamEnd", "audio_stream_end") or get(realtime, "activityEnd", "activity_end") is not None:
+                out += self._speech_ended(now)
+            text = get(realtime, "text")
+            if text:
+                out += self._interrupt(now) + self._respond(beep(), f"You said: {text}", now)
+        content = get(message, "clientContent", "client_content")
+        if isinstance(content, dict):
+            texts = [get(p, "text") for turn in (get(content, "turns") or []) for p in (get(turn, "parts") or [])]
+            said = " ".join(t for t in texts if t)
+            if said and get(content, "turnComplete", "turn_complete"):
+                out += self._interrupt(now) + self._respond(beep(), f"You said: {said}", now)
+        if get(message, "toolResponse", "tool_response") is not None and self._held is not None:
+            pcm, transcript = self._held
+            self._held = None
+            out += self._start_reply(pcm, transcript, now)
+        return out + self.tick(now)
+
+    # -- voice detection -----------------------------------------------------
+    def _listen(self, pcm: bytes, now: float) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        data = self._pending + pcm
+        usable = len(data) - len(data) % FRAME_BYTES
+        self._pending = data[usable:]
+        for start in range(0, usable, FRAME_BYTES):
+            frame = data[start : start + FRAME_BYTES]
+            voiced = rms_dbfs(frame) > self.options.threshold_dbfs
+            if self._speaking:
+                self._utterance += frame
+                self._quiet = 0 if voiced else self._quiet + FRAME_MS
+                if self._quiet >= self.options.end_silence_ms:
+                    out += self._speech_ended(now)
+                continue
+            self._history.append(frame)
+            self._voiced = self._voiced + FRAME_MS if voiced else 0
+            if self._voiced >= self.options.start_ms:
+                out += self._speech_started(now)
+        return out
+
+    def _speech_started(self, now: float) -> list[dict[str, Any]]:
+        if self._speaking:
+            return []
+        self._speaking = True
+        self._quiet = 0
+        self._utterance = bytearray(b"".join(self._history))
+        self._history.clear()
+        self._voiced = 0
+        return self._interrupt(now)
+
+    def _speech_ended(self, now: float) -> list[dict[str, Any]]:
+        if not self._speaking:
+            return []
+        self._speaking = False
+        # drop the trailing silence that ended the utterance
+        speech = bytes(self._utterance[: max(0, len(self._utterance) - self._quiet * IN_RATE // 1000 * 2)])
+        self._utterance = bytearray()
+        self._quiet = 0
+        if not speech:
+            return []
+        seconds = len(speech) / (2 * IN_RATE)
+        out = [{"serverContent": {"inputTranscription": {"text": f"({seconds:.2f} s of speech)", "finished": True}}}]
+        return out + self._respond(resample(speech, IN_RATE, OUT_RATE), f"Echo of {seconds:.2f} s of speech.", now)
+
+    # -- the model's turn ----------------------------------------------------
+    def _respond(self, pcm: bytes, transcript: str, now: float) -> list[dict[str, Any]]:
+        if self.options.tool_call and not self._tool_asked:
+            self._tool_asked = True
+            self._held = (pcm, transcript)
+            return [{"toolCall": {"functionCalls": [{"id": "call-1", "name": "get_time", "args": {}}]}}]
+        return self._start_reply(pcm, transcript, now)
+
+    def _start_reply(self, pcm: bytes, transcript: str, now: float) -> list[dict[str, Any]]:
+        self._reply = _Reply(pcm, transcript, now, self.options)
+        return [{"serverContent": {"outputTranscription": {"text": transcript}}}]
+
+    def _interrupt(self, now: float) -> list[dict[str, Any]]:
+        """The user spoke over the reply: stop it, as Gemini does."""
+        reply = self._reply
+        if reply is None or not (reply.playing(now) or not reply.done):
+            return []
+        self._reply = None
+        self.interruptions += 1
+        out: list[dict[str, Any]] = [{"serverContent": {"interrupted": True}}]
+        if not reply.done:
+            reply.done = True
+            self.turns += 1
+            out.append({"serverContent": {"turnComplete": True}})
+        return out
+
+    def _finish_turn(self, reply: _Reply) -> list[dict[str, Any]]:
+        reply.done = True
+        self.turns += 1
+        tokens_out = max(1, round(reply.duration * self.options.tokens_per_second))
+        tokens_in = tokens_out + 10
+        usage = {"promptTokenCount": tokens_in, "totalTokenCount": tokens_in + tokens_out}
+        usage["candidatesTokenCount" if self.vertex else "responseTokenCount"] = tokens_out
+        out = [
+            {"serverContent": {"generationComplete": True}},
+            {"serverContent": {"turnComplete": True}},
+            {"usageMetadata": usage},
+        ]
+        if self.resumption:
+            out.append(self._handle())
+        return out
+
+    def _audio(self, pcm: bytes) -> dict[str, Any]:
+        data = base64.b64encode(pcm).decode()
+        return {"serverContent": {"modelTurn": {"parts": [{"inlineData": {"mimeType": f"audio/pcm;rate={OUT_RATE}", "data": data}}]}}}
+
+    def _handle(self) -> dict[str, Any]:
+        self._handles += 1
+        return {"sessionResumptionUpdate": {"newHandle": f"local-handle-{self._handles}", "resumable": True}}

@@ -1,0 +1,236 @@
+"""The local gateway: a TLS WebSocket server on the AI Gateway's Live paths.
+
+    Gemini kind: <prefix>/live/<account>/ws/google.ai.generativelanguage.<ver>.GenerativeService.BidiGenerateContent
+    Vertex kind: <prefix>/live/<account>
+
+Behind it the echo model (``echo.py``). Every connection is recorded
+(``ConnectionRecord``) so tests can check what a client really sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import http
+import json
+import logging
+import re
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.http11 import Request, Response
+
+from tfy_live.localgw.echo import EchoModel, EchoOptions, decode_b64, get
+from tfy_live.localgw.tls import LocalCertificates
+
+log = logging.getLogger("tfy_live.localgw")
+
+_GEMINI = re.compile(
+    r"^(?P<prefix>.*)/live/(?P<account>[^/]+)/ws/google\.ai\.generativelanguage\."
+    r"(?P<version>v\d+\w*)\.GenerativeService\.BidiGenerateContent(?:Constrained)?$"
+)
+_VERTEX = re.compile(r"^(?P<prefix>.*)/live/(?P<account>[^/]+)$")
+MAX_FRAME = 16 * 2**20
+
+
+@dataclass
+class ConnectionRecord:
+    path: str
+    headers: dict[str, str]
+    kind: str | None = None
+    account: str | None = None
+    api_version: str | None = None
+    status: int = 101
+    setup: dict[str, Any] = field(default_factory=dict)
+    received: list[dict[str, Any]] = field(default_factory=list)
+    audio_in: bytearray = field(default_factory=bytearray)
+    audio_out: bytearray = field(default_factory=bytearray)
+    sent: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def model(self) -> str | None:
+        return self.setup.get("model")
+
+    @property
+    def voice(self) -> str | None:
+        config = get(self.setup, "generationConfig", "generation_config") or {}
+        speech = get(config, "speechConfig", "speech_config") or {}
+        voice = get(speech, "voiceConfig", "voice_config") or {}
+        prebuilt = get(voice, "prebuiltVoiceConfig", "prebuilt_voice_config") or {}
+        return get(prebuilt, "voiceName", "voice_name")
+
+
+def _reject(status: int, message: str) -> Response:
+    body = json.dumps({"error": {"code": status, "message": message}}).encode()
+    headers = Headers([("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    return Response(status, http.HTTPStatus(status).phrase, headers, body)
+
+
+class LocalGateway:
+    """A Live gateway on this machine, for ``talk --local``, ``local-gateway`` and tests."""
+
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, prefix: str = "/api/llm",
+                 api_key: str | None = None, reply_speed: float = 1.0, options: EchoOptions | None = None) -> None:
+        self.host = host
+        self.port = port
+        self.prefix = prefix.rstrip("/")
+        self.api_key = api_key
+        self.options = options or EchoOptions()
+        self.options.reply_speed = reply_speed if options is None else self.options.reply_speed
+        self.connections: list[ConnectionRecord] = []
+        self._certs: LocalCertificates | None = None
+        self._server: Server | None = None
+
+    @property
+    def base_url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"https://{host}:{self.port}{self.prefix}"
+
+    @property
+    def ca_file(self) -> str:
+        assert self._certs is not None, "start() first"
+        return str(self._certs.ca_file)
+
+    def client_ssl_context(self) -> Any:
+        assert self._certs is not None, "start() first"
+        return self._certs.client_context()
+
+    async def start(self) -> None:
+        self._certs = LocalCertificates()
+        quiet = logging.getLogger("tfy_live.localgw.websockets")
+        quiet.setLevel(logging.CRITICAL)
+        self._server = await serve(
+            self._session, self.host, self.port, ssl=self._certs.server_context(),
+            process_request=self._check_request, max_size=MAX_FRAME, logger=quiet,
+            ping_interval=None,
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
+        log.info("local gateway on %s", self.base_url)
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 2)
+            self._server = None
+        if self._certs is not None:
+            self._certs.cleanup()
+
+    async def __aenter__(self) -> "LocalGateway":
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # -- the upgrade -----------------------------------------------------------
+    def _check_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        path = request.path.split("?", 1)[0]
+        record = ConnectionRecord(path=path, headers={k.lower(): v for k, v in request.headers.raw_items()})
+        self.connections.append(record)
+        connection.tfy_record = record  # type: ignore[attr-defined]
+        if (match := _GEMINI.match(path)) and match["prefix"] == self.prefix:
+            record.kind, record.account, record.api_version = "gemini", match["account"], match["version"]
+        elif (match := _VERTEX.match(path)) and match["prefix"] == self.prefix:
+            record.kind, record.account = "vertex", match["account"]
+        else:
+            record.status = 404
+            return _reject(404, f"no Live endpoint at {path}; use {self.prefix}/live/<providerAccountName>")
+        auth = request.headers.get("Authorization", "")
+        key = auth[len("Bearer "):].strip() if auth.startswith("Bearer ") else ""
+        if not key or (self.api_key is not None and key != self.api_key):
+            record.status = 401
+            return _reject(401, "invalid or missing API key (Authorization: Bearer <TrueFoundry API key>)")
+        return None
+
+    # -- the session -----------------------------------------------------------
+    async def _session(self, ws: ServerConnection) -> None:
+        record: ConnectionRecord = ws.tfy_record  # type: ignore[attr-defined]
+        loop = asyncio.get_running_loop()
+        try:
+            first = json.loads(await ws.recv())
+            record.setup = get(first, "setup") or {}
+            await self._send(ws, record, {"setupComplete": {}})
+            model = EchoModel(
+                self.options, vertex=record.kind == "vertex",
+                resumption=get(record.setup, "sessionResumption", "session_resumption") is not None,
+            )
+            await self._send_all(ws, record, model.start(loop.time()))
+            while True:
+                deadline = model.next_deadline()
+                timeout = None if deadline is None else max(0.0, deadline - loop.time())
+                try:
+                    raw = await asyncio.wait_for(ws.recv(), timeout)  # recv() is safe to cancel
+                except TimeoutError:
+                    out = model.tick(loop.time())
+                else:
+                    message = json.loads(raw)
+                    record.received.append(message)
+                    self._record_audio(record, message)
+                    out = model.feed(message, loop.time())
+                await self._send_all(ws, record, out)
+        except (ValueError, TypeError) as exc:
+            log.info("malformed client frame: %s", exc)
+            await ws.close(1007, "malformed frame")
+        except Exception as exc:  # noqa: BLE001 - a closed socket ends the session quietly
+            from websockets.exceptions import ConnectionClosed
+
+            if not isinstance(exc, ConnectionClosed):
+                raise
+
+    @staticmethod
+    def _record_audio(record: ConnectionRecord, message: dict[str, Any]) -> None:
+        realtime = get(message, "realtimeInput", "realtime_input")
+        if isinstance(realtime, dict):
+            audio = get(realtime, "audio")
+            chunks = ([audio] if isinstance(audio, dict) else []) + list(get(realtime, "mediaChunks", "media_chunks") or [])
+            for chunk in chunks:
+                if get(chunk, "data"):
+                    record.audio_in += decode_b64(get(chunk, "data"))
+
+    async def _send_all(self, ws: ServerConnection, record: ConnectionRecord, messages: list[dict[str, Any]]) -> None:
+        for message in messages:
+            await self._send(ws, record, message)
+
+    @staticmethod
+    async def _send(ws: ServerConnection, record: ConnectionRecord, message: dict[str, Any]) -> None:
+        record.sent.append(message)
+        turn = get(get(message, "serverContent"), "modelTurn")
+        for part in (turn or {}).get("parts", []):
+            if "inlineData" in part:
+                record.audio_out += decode_b64(part["inlineData"]["data"])
+        await ws.send(json.dumps(message))
+
+
+class GatewayThread:
+    """A LocalGateway on its own event loop in a daemon thread (for tests and busy processes)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.kwargs = kwargs
+        self.gateway: LocalGateway | None = None
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="local-gateway", daemon=True)
+
+    def start(self) -> LocalGateway:
+        self._thread.start()
+        self.gateway = LocalGateway(**self.kwargs)
+        asyncio.run_coroutine_threadsafe(self.gateway.start(), self._loop).result(10)
+        return self.gateway
+
+    def stop(self) -> None:
+        if self.gateway is not None:
+            asyncio.run_coroutine_threadsafe(self.gateway.stop(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)
+        self._loop.close()
+
+
+async def serve_forever(on_ready: Callable[[LocalGateway], None] | None = None, **kwargs: Any) -> None:
+    """Run a LocalGateway until cancelled (the standalone ``tfy-live local-gateway``)."""
+    async with LocalGateway(**kwargs) as gateway:
+        if on_ready is not None:
+            on_ready(gateway)
+        await asyncio.Event().wait()

@@ -1,0 +1,39 @@
+"""Certificates for the local gateway: a throwaway CA and a localhost certificate.
+
+With an API key the SDK always speaks TLS, so the local gateway must too. The
+CA lives only in memory and in one private temporary file (for clients in
+other processes, via ``SSL_CERT_FILE`` or ``--ca-bundle``).
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+import tempfile
+from pathlib import Path
+
+import trustme
+
+
+class LocalCertificates:
+    def __init__(self) -> None:
+        self._ca = trustme.CA(organization_name="tfy-live local gateway")
+        self._cert = self._ca.issue_cert("localhost", "127.0.0.1", "::1")
+        self._dir = tempfile.TemporaryDirectory(prefix="tfy-live-gw-")
+        self.ca_file = Path(self._dir.name) / "ca.pem"
+        fd = os.open(self.ca_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(self._ca.cert_pem.bytes())
+
+    def server_context(self) -> ssl.SSLContext:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self._cert.configure_cert(context)
+        return context
+
+    def client_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context()
+        self._ca.configure_trust(context)
+        return context
+
+    def cleanup(self) -> None:
+        self._dir.cleanup()

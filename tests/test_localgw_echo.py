@@ -1,0 +1,166 @@
+"""The echo model on its own: plain messages in, plain messages out, a fake clock."""
+
+import base64
+import math
+import re
+
+import numpy as np
+
+from tfy_live.audio.pcm import resample
+from tfy_live.localgw.echo import EchoModel, EchoOptions, decode_b64
+
+RATE = 16000
+
+
+def speech(ms: int, hz: float = 300.0) -> bytes:
+    t = np.arange(RATE * ms // 1000) / RATE
+    return (8000 * np.sin(2 * np.pi * hz * t)).astype("<i2").tobytes()
+
+
+def quiet(ms: int) -> bytes:
+    return bytes(RATE * ms // 1000 * 2)
+
+
+def audio_frame(pcm: bytes) -> dict:
+    return {"realtime_input": {"audio": {"data": base64.urlsafe_b64encode(pcm).decode(), "mime_type": "audio/pcm;rate=16000"}}}
+
+
+class Talker:
+    """Feeds audio in 20 ms messages on a fake clock, collecting what the model says."""
+
+    def __init__(self, model: EchoModel) -> None:
+        self.model = model
+        self.now = 0.0
+        self.out: list[dict] = []
+
+    def say(self, pcm: bytes) -> None:
+        for start in range(0, len(pcm), 640):
+            self.out += self.model.feed(audio_frame(pcm[start:start + 640]), self.now)
+            self.now += 0.02
+            self.out += self.model.tick(self.now)
+
+    def wait(self, seconds: float) -> None:
+        end = self.now + seconds
+        while True:
+            deadline = self.model.next_deadline()
+            if deadline is None or deadline > end:
+                break
+            self.now = max(self.now, deadline)
+            self.out += self.model.tick(self.now)
+        self.now = end
+
+    def kinds(self) -> list[str]:
+        kinds = []
+        for m in self.out:
+            content = m.get("serverContent", {})
+            kinds += [k for k in ("inputTranscription", "modelTurn", "outputTranscription", "interrupted",
+                                  "generationComplete", "turnComplete") if k in content]
+            kinds += [k for k in ("usageMetadata", "toolCall", "sessionResumptionUpdate") if k in m]
+        return kinds
+
+    def reply_audio(self) -> bytes:
+        return b"".join(decode_b64(p["inlineData"]["data"]) for m in self.out
+                        for p in m.get("serverContent", {}).get("modelTurn", {}).get("parts", []))
+
+
+def test_speech_then_silence_is_echoed_at_24k_with_transcripts_and_turn_end():
+    talker = Talker(EchoModel(EchoOptions(reply_speed=math.inf)))
+    talker.say(quiet(300) + speech(1000) + quiet(600))
+    kinds = talker.kinds()
+    assert kinds[0] == "inputTranscription"
+    assert kinds.index("outputTranscription") < kinds.index("modelTurn")
+    assert kinds[-4:] == ["modelTurn", "generationComplete", "turnComplete", "usageMetadata"]
+    reply = talker.reply_audio()
+    # the echo is the utterance (pre-roll included, trailing silence dropped) at 24 kHz
+    assert 1.0 <= len(reply) / 48000 <= 1.25
+    back = np.frombuffer(resample(reply, 24000, RATE), "<i2").astype(float)
+    assert 7000 < np.abs(back).max() < 8500  # the same loudness as what was said
+    assert re.fullmatch(r"\(1\.\d\d s of speech\)", talker.out[0]["serverContent"]["inputTranscription"]["text"])
+
+
+def test_quiet_audio_is_not_speech():
+    talker = Talker(EchoModel())
+    talker.say(quiet(2000) + speech(40) + quiet(1000))  # a 40 ms click is shorter than the 60 ms start
+    assert talker.out == []
+
+
+def test_reply_is_sent_at_the_configured_speed_in_chunks():
+    talker = Talker(EchoModel(EchoOptions(reply_speed=2.0, chunk_ms=40)))
+    talker.say(speech(800) + quiet(500))
+    first = len([k for k in talker.kinds() if k == "modelTurn"])
+    talker.wait(0.2)  # 0.2 s at 2x real time = 0.4 s of audio = 10 chunks of 40 ms
+    assert len([k for k in talker.kinds() if k == "modelTurn"]) - first == 10
+    talker.wait(5)
+    assert talker.kinds()[-3:] == ["generationComplete", "turnComplete", "usageMetadata"]
+
+
+def test_speaking_over_the_reply_interrupts_it_even_after_all_audio_was_sent():
+    talker = Talker(EchoModel(EchoOptions(reply_speed=math.inf)))
+    talker.say(speech(2000) + quiet(500))
+    assert "turnComplete" in talker.kinds()  # all sent at once, but still playing for 2 s
+    before = len(talker.out)
+    talker.say(quiet(200) + speech(200))
+    new = talker.out[before:]
+    assert {"serverContent": {"interrupted": True}} in new
+
+
+def test_interrupted_mid_generation_also_completes_the_turn():
+    talker = Talker(EchoModel(EchoOptions(reply_speed=1.0)))
+    talker.say(speech(2000) + quiet(500))
+    before = len(talker.out)
+    talker.say(speech(200))
+    kinds = Talker.kinds(type("T", (), {"out": talker.out[before:]})())
+    assert "interrupted" in kinds and kinds.index("interrupted") < kinds.index("turnComplete")
+
+
+def test_no_interruption_after_the_reply_has_played():
+    talker = Talker(EchoModel(EchoOptions(reply_speed=math.inf)))
+    talker.say(speech(500) + quiet(500))
+    talker.wait(1.0)
+    before = len(talker.out)
+    talker.say(speech(300))
+    assert all("interrupted" not in m.get("serverContent", {}) for m in talker.out[before:])
+
+
+def test_audio_stream_end_ends_the_utterance_at_once():
+    model = EchoModel(EchoOptions(reply_speed=math.inf))
+    talker = Talker(model)
+    talker.say(speech(500))
+    assert talker.out == []
+    talker.out += model.feed({"realtimeInput": {"audioStreamEnd": True}}, talker.now)
+    assert "turnComplete" in talker.kinds()
+
+
+def test_text_input_gets_a_spoken_answer_with_its_transcript():
+    talker = Talker(EchoModel(EchoOptions(reply_speed=math.inf)))
+    talker.out += talker.model.feed({"realtime_input": {"text": "hello there"}}, 0.0)
+    texts = [m["serverContent"]["outputTranscription"]["text"] for m in talker.out
+             if "outputTranscription" in m.get("serverContent", {})]
+    assert texts == ["You said: hello there"]
+    assert len(talker.reply_audio()) > 0 and "turnComplete" in talker.kinds()
+
+
+def test_tool_call_holds_the_reply_until_answered():
+    model = EchoModel(EchoOptions(reply_speed=math.inf, tool_call=True))
+    talker = Talker(model)
+    talker.say(speech(500) + quiet(600))
+    assert talker.kinds()[-1] == "toolCall"
+    assert "modelTurn" not in talker.kinds()
+    talker.out += model.feed({"tool_response": {"function_responses": [{"id": "call-1", "response": {}}]}}, talker.now)
+    assert "modelTurn" in talker.kinds()
+
+
+def test_resumption_handles_after_setup_and_each_turn_and_vertex_usage_spelling():
+    model = EchoModel(EchoOptions(reply_speed=math.inf), vertex=True, resumption=True)
+    assert model.start(0.0)[0]["sessionResumptionUpdate"]["newHandle"] == "local-handle-1"
+    talker = Talker(model)
+    talker.say(speech(500) + quiet(600))
+    usage = next(m["usageMetadata"] for m in talker.out if "usageMetadata" in m)
+    assert "candidatesTokenCount" in usage and "responseTokenCount" not in usage
+    assert talker.kinds()[-1] == "sessionResumptionUpdate"
+
+
+def test_base64_in_either_alphabet_padded_or_not():
+    data = bytes(range(256))
+    for encoded in (base64.urlsafe_b64encode(data), base64.b64encode(data), base64.urlsafe_b64encode(data).rstrip(b"=")):
+        assert decode_b64(encoded.decode()) == data

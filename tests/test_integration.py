@@ -199,3 +199,37 @@ def test_an_unknown_device_is_refused_with_the_fix_before_connecting(tmp_path):
         assert result.returncode == 4, result.stderr
         assert "no-such-device" in result.stderr and "tfy-live devices" in result.stderr
         assert "connecting" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_standalone_local_gateway_prints_its_url_and_ca_and_serves_other_clients(tmp_path):
+    import re
+
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tfy_live", "local-gateway", "--port", "0", "--reply-speed", "8"],
+        env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+    )
+    try:
+        lines = [server.stdout.readline() for _ in range(2)]
+        url = re.search(r"listening on (https://127\.0\.0\.1:\d+/api/llm)", lines[0]).group(1)
+        ca_file = re.search(r"CA certificate: (\S+)", lines[1]).group(1)
+        out = tmp_path / "reply.wav"
+        result = tfy_live("talk", "--provider", "someone", "--input-file", str(HELLO), "--output-file", str(out),
+                          env=clean_env(TFY_API_KEY="anything", TFY_BASE_URL=url, SSL_CERT_FILE=ca_file))
+        assert result.returncode == 0, result.stderr
+        assert soundfile.info(out).duration > 1.0
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=10)
+    assert server.returncode == 130
+    assert "Traceback" not in server.stderr.read()
+
+
+def test_devices_lists_inputs_and_outputs_with_defaults_marked(tmp_path):
+    env, _ = alsa_env(tmp_path, b"")
+    result = subprocess.run([sys.executable, "-m", "tfy_live", "devices"], env={**env, "COLUMNS": "200"},
+                            capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert result.returncode == 0, result.stderr
+    assert "testmic" in result.stdout and "testspk" in result.stdout
+    rows = {line.split("│")[2].strip(): line for line in result.stdout.splitlines() if line.count("│") > 3}
+    assert "input, output" in rows["default"]
+    assert "input" not in rows["testmic"].split("│")[-2]  # only the default device is marked

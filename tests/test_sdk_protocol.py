@@ -1,0 +1,80 @@
+"""What the google-genai SDK really puts on the wire, through ``gateway.connect``.
+
+These pin the facts of ../shared/docs/live-protocol.md that tfy-live relies on;
+if an SDK upgrade changes one, a test here fails first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+
+import pytest
+
+from tfy_live.config import resolve
+from tfy_live.gateway import connect
+from tfy_live.localgw import EchoOptions, GatewayThread
+
+KEY = "sdk-test-key"
+
+
+@pytest.fixture
+def gateway(monkeypatch):
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    thread = GatewayThread(api_key=KEY, options=EchoOptions(reply_speed=float("inf"), tool_call=True))
+    gw = thread.start()
+    yield gw
+    thread.stop()
+
+
+def settings_for(gw, kind: str):
+    return resolve({"provider": "acct", "provider_kind": kind},
+                   {"TFY_API_KEY": KEY, "TFY_BASE_URL": gw.base_url})
+
+
+async def converse(gw, kind: str):
+    """Say something, answer the tool call, and collect one full reply."""
+    received = []
+    async with connect(settings_for(gw, kind), context=gw.client_ssl_context()) as session:
+        tone = (b"\xfb\x7f" * 160 + b"\x05\x80" * 160) * 25  # 0.5 s of a loud square wave
+        assert b"/" in base64.b64encode(tone[:640])  # its base64 needs the alphabet's last characters
+        for start in range(0, len(tone), 640):
+            await session.send_audio(tone[start:start + 640])
+        await session.end_audio()
+        async with asyncio.timeout(10):
+            while not any(m.server_content and m.server_content.turn_complete for m in received):
+                async for message in session.receive():
+                    received.append(message)
+                    if message.tool_call:
+                        await session.answer_tool_calls(message.tool_call.function_calls, "no tools here")
+    return received
+
+
+@pytest.mark.parametrize("kind", ["gemini", "vertex"])
+async def test_headers_frames_and_tool_answer_on_the_wire(gateway, kind):
+    received = await converse(gateway, kind)
+    (conn,) = gateway.connections
+    # auth: the Bearer header always; the SDK adds x-goog-api-key on the Gemini path only
+    assert conn.headers["authorization"] == f"Bearer {KEY}"
+    assert (conn.headers.get("x-goog-api-key") == KEY) == (kind == "gemini")
+    # audio goes as realtime_input.audio (not the deprecated media_chunks), URL-safe base64, rate in the mime type
+    audio = [m["realtime_input"]["audio"] for m in conn.received if "audio" in m.get("realtime_input", {})]
+    assert audio and all(a["mime_type"] == "audio/pcm;rate=16000" for a in audio)
+    assert not any("media_chunks" in m.get("realtime_input", {}) for m in conn.received)
+    assert any("-" in a["data"] or "_" in a["data"] for a in audio)  # the square wave's bytes need them
+    assert {"realtime_input": {"audio_stream_end": True}} in conn.received or \
+        {"realtime_input": {"audioStreamEnd": True}} in conn.received
+    # the setup: audio out, the voice, both transcriptions on
+    config = conn.setup["generationConfig"] if "generationConfig" in conn.setup else conn.setup["generation_config"]
+    assert config["responseModalities"] == ["AUDIO"] if "responseModalities" in config else config["response_modalities"] == ["AUDIO"]
+    assert conn.voice == "Zephyr"
+    assert "inputAudioTranscription" in conn.setup and "outputAudioTranscription" in conn.setup
+    # the tool call was answered with an error response carrying its id
+    responses = [m for m in conn.received if "tool_response" in m or "toolResponse" in m]
+    assert responses
+    body = responses[0].get("tool_response") or responses[0]["toolResponse"]
+    calls = body.get("function_responses") or body["functionResponses"]
+    assert calls[0]["id"] == "call-1" and calls[0]["response"] == {"error": "no tools here"}
+    # and the reply parsed on this path: audio, transcripts, usage
+    assert any(m.data for m in received)
+    assert any(m.server_content and m.server_content.output_transcription for m in received)

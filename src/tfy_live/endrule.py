@@ -19,7 +19,7 @@ Decision = Literal["continue", "end", "no-reply"]
 @dataclass
 class EndRule:
     max_turns: int | None = None
-    grace_s: float = 3.0
+    grace_s: float = 2.0
     reply_timeout_s: float = 30.0
 
     completed_turns: int = 0

@@ -87,6 +87,8 @@ async def talk(
     reporter = reporter or ConsoleReporter()
     source = open_source(audio)
     sink = open_sink(audio)
+    if audio.input_file is not None:
+        reporter.input_label = f"{audio.input_file} ({source.duration_s:.1f} s)"
     started = time.monotonic()
     async with contextlib.AsyncExitStack() as stack:
         context = None

@@ -23,6 +23,7 @@ class ConsoleReporter:
         self.out = Console(file=out, highlight=False, soft_wrap=True)
         self.err = Console(file=err, stderr=err is None, highlight=False, soft_wrap=True)
         self.quiet = quiet
+        self.input_label: str | None = None  # set when speaking from a file instead of the microphone
         self._speaker: str | None = None
 
     # -- status ---------------------------------------------------------
@@ -40,10 +41,13 @@ class ConsoleReporter:
         self.err.print(f"[bold red]error:[/bold red] {escape(text)}")
 
     def listening(self) -> None:
-        self.status("Listening — speak now (Ctrl-C to quit)")
+        if self.input_label:
+            self.status(f"speaking {self.input_label} to the model (Ctrl-C to quit)")
+        else:
+            self.status("Listening — speak now (Ctrl-C to quit)")
 
     def input_finished(self) -> None:
-        self.status("input file sent; waiting for the model's reply")
+        self.status("input file sent (end of audio stream)")
 
     # -- transcript -------------------------------------------------------
     def _say(self, speaker: str, text: str) -> None:

@@ -55,6 +55,12 @@ def similarity(a: bytes, b: bytes) -> float:
     return float(np.abs(corr).max() / (np.linalg.norm(x) * np.linalg.norm(y) + 1e-9))
 
 
+def device_env(tmp_path: Path, mic_pcm: bytes) -> tuple[dict[str, str], Path]:
+    """A clean environment whose default ALSA devices are file-backed (see tests/alsa.py)."""
+    env, out_raw = alsa_env(tmp_path, mic_pcm)
+    return clean_env(ALSA_CONFIG_PATH=env["ALSA_CONFIG_PATH"]), out_raw
+
+
 def target_env(gw, **extra: str) -> dict[str, str]:
     return clean_env(TFY_API_KEY=CANARY_KEY, TFY_BASE_URL=gw.base_url, SSL_CERT_FILE=str(gw.ca_file), **extra)
 
@@ -106,13 +112,8 @@ def test_local_flag_runs_the_built_in_gateway_in_process(tmp_path):
 
 
 def test_microphone_and_speaker_through_real_portaudio_and_alsa(tmp_path):
-    env, out_raw = alsa_env(tmp_path, hello_16k())
-    env.update({k: v for k, v in clean_env().items() if k not in env or k in ("NO_PROXY", "no_proxy")})
-    result = subprocess.run(
-        [sys.executable, "-m", "tfy_live", "talk", "--local", "--turns", "1"],
-        env={k: v for k, v in env.items() if not k.startswith(("TFY_", "GOOGLE_"))},
-        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
-    )
+    env, out_raw = device_env(tmp_path, hello_16k())
+    result = tfy_live("talk", "--local", "--turns", "1", env=env)
     assert result.returncode == 0, result.stderr
     played = out_raw.read_bytes()
     assert len(played) > 24000  # over half a second of the model's voice reached the speaker
@@ -121,9 +122,7 @@ def test_microphone_and_speaker_through_real_portaudio_and_alsa(tmp_path):
 
 
 def test_ctrl_c_exits_130_quickly_without_a_traceback(tmp_path):
-    env, _ = alsa_env(tmp_path, b"")
-    env = {k: v for k, v in env.items() if not k.startswith(("TFY_", "GOOGLE_"))}
-    env.update(NO_PROXY="127.0.0.1,localhost")
+    env, _ = device_env(tmp_path, b"")
     process = subprocess.Popen(
         [sys.executable, "-m", "tfy_live", "talk", "--local"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
@@ -189,13 +188,9 @@ def test_connection_refused_names_the_host(tmp_path):
 
 
 def test_an_unknown_device_is_refused_with_the_fix_before_connecting(tmp_path):
-    env, _ = alsa_env(tmp_path, b"")
-    env = {k: v for k, v in env.items() if not k.startswith(("TFY_", "GOOGLE_"))}
+    env, _ = device_env(tmp_path, b"")
     for flag in ("--input-device", "--output-device"):
-        result = subprocess.run(
-            [sys.executable, "-m", "tfy_live", "talk", "--local", flag, "no-such-device"],
-            env=env, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
-        )
+        result = tfy_live("talk", "--local", flag, "no-such-device", env=env)
         assert result.returncode == 4, result.stderr
         assert "no-such-device" in result.stderr and "tfy-live devices" in result.stderr
         assert "connecting" not in result.stderr and "Traceback" not in result.stderr
@@ -225,9 +220,8 @@ def test_standalone_local_gateway_prints_its_url_and_ca_and_serves_other_clients
 
 
 def test_devices_lists_inputs_and_outputs_with_defaults_marked(tmp_path):
-    env, _ = alsa_env(tmp_path, b"")
-    result = subprocess.run([sys.executable, "-m", "tfy_live", "devices"], env={**env, "COLUMNS": "200"},
-                            capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    env, _ = device_env(tmp_path, b"")
+    result = tfy_live("devices", env=env)
     assert result.returncode == 0, result.stderr
     assert "testmic" in result.stdout and "testspk" in result.stdout
     rows = {line.split("│")[2].strip(): line for line in result.stdout.splitlines() if line.count("│") > 3}

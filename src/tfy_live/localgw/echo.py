@@ -59,6 +59,13 @@ def decode_b64(data: str | bytes) -> bytes:
     return base64.b64decode(text + "=" * (-len(text) % 4))
 
 
+def audio_chunks(realtime: dict[str, Any]) -> list[bytes]:
+    """The PCM in a realtime_input message: ``audio``, or the legacy ``media_chunks``."""
+    audio = get(realtime, "audio")
+    chunks = ([audio] if isinstance(audio, dict) else []) + list(get(realtime, "mediaChunks", "media_chunks") or [])
+    return [decode_b64(get(chunk, "data")) for chunk in chunks if get(chunk, "data")]
+
+
 def beep(ms: int = 300, hz: float = 660.0) -> bytes:
     t = np.arange(OUT_RATE * ms // 1000) / OUT_RATE
     envelope = np.minimum(1.0, np.minimum(t, t[-1] - t) / 0.01)
@@ -141,12 +148,8 @@ class EchoModel:
         out: list[dict[str, Any]] = []
         realtime = get(message, "realtimeInput", "realtime_input")
         if isinstance(realtime, dict):
-            audio = get(realtime, "audio")
-            chunks = [audio] if isinstance(audio, dict) else []
-            chunks += list(get(realtime, "mediaChunks", "media_chunks") or [])
-            for chunk in chunks:
-                if get(chunk, "data"):
-                    out += self._listen(decode_b64(get(chunk, "data")), now)
+            for pcm in audio_chunks(realtime):
+                out += self._listen(pcm, now)
             if get(realtime, "activityStart", "activity_start") is not None:
                 out += self._speech_started(now)
             if get(realtime, "audioStreamEnd", "audio_stream_end") or get(realtime, "activityEnd", "activity_end") is not None:

@@ -23,7 +23,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
-from tfy_live.localgw.echo import EchoModel, EchoOptions, decode_b64, get
+from tfy_live.localgw.echo import EchoModel, EchoOptions, audio_chunks, decode_b64, get
 from tfy_live.localgw.tls import LocalCertificates
 
 log = logging.getLogger("tfy_live.localgw")
@@ -185,11 +185,8 @@ class LocalGateway:
     def _record_audio(record: ConnectionRecord, message: dict[str, Any]) -> None:
         realtime = get(message, "realtimeInput", "realtime_input")
         if isinstance(realtime, dict):
-            audio = get(realtime, "audio")
-            chunks = ([audio] if isinstance(audio, dict) else []) + list(get(realtime, "mediaChunks", "media_chunks") or [])
-            for chunk in chunks:
-                if get(chunk, "data"):
-                    record.audio_in += decode_b64(get(chunk, "data"))
+            for pcm in audio_chunks(realtime):
+                record.audio_in += pcm
 
     async def _send_all(self, ws: ServerConnection, record: ConnectionRecord, messages: list[dict[str, Any]]) -> None:
         for message in messages:

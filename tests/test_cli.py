@@ -1,9 +1,13 @@
 """The command line as a user meets it: help, lists, and every settings error."""
 
+from pathlib import Path
+
 import pytest
 
 from tests.cli_run import CANARY_KEY, clean_env, tfy_live
 from tfy_live.voices import VOICES
+
+HELLO = Path(__file__).resolve().parent.parent / "examples" / "hello.wav"
 
 
 def test_help_lists_commands_and_talk_help_names_the_variables():
@@ -72,3 +76,13 @@ def test_an_input_file_that_is_not_audio_is_refused_before_connecting(tmp_path):
     assert result.returncode == 5, result.stderr
     assert "notes.wav" in result.stderr and "Traceback" not in result.stderr
     assert len([line for line in result.stderr.splitlines() if line.startswith("error:")]) == 1
+
+
+def test_a_ca_bundle_that_is_not_pem_is_a_settings_error(tmp_path):
+    bogus = tmp_path / "ca.pem"
+    bogus.write_text("not a certificate")
+    result = tfy_live("talk", "--provider", "acct", "--ca-bundle", str(bogus), "--input-file", str(HELLO),
+                      "--output-file", str(tmp_path / "o.wav"),
+                      env=clean_env(TFY_API_KEY=CANARY_KEY, TFY_BASE_URL="https://127.0.0.1:9/api/llm"))
+    assert result.returncode == 2, result.stderr
+    assert "is not a PEM certificate file" in result.stderr and "Traceback" not in result.stderr

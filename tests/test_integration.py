@@ -22,6 +22,7 @@ from tests.alsa import alsa_env
 from tests.cli_run import CANARY_KEY, clean_env, tfy_live
 from tfy_live.audio.pcm import resample, to_mono_s16
 from tfy_live.localgw import GatewayThread
+from tfy_live.localgw.echo import decode_b64
 
 HELLO = Path(__file__).resolve().parent.parent / "examples" / "hello.wav"
 GOOGLE_DECOYS = {
@@ -227,3 +228,52 @@ def test_devices_lists_inputs_and_outputs_with_defaults_marked(tmp_path):
     rows = {line.split("│")[2].strip(): line for line in result.stdout.splitlines() if line.count("│") > 3}
     assert "input, output" in rows["default"]
     assert "input" not in rows["testmic"].split("│")[-2]  # only the default device is marked
+
+
+def test_speaking_over_the_reply_interrupts_it_and_drops_the_queued_audio(tmp_path):
+    """The gateway sends its reply 4x faster than real time; the user talks over it."""
+    rate = 16000
+
+    def tone(seconds: float, hz: float) -> np.ndarray:
+        t = np.arange(int(rate * seconds)) / rate
+        return 8000 * np.sin(2 * np.pi * hz * t)
+
+    def quiet(seconds: float) -> np.ndarray:
+        return np.zeros(int(rate * seconds))
+
+    first, second = tone(2.0, 300), tone(0.8, 500)
+    speech = np.concatenate([quiet(0.2), first, quiet(0.7), second, quiet(1.2)]).astype("<i2")
+    wav_in = tmp_path / "barge-in.wav"
+    soundfile.write(wav_in, speech, rate, subtype="PCM_16")
+    thread = GatewayThread(api_key=CANARY_KEY, reply_speed=4.0)
+    gw = thread.start()
+    try:
+        out = tmp_path / "reply.wav"
+        result = tfy_live("talk", "--provider", "acct", "--input-file", str(wav_in), "--output-file", str(out),
+                          env=target_env(gw))
+        (conn,) = gw.connections
+    finally:
+        thread.stop()
+    assert result.returncode == 0, result.stderr
+    assert {"serverContent": {"interrupted": True}} in conn.sent
+    assert "interrupted" in result.stdout + result.stderr
+    heard, _ = soundfile.read(out, dtype="int16")
+    heard = heard.astype(float)
+    # Seconds of the first echo the gateway sent (at 4x real time) before it interrupted itself.
+    sent_first = 0.0
+    for message in conn.sent:
+        content = message.get("serverContent", {})
+        if content.get("interrupted"):
+            break
+        for part in content.get("modelTurn", {}).get("parts", []):
+            sent_first += len(decode_b64(part["inlineData"]["data"])) / 48000
+    sent_second = len(conn.audio_out) / 48000 - sent_first
+    assert sent_first > 0.6
+    # The client had most of the first echo queued when `interrupted` came, and dropped it at
+    # once: what was heard is the played part of the first echo plus all of the second.
+    played_first = len(heard) / 24000 - sent_second
+    assert played_first < sent_first - 0.4
+    # and the second echo (500 Hz) was played in full after it
+    tail = heard[-int(0.7 * 24000):]
+    freqs = np.fft.rfftfreq(len(tail), 1 / 24000)
+    assert abs(freqs[np.abs(np.fft.rfft(tail)).argmax()] - 500) < 10

@@ -33,11 +33,11 @@ def test_each_field_becomes_its_event_interruption_first_end_markers_last():
         ev.Text("thinking", thought=True),
         ev.Text("Hi!"),
         ev.OutputTranscript("Hi", True),
+        ev.Usage(1, 2, 3),
         ev.GenerationComplete(),
         ev.TurnComplete(),
         ev.ToolCall((ev.FunctionCall("c1", "f", {"x": 1}),)),
         ev.ToolCallCancelled(("c0",)),
-        ev.Usage(1, 2, 3),
         ev.ResumptionUpdate("h", True),
         ev.GoAway(50.0),
     ]

@@ -97,8 +97,11 @@ def test_wav_in_wav_out_through_the_sdk_for_each_provider_kind(gateway, tmp_path
     assert similarity(resample(bytes(conn.audio_out), 24000, 16000), hello_16k()) > 0.9
     assert oct(out.stat().st_mode & 0o777) == "0o600"
     # what the user saw: who is speaking and the transcripts, never the key
-    assert "you ›" in result.stdout and "model ›" in result.stdout
-    assert "connected to 127.0.0.1" in result.stderr
+    # (stdout is a pipe here: plain lines, one event each, no control codes)
+    events = [line.split(" ", 1)[1].split(":", 1)[0] for line in result.stdout.splitlines()]
+    assert "user" in events and "model" in events and events[-1] == "summary"
+    assert f"status: connected: 127.0.0.1:{gateway.port} · acct-1 · gemini-live-2.5-flash · Puck" in result.stdout
+    assert "\x1b" not in result.stdout
     assert CANARY_KEY not in result.stdout + result.stderr
 
 
@@ -106,7 +109,7 @@ def test_local_flag_runs_the_built_in_gateway_in_process(tmp_path):
     out = tmp_path / "reply.wav"
     result = tfy_live("talk", "--local", "--input-file", str(HELLO), "--output-file", str(out))
     assert result.returncode == 0, result.stderr
-    assert "built-in local gateway on https://127.0.0.1:" in result.stderr
+    assert "built-in local gateway on https://127.0.0.1:" in result.stdout
     reply, rate = soundfile.read(out, dtype="int16")
     assert rate == 24000
     assert similarity(resample(reply.astype("<i2").tobytes(), 24000, 16000), hello_16k()) > 0.9
@@ -130,9 +133,9 @@ def test_ctrl_c_exits_130_quickly_without_a_traceback(tmp_path):
     )
     deadline = time.monotonic() + 30
     seen = ""
-    while "Listening" not in seen and time.monotonic() < deadline:
-        seen += process.stderr.readline()
-    assert "Listening" in seen
+    while "listening" not in seen and time.monotonic() < deadline:
+        seen += process.stdout.readline()
+    assert "listening" in seen
     time.sleep(0.3)
     sent = time.monotonic()
     process.send_signal(signal.SIGINT)
@@ -194,7 +197,7 @@ def test_an_unknown_device_is_refused_with_the_fix_before_connecting(tmp_path):
         result = tfy_live("talk", "--local", flag, "no-such-device", env=env)
         assert result.returncode == 4, result.stderr
         assert "no-such-device" in result.stderr and "tfy-live devices" in result.stderr
-        assert "connecting" not in result.stderr and "Traceback" not in result.stderr
+        assert "connecting" not in result.stdout and "Traceback" not in result.stderr
 
 
 def test_standalone_local_gateway_prints_its_url_and_ca_and_serves_other_clients(tmp_path):
@@ -256,7 +259,8 @@ def test_speaking_over_the_reply_interrupts_it_and_drops_the_queued_audio(tmp_pa
         thread.stop()
     assert result.returncode == 0, result.stderr
     assert {"serverContent": {"interrupted": True}} in conn.sent
-    assert "interrupted" in result.stdout + result.stderr
+    assert "model: Echo of" in result.stdout and "[interrupted]" in result.stdout
+    assert "interrupted: model interrupted; dropped" in result.stdout
     heard, _ = soundfile.read(out, dtype="int16")
     heard = heard.astype(float)
     # Seconds of the first echo the gateway sent (at 4x real time) before it interrupted itself.

@@ -69,7 +69,7 @@ def test_speech_then_silence_is_echoed_at_24k_with_transcripts_and_turn_end():
     kinds = talker.kinds()
     assert kinds[0] == "inputTranscription"
     assert kinds.index("outputTranscription") < kinds.index("modelTurn")
-    assert kinds[-4:] == ["modelTurn", "generationComplete", "turnComplete", "usageMetadata"]
+    assert kinds[-4:] == ["modelTurn", "generationComplete", "turnComplete", "usageMetadata"]  # usage rides with turnComplete
     reply = talker.reply_audio()
     # the echo is the utterance (pre-roll included, trailing silence dropped) at 24 kHz
     assert 1.0 <= len(reply) / 48000 <= 1.25

@@ -32,6 +32,7 @@ app = typer.Typer(
 
 TARGET = "Gateway"
 AUDIO = "Audio"
+OUTPUT = "Output"
 
 
 def _env(setting: str) -> str:
@@ -141,23 +142,36 @@ def talk(
         None, "--turns", envvar="TFY_LIVE_TURNS", min=1,
         help="End after the model's N-th reply (default: run until Ctrl-C, or after the reply to --input-file).",
     ),
+    json_output: bool = typer.Option(
+        False, "--json", envvar="TFY_LIVE_JSON", rich_help_panel=OUTPUT,
+        help="Print one JSON object per event (for scripts) instead of the live view.",
+    ),
+    no_transcript: bool = typer.Option(
+        False, "--no-transcript", envvar="TFY_LIVE_NO_TRANSCRIPT", rich_help_panel=OUTPUT,
+        help="Do not ask for or show transcriptions of either side.",
+    ),
+    transcript: Optional[Path] = typer.Option(
+        None, "--transcript", envvar="TFY_LIVE_TRANSCRIPT", rich_help_panel=OUTPUT,
+        help="Write the conversation to FILE as it happens: Markdown (.md) or JSON lines (.jsonl); owner-only.",
+    ),
     reply_timeout: float = typer.Option(
         30.0, "--reply-timeout", envvar="TFY_LIVE_REPLY_TIMEOUT", min=1.0,
         help="With --input-file: seconds to wait for the model's reply before giving up (exit 3).",
     ),
 ) -> None:
     """Hold a spoken conversation with a realtime model through the gateway."""
-    from tfy_live.talk import AudioChoice, talk as run_talk
+    from tfy_live.talk import AudioChoice, OutputChoice, talk as run_talk
 
     flags = {
         "provider": provider, "model": model, "voice": voice, "provider_kind": provider_kind,
         "base_url": base_url, "api_version": api_version, "ca_bundle": ca_bundle,
     }
     audio = AudioChoice(input_device, output_device, input_file, output_file, chunk_ms)
+    output = OutputChoice(json=json_output, transcripts=not no_transcript, transcript_file=transcript)
 
     async def main() -> int:
         settings = resolve(flags, os.environ, need_target=not local)
-        return await run_talk(settings, audio, local=local, turns=turns, reply_timeout=reply_timeout)
+        return await run_talk(settings, audio, local=local, turns=turns, reply_timeout=reply_timeout, output=output)
 
     run(main)
 

@@ -16,14 +16,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Callable, Protocol, Sequence
 
 from tfy_live import events as ev
 from tfy_live.audio import AudioSink, AudioSource, frames_for
+from tfy_live.audio.pcm import rms_dbfs
 from tfy_live.endrule import EndRule
 from tfy_live.errors import NoReplyError
 from tfy_live.player import Player
+from tfy_live.timeline import Summary, Timeline, Turn
 
 TOOL_ERROR = "tfy-live runs no tools, so this function is not available; answer without it"
 
@@ -41,30 +42,16 @@ class Session(Protocol):
 class Reporter(Protocol):
     """Where the conversation says what is happening (``ui.ConsoleReporter``, or a recorder)."""
 
+    def attach(self, timeline: Timeline, player: Player) -> None: ...
     def listening(self) -> None: ...
     def input_finished(self) -> None: ...
     def user_transcript(self, text: str, finished: bool) -> None: ...
-    def model_turn_started(self) -> None: ...
+    def model_turn_started(self, turn: Turn) -> None: ...
     def model_text(self, text: str) -> None: ...
     def model_transcript(self, text: str) -> None: ...
     def interrupted(self, dropped_ms: float) -> None: ...
-    def turn_complete(self, turn: int) -> None: ...
-    def usage(self, usage: ev.Usage) -> None: ...
+    def turn_complete(self, turn: Turn | None) -> None: ...
     def notice(self, text: str) -> None: ...
-
-
-@dataclass
-class Summary:
-    turns: int = 0
-    interrupted: int = 0
-    audio_sent_ms: float = 0.0
-    audio_received_ms: float = 0.0
-    dropped_ms: float = 0.0
-    tool_calls: int = 0
-    prompt_tokens: int = 0
-    response_tokens: int = 0
-    total_tokens: int = 0
-    resumption_handle: str | None = field(default=None, repr=False)
 
 
 class Conversation:
@@ -87,9 +74,10 @@ class Conversation:
         self.rule = rule or EndRule()
         self.clock = clock
         self.player = Player(sink)
-        self.summary = Summary()
+        self.timeline = Timeline(started=clock())
+        self.tool_calls = 0
+        self.resumption_handle: str | None = None
         self._changed = asyncio.Event()
-        self._model_turn_open = False
 
     async def run(self) -> Summary:
         """Talk until the end rule says so; raise the first task's error."""
@@ -101,6 +89,7 @@ class Conversation:
             ]
             watcher = asyncio.create_task(self._watch(), name="watch")
             try:
+                self.reporter.attach(self.timeline, self.player)
                 self.reporter.listening()
                 pending: set[asyncio.Task[Any]] = {*tasks, watcher}
                 while True:
@@ -109,10 +98,10 @@ class Conversation:
                         if task.exception() is not None:
                             raise task.exception()  # type: ignore[misc]
                     if watcher in done:
-                        return self.summary
+                        return self.summary()
                     # capture ends normally when a file runs out: keep the others going
                     if any(t.get_name() != "capture" for t in done):
-                        return self.summary
+                        return self.summary()
             finally:
                 # Cancel whatever is still running and wait for it, so every
                 # device and thread is released before the sink closes.
@@ -120,14 +109,17 @@ class Conversation:
                     task.cancel()
                 await asyncio.gather(*tasks, watcher, return_exceptions=True)
 
+    def summary(self) -> Summary:
+        return self.timeline.summary(self.clock())
+
     def _event(self) -> None:
         self._changed.set()
 
     async def _capture(self) -> None:
         rate = self.source.sample_rate
         async for chunk in self.source.stream(self.chunk_frames):
+            self.timeline.mic(self.clock(), rms_dbfs(chunk))
             await self.session.send_audio(chunk, rate)
-            self.summary.audio_sent_ms += 1000 * len(chunk) / (2 * rate)
         await self.session.end_audio()
         self.rule.input_exhausted(self.clock())
         self.reporter.input_finished()
@@ -144,19 +136,15 @@ class Conversation:
         now = self.clock()
         if isinstance(event, ev.Interrupted):
             dropped = self.player.interrupt()
-            self.summary.interrupted += 1
-            self.summary.dropped_ms += dropped
-            self._model_turn_open = False
+            self.timeline.interrupted(now)
             self.rule.turn_interrupted(now)
             self.reporter.interrupted(dropped)
         elif isinstance(event, (ev.Audio, ev.Text, ev.OutputTranscript)):
-            if not self._model_turn_open:
-                self._model_turn_open = True
+            if (turn := self.timeline.model_output(now)) is not None:
                 self.rule.model_turn_started(now)
-                self.reporter.model_turn_started()
+                self.reporter.model_turn_started(turn)
             if isinstance(event, ev.Audio):
                 self.player.put(event.pcm, event.rate)
-                self.summary.audio_received_ms += 1000 * len(event.pcm) / (2 * event.rate)
             elif isinstance(event, ev.Text):
                 if not event.thought:
                     self.reporter.model_text(event.text)
@@ -166,17 +154,12 @@ class Conversation:
             self.rule.user_heard(now)
             self.reporter.user_transcript(event.text, event.finished)
         elif isinstance(event, ev.TurnComplete):
-            self._model_turn_open = False
-            self.summary.turns += 1
             self.rule.turn_complete(now)
-            self.reporter.turn_complete(self.summary.turns)
+            self.reporter.turn_complete(self.timeline.turn_complete(now))
         elif isinstance(event, ev.Usage):
-            self.summary.prompt_tokens += event.prompt_tokens or 0
-            self.summary.response_tokens += event.response_tokens or 0
-            self.summary.total_tokens += event.total_tokens or 0
-            self.reporter.usage(event)
+            self.timeline.usage(event.prompt_tokens, event.response_tokens, event.total_tokens)
         elif isinstance(event, ev.ToolCall):
-            self.summary.tool_calls += len(event.calls)
+            self.tool_calls += len(event.calls)
             names = ", ".join(call.name for call in event.calls)
             self.reporter.notice(f"the model asked for tool(s) {names}; answered that tfy-live runs no tools")
             await self.session.answer_tool_calls(event.calls, TOOL_ERROR)
@@ -187,7 +170,7 @@ class Conversation:
             self.reporter.notice(f"the gateway will close this connection{left} (connections last about 10 minutes)")
         elif isinstance(event, ev.ResumptionUpdate):
             if event.resumable and event.handle:
-                self.summary.resumption_handle = event.handle
+                self.resumption_handle = event.handle
         # SetupComplete and GenerationComplete need no action.
 
     async def _watch(self) -> None:

@@ -6,7 +6,7 @@ carry several fields at once (audio and a transcription, interrupted and
 turn-complete, …), so each field is checked with its own ``if`` and the events
 come out in the order a listener should act on them: an interruption first (so
 stale audio is dropped before anything new is queued), then content, then the
-end-of-turn markers.
+turn's token usage, then the end-of-turn markers.
 """
 
 from __future__ import annotations
@@ -150,6 +150,15 @@ def translate(message: Any) -> list[Event]:
         if (transcription := getattr(content, "output_transcription", None)) is not None:
             if transcription.text or transcription.finished:
                 events.append(OutputTranscript(transcription.text or "", bool(transcription.finished)))
+    if (usage := getattr(message, "usage_metadata", None)) is not None:
+        events.append(
+            Usage(
+                getattr(usage, "prompt_token_count", None),
+                getattr(usage, "response_token_count", None),
+                getattr(usage, "total_token_count", None),
+            )
+        )
+    if content is not None:
         if getattr(content, "generation_complete", None):
             events.append(GenerationComplete())
         if getattr(content, "turn_complete", None):
@@ -164,14 +173,6 @@ def translate(message: Any) -> list[Event]:
         events.append(ToolCall(calls))
     if (cancel := getattr(message, "tool_call_cancellation", None)) is not None:
         events.append(ToolCallCancelled(tuple(getattr(cancel, "ids", None) or ())))
-    if (usage := getattr(message, "usage_metadata", None)) is not None:
-        events.append(
-            Usage(
-                getattr(usage, "prompt_token_count", None),
-                getattr(usage, "response_token_count", None),
-                getattr(usage, "total_token_count", None),
-            )
-        )
     if (update := getattr(message, "session_resumption_update", None)) is not None:
         events.append(ResumptionUpdate(getattr(update, "new_handle", None), bool(getattr(update, "resumable", False))))
     if (go_away := getattr(message, "go_away", None)) is not None:

@@ -10,16 +10,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-import time
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 from tfy_live.audio import INPUT_RATE, OUTPUT_RATE, AudioSink, AudioSource
 from tfy_live.config import Settings
-from tfy_live.conversation import Conversation, Summary
+from tfy_live.conversation import Conversation
 from tfy_live.endrule import EndRule
-from tfy_live.ui import ConsoleReporter
+from tfy_live.ui import Fanout, JsonOutput, LiveOutput, Output, PlainOutput, TranscriptFile
 
 LOCAL_PROVIDER = "local"
 
@@ -31,6 +31,31 @@ class AudioChoice:
     input_file: Path | None = None
     output_file: Path | None = None
     chunk_ms: int = 20
+
+
+@dataclass(frozen=True)
+class OutputChoice:
+    json: bool = False
+    transcripts: bool = True
+    transcript_file: Path | None = None
+
+
+def open_output(choice: OutputChoice) -> Fanout:
+    """The live view on a terminal, plain lines elsewhere, JSON lines when asked; plus the transcript file."""
+    outputs: list[Output] = []
+    if choice.json:
+        outputs.append(JsonOutput(sys.stdout, transcripts=choice.transcripts))
+    elif sys.stdout.isatty():
+        outputs.append(LiveOutput(transcripts=choice.transcripts))
+    else:
+        outputs.append(PlainOutput(sys.stdout, transcripts=choice.transcripts))
+    if choice.transcript_file is not None:
+        try:
+            outputs.append(TranscriptFile(choice.transcript_file, transcripts=choice.transcripts))
+        except BaseException:
+            outputs[0].close()
+            raise
+    return Fanout(*outputs)
 
 
 def open_source(choice: AudioChoice) -> AudioSource:
@@ -61,15 +86,6 @@ def describe(settings: Settings, url: str) -> str:
     )
 
 
-def summarise(summary: Summary, seconds: float) -> str:
-    parts = [f"{summary.turns} turn{'s' if summary.turns != 1 else ''}", f"{seconds:.1f} s"]
-    if summary.interrupted:
-        parts.append(f"{summary.interrupted} interrupted")
-    if summary.total_tokens:
-        parts.append(f"{summary.total_tokens} tokens")
-    return "done: " + ", ".join(parts)
-
-
 async def talk(
     settings: Settings,
     audio: AudioChoice,
@@ -77,19 +93,31 @@ async def talk(
     local: bool = False,
     turns: int | None = None,
     reply_timeout: float = 30.0,
+    output: OutputChoice = OutputChoice(),
     connect: Callable[..., Any] | None = None,
-    reporter: ConsoleReporter | None = None,
 ) -> int:
     """Run one conversation; return the exit code (errors are raised as TfyLiveError)."""
     from tfy_live import gateway
 
     connect = connect or gateway.connect
-    reporter = reporter or ConsoleReporter()
     source = open_source(audio)
     sink = open_sink(audio)
+    reporter = open_output(output)
     if audio.input_file is not None:
         reporter.input_label = f"{audio.input_file} ({source.duration_s:.1f} s)"
-    started = time.monotonic()
+    try:
+        await _converse(settings, audio, source, sink, reporter, local=local, turns=turns,
+                        reply_timeout=reply_timeout, transcripts=output.transcripts, connect=connect)
+    finally:
+        reporter.close()
+    return 0
+
+
+async def _converse(settings: Settings, audio: AudioChoice, source: AudioSource, sink: AudioSink, reporter: Any, *,
+                    local: bool, turns: int | None, reply_timeout: float, transcripts: bool,
+                    connect: Callable[..., Any]) -> None:
+    from tfy_live import gateway
+
     async with contextlib.AsyncExitStack() as stack:
         context = None
         if local:
@@ -104,13 +132,12 @@ async def talk(
             reporter.status(f"built-in local gateway on {local_gw.base_url} (echo model)")
         url = gateway.socket_url(settings)
         reporter.status(f"connecting: {describe(settings, url)}")
-        session = await stack.enter_async_context(connect(settings, context=context))
-        reporter.status(f"connected to {settings.host} as provider {settings.provider}")
+        session = await stack.enter_async_context(connect(settings, context=context, transcripts=transcripts))
+        reporter.connected(f"{settings.host} · {settings.provider} · {settings.model} · {settings.voice}")
         rule = EndRule(max_turns=turns, reply_timeout_s=reply_timeout)
         conversation = Conversation(session, source, sink, reporter, chunk_ms=audio.chunk_ms, rule=rule)
         summary = await conversation.run()
-    reporter.finished(summarise(summary, time.monotonic() - started))
-    return 0
+    reporter.finished(summary)
 
 
 async def serve_local_gateway(*, host: str, port: int, reply_speed: float) -> int:

@@ -1,95 +1,318 @@
-"""What the user sees: the conversation's transcript on stdout, status on stderr.
+"""What the user sees, in three forms, and the transcript file — all fed the same events.
 
-Rendering only (rich); the conversation calls the ``Reporter`` methods. The API
-key never reaches this module.
+- ``LiveOutput`` (stdout is a terminal): transcript blocks stream in above one
+  status line that stays put — connection, state, microphone meter, elapsed.
+- ``PlainOutput`` (a pipe, CI, a log): one event per line, no control codes,
+  ``<seconds> <kind>: <text>``.
+- ``JsonOutput`` (``--json``): one JSON object per event.
+- ``TranscriptFile`` (``--transcript``): Markdown or JSON lines, written and
+  flushed as the conversation happens, readable by the owner only.
+
+``Output`` turns the conversation's reporter calls (see
+``conversation.Reporter``) into finished blocks — one per speaker turn — and
+events; each form only decides how to show them. ``Fanout`` feeds several.
+The API key never reaches this module.
 """
 
 from __future__ import annotations
 
-from typing import TextIO
+import json
+import math
+import os
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import IO, Any, Callable
 
-from rich.console import Console
+from rich.console import Console, Group
+from rich.live import Live
 from rich.markup import escape
+from rich.text import Text
 
-from tfy_live.events import Usage
+from tfy_live.errors import ConfigError
+from tfy_live.timeline import Summary, Timeline, Turn
 
 SPEAKERS = {"user": ("you", "bold cyan"), "model": ("model", "bold magenta")}
+STATE_STYLES = {
+    "listening": "green", "user speaking": "bold cyan", "model thinking": "yellow",
+    "model speaking": "bold magenta", "reconnecting": "bold red",
+}
 
 
-class ConsoleReporter:
-    """Prints each speaker's words as they stream, one block per speaker turn."""
+def describe_turn(turn: Turn) -> str:
+    parts = [f"turn {turn.index}"]
+    if turn.latency_ms is not None:
+        parts.append(f"latency {turn.latency_ms:.0f} ms")
+    if turn.total_tokens:
+        parts.append(f"{turn.total_tokens} tokens ({turn.prompt_tokens} in, {turn.response_tokens} out)")
+    if turn.interrupted:
+        parts.append("interrupted")
+    return " · ".join(parts)
 
-    def __init__(self, out: TextIO | None = None, err: TextIO | None = None, *, quiet: bool = False) -> None:
-        self.out = Console(file=out, highlight=False, soft_wrap=True)
-        self.err = Console(file=err, stderr=err is None, highlight=False, soft_wrap=True)
-        self.quiet = quiet
+
+def describe_summary(summary: Summary) -> str:
+    parts = [f"{summary.turns} turn{'s' if summary.turns != 1 else ''}", f"{summary.duration_s:.1f} s"]
+    if summary.latency_median_ms is not None:
+        parts.append(f"latency median {summary.latency_median_ms:.0f} ms, p95 {summary.latency_p95_ms:.0f} ms")
+    if summary.interrupted:
+        parts.append(f"{summary.interrupted} interrupted")
+    if summary.total_tokens:
+        parts.append(f"{summary.total_tokens} tokens")
+    return "done: " + ", ".join(parts)
+
+
+class Output:
+    """Assembles transcript blocks and events from the conversation's calls."""
+
+    def __init__(self, *, transcripts: bool = True, clock: Callable[[], float] = time.monotonic) -> None:
+        self.transcripts = transcripts
+        self.clock = clock
+        self.started = clock()
+        self.timeline: Timeline | None = None
+        self.player: Any = None
+        self.connection = ""
         self.input_label: str | None = None  # set when speaking from a file instead of the microphone
         self._speaker: str | None = None
+        self._text = ""
+        self._interrupted = False
 
-    # -- status ---------------------------------------------------------
+    # -- for subclasses ----------------------------------------------------------
+    def event(self, kind: str, text: str, **data: Any) -> None:
+        raise NotImplementedError
+
+    def partial(self) -> None:
+        """The block in progress changed (the live view redraws it)."""
+
+    def close(self) -> None:
+        self._close_block()
+
+    # -- blocks ------------------------------------------------------------------
+    def _add(self, speaker: str, text: str) -> None:
+        if not text:
+            return
+        if speaker != self._speaker:
+            self._close_block()
+            self._speaker = speaker
+        self._text += text
+        self.partial()
+
+    def _close_block(self) -> None:
+        if self._speaker is not None and (self._text.strip() or self._interrupted):
+            label = SPEAKERS[self._speaker][0]
+            suffix = " [interrupted]" if self._interrupted else ""
+            self.event(self._speaker, f"{self._text.strip()}{suffix}", speaker=label,
+                       transcript=self._text.strip(), interrupted=self._interrupted)
+        self._speaker, self._text, self._interrupted = None, "", False
+        self.partial()
+
+    # -- the reporter protocol ---------------------------------------------------
+    def attach(self, timeline: Timeline, player: Any) -> None:
+        self.timeline, self.player = timeline, player
+
     def status(self, text: str) -> None:
-        if not self.quiet:
-            self._end_line()
-            self.err.print(f"[dim]{text}[/dim]")
+        self._close_block()
+        self.event("status", text)
 
     def notice(self, text: str) -> None:
-        self._end_line()
-        self.err.print(f"[yellow]{escape(text)}[/yellow]")
+        self._close_block()
+        self.event("notice", text)
 
-    def error(self, text: str) -> None:
-        self._end_line()
-        self.err.print(f"[bold red]error:[/bold red] {escape(text)}")
+    def connected(self, description: str) -> None:
+        self.connection = description
+        self.status(f"connected: {description}")
 
     def listening(self) -> None:
         if self.input_label:
             self.status(f"speaking {self.input_label} to the model (Ctrl-C to quit)")
         else:
-            self.status("Listening — speak now (Ctrl-C to quit)")
+            self.status("listening — speak now (Ctrl-C to quit)")
 
     def input_finished(self) -> None:
         self.status("input file sent (end of audio stream)")
 
-    # -- transcript -------------------------------------------------------
-    def _say(self, speaker: str, text: str) -> None:
-        if speaker != self._speaker:
-            self._end_line()
-            label, style = SPEAKERS[speaker]
-            self.out.print(f"[{style}]{label} ›[/{style}] ", end="")
-            self._speaker = speaker
-        self.out.print(escape(text), end="")
-        self.out.file.flush()
-
-    def _end_line(self) -> None:
-        if self._speaker is not None:
-            self.out.print()
-            self._speaker = None
-
     def user_transcript(self, text: str, finished: bool) -> None:
-        if text:
-            self._say("user", text)
-        if finished:
-            self._end_line()
+        if self.transcripts:
+            self._add("user", text)
+            if finished:
+                self._close_block()
 
-    def model_turn_started(self) -> None:
-        pass
+    def model_turn_started(self, turn: Turn) -> None:
+        if self._speaker == "user":
+            self._close_block()
 
     def model_text(self, text: str) -> None:
-        self._say("model", text)
+        self._add("model", text)
 
     def model_transcript(self, text: str) -> None:
-        self._say("model", text)
+        if self.transcripts:
+            self._add("model", text)
 
     def interrupted(self, dropped_ms: float) -> None:
         if self._speaker == "model":
-            self.out.print(" [dim]— interrupted[/dim]", end="")
-        self._end_line()
-        self.status(f"model interrupted; dropped {dropped_ms:.0f} ms of queued audio")
+            self._interrupted = True
+        self._close_block()
+        self.event("interrupted", f"model interrupted; dropped {dropped_ms:.0f} ms of queued audio",
+                   dropped_ms=round(dropped_ms, 1))
 
-    def turn_complete(self, turn: int) -> None:
-        self._end_line()
+    def turn_complete(self, turn: Turn | None) -> None:
+        self._close_block()
+        if turn is not None:
+            data = asdict(turn)
+            data["turn"] = data.pop("index")
+            data.pop("started"), data.pop("ended")
+            if data["latency_ms"] is not None:
+                data["latency_ms"] = round(data["latency_ms"], 1)
+            self.event("turn", describe_turn(turn), **data)
 
-    def usage(self, usage: Usage) -> None:
-        pass
+    def finished(self, summary: Summary) -> None:
+        self._close_block()
+        data = {k: round(v, 3) if isinstance(v, float) else v for k, v in asdict(summary).items()}
+        self.event("summary", describe_summary(summary), **data)
 
-    def finished(self, text: str) -> None:
-        self.status(text)
+
+class PlainOutput(Output):
+    def __init__(self, out: IO[str], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.out = out
+
+    def event(self, kind: str, text: str, **data: Any) -> None:
+        line = " ".join(text.split())  # one event, one line
+        self.out.write(f"{self.clock() - self.started:.2f} {kind}: {line}\n")
+        self.out.flush()
+
+
+class JsonOutput(Output):
+    def __init__(self, out: IO[str], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.out = out
+
+    def event(self, kind: str, text: str, **data: Any) -> None:
+        record = {"event": kind, "t": round(self.clock() - self.started, 3), "text": text, **data}
+        self.out.write(json.dumps(record, ensure_ascii=False, allow_nan=False, default=str) + "\n")
+        self.out.flush()
+
+
+def level_meter(dbfs: float, width: int = 10) -> str:
+    """A bar for a level from -60 dBFS (empty) to 0 dBFS (full)."""
+    fill = 0 if math.isinf(dbfs) else max(0, min(width, round((dbfs + 60) / 60 * width)))
+    return "█" * fill + "·" * (width - fill)
+
+
+class LiveOutput(Output):
+    """The terminal view: finished blocks scroll up; the block in progress and a status line stay at the bottom."""
+
+    def __init__(self, console: Console | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.console = console or Console(highlight=False)
+        self._live = Live(console=self.console, get_renderable=self._render, refresh_per_second=10,
+                          transient=True, redirect_stdout=False, redirect_stderr=False)
+        self._live.start()
+
+    def event(self, kind: str, text: str, **data: Any) -> None:
+        if kind in SPEAKERS:
+            label, style = SPEAKERS[kind]
+            body = escape(data["transcript"])
+            mark = " [dim]— interrupted[/dim]" if data.get("interrupted") else ""
+            self.console.print(f"[{style}]{label} ›[/{style}] {body}{mark}")
+        elif kind == "turn":
+            self.console.print(f"[dim]  {escape(text)}[/dim]")
+        elif kind == "notice":
+            self.console.print(f"[yellow]{escape(text)}[/yellow]")
+        elif kind == "summary":
+            self.console.print(f"[bold]{escape(text)}[/bold]")
+        elif kind != "interrupted":
+            self.console.print(f"[dim]{escape(text)}[/dim]")
+
+    def partial(self) -> None:
+        self._live.refresh()
+
+    def close(self) -> None:
+        super().close()
+        self._live.stop()
+
+    def _render(self) -> Group:
+        lines = []
+        if self._speaker is not None and self._text:
+            label, style = SPEAKERS[self._speaker]
+            lines.append(Text.assemble((f"{label} › ", style), self._text))
+        lines.append(self._status_line())
+        return Group(*lines)
+
+    def _status_line(self) -> Text:
+        now = self.clock()
+        elapsed = int(now - self.started)
+        status = Text()
+        status.append(f"● {self.connection or 'connecting…'}", style="dim")
+        if self.timeline is not None:
+            playing = self.player is not None and not self.player.idle
+            state = self.timeline.state(now, playing=playing)
+            level = self.timeline.level_dbfs
+            status.append("  │  ")
+            status.append(f"{state:<14}", style=STATE_STYLES[state])
+            status.append("  │  mic ")
+            status.append(level_meter(level), style="cyan")
+            status.append(f" {'-∞' if math.isinf(level) else f'{level:.0f}'} dB".rjust(8))
+        status.append(f"  │  {elapsed // 60:02d}:{elapsed % 60:02d}")
+        return status
+
+
+class TranscriptFile(Output):
+    """The conversation as Markdown (``.md``) or JSON lines (``.jsonl``), flushed as it happens."""
+
+    def __init__(self, path: Path, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.path = path
+        self.jsonl = path.suffix.lower() in (".jsonl", ".ndjson", ".json")
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.fchmod(fd, 0o600)  # also when the file already existed
+            self.file = os.fdopen(fd, "w", encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"cannot write transcript {str(path)!r}: {exc.strerror}; choose another --transcript path") from exc
+        if not self.jsonl:
+            self._write(f"# tfy-live conversation, {time.strftime('%Y-%m-%d %H:%M:%S %Z')}\n\n")
+
+    def _write(self, text: str) -> None:
+        self.file.write(text)
+        self.file.flush()
+
+    def event(self, kind: str, text: str, **data: Any) -> None:
+        stamp = time.strftime("%H:%M:%S")
+        if self.jsonl:
+            record = {"event": kind, "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                      "t": round(self.clock() - self.started, 3), "text": text, **data}
+            self._write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+        elif kind in SPEAKERS:
+            mark = " *(interrupted)*" if data.get("interrupted") else ""
+            self._write(f"**{data['speaker']}** ({stamp}): {data['transcript']}{mark}\n\n")
+        elif kind in ("turn", "summary", "notice") or (kind == "status" and text.startswith("connected")):
+            self._write(f"_{stamp} — {text}_\n\n")
+
+    def close(self) -> None:
+        super().close()
+        self.file.close()
+
+
+class Fanout:
+    """Several outputs fed the same calls."""
+
+    def __init__(self, *outputs: Output) -> None:
+        self.outputs = outputs
+
+    def __getattr__(self, name: str) -> Callable[..., None]:
+        methods = [getattr(output, name) for output in self.outputs]
+
+        def call(*args: Any, **kwargs: Any) -> None:
+            for method in methods:
+                method(*args, **kwargs)
+
+        return call
+
+    @property
+    def input_label(self) -> str | None:
+        return self.outputs[0].input_label
+
+    @input_label.setter
+    def input_label(self, value: str | None) -> None:
+        for output in self.outputs:
+            output.input_label = value

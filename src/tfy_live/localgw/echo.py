@@ -249,8 +249,7 @@ class EchoModel:
         usage["candidatesTokenCount" if self.vertex else "responseTokenCount"] = tokens_out
         out = [
             {"serverContent": {"generationComplete": True}},
-            {"serverContent": {"turnComplete": True}},
-            {"usageMetadata": usage},
+            {"serverContent": {"turnComplete": True}, "usageMetadata": usage},  # together, as Gemini sends them
         ]
         if self.resumption:
             out.append(self._handle())

@@ -37,6 +37,9 @@ fi
 need_deb portaudio19-dev sh -c 'test -f /usr/include/portaudio.h || pkg-config --exists portaudio-2.0'
 need_deb gcc command -v gcc
 need_deb libc6-dev test -f /usr/include/stdio.h
+if [ "$EXTRAS" = "test" ]; then
+    need_deb tmux command -v tmux  # the live view is tested in a real terminal
+fi
 
 if [ "${#apt_missing[@]}" -gt 0 ]; then
     command -v apt-get >/dev/null 2>&1 || {

@@ -136,8 +136,11 @@ async def _converse(settings: Settings, audio: AudioChoice, source: AudioSource,
         reporter.connected(f"{settings.host} · {settings.provider} · {settings.model} · {settings.voice}")
         rule = EndRule(max_turns=turns, reply_timeout_s=reply_timeout)
         conversation = Conversation(session, source, sink, reporter, chunk_ms=audio.chunk_ms, rule=rule)
-        summary = await conversation.run()
-    reporter.finished(summary)
+        try:
+            await conversation.run()
+        finally:
+            # Also on Ctrl-C or an error: the summary of what happened so far.
+            reporter.finished(conversation.summary())
 
 
 async def serve_local_gateway(*, host: str, port: int, reply_speed: float) -> int:

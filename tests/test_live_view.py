@@ -1,0 +1,77 @@
+"""The live view as a person sees it: ``tfy-live talk --local`` in a real terminal (tmux)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.test_integration import device_env, hello_16k
+
+pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed (scripts/test.sh installs it)")
+
+
+class Terminal:
+    """A tmux server of our own (its own socket and environment) running one command."""
+
+    def __init__(self, command: list[str], env: dict[str, str], width: int = 150, height: int = 30) -> None:
+        self.socket = f"tfy-live-test-{os.getpid()}"
+        self.env = {**env, "TERM": "xterm-256color"}
+        self.env.pop("TMUX", None)
+        self.tmux("new-session", "-d", "-s", "t", "-x", str(width), "-y", str(height), *command)
+        self.tmux("set-option", "-t", "t", "remain-on-exit", "on")
+
+    def tmux(self, *args: str) -> str:
+        return subprocess.run(["tmux", "-L", self.socket, *args], env=self.env, capture_output=True, text=True,
+                              timeout=10, check=True).stdout
+
+    def screen(self) -> str:
+        return self.tmux("capture-pane", "-p", "-t", "t")
+
+    def wait_for(self, pattern: str, timeout: float = 30.0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            screen = self.screen()
+            if re.search(pattern, screen):
+                return screen
+            time.sleep(0.1)
+        raise AssertionError(f"{pattern!r} never appeared on the screen:\n{self.screen()}")
+
+    def close(self) -> None:
+        subprocess.run(["tmux", "-L", self.socket, "kill-server"], env=self.env, capture_output=True, timeout=10)
+
+
+def test_status_line_transcript_and_latency_appear_and_update(tmp_path):
+    env, _ = device_env(tmp_path, hello_16k())
+    terminal = Terminal([sys.executable, "-m", "tfy_live", "talk", "--local"], env)
+    try:
+        first = terminal.wait_for(r"● 127\.0\.0\.1:\d+ · local · gemini-live-2\.5-flash · Zephyr")
+        status = next(line for line in first.splitlines() if line.startswith("●"))
+        assert re.search(r"│ +(listening|user speaking|model thinking|model speaking) +│ +mic [█·]{10} +(-?\d+|-∞) dB +│ +\d\d:\d\d", status), status
+        # the user's speech is seen as such, then the model's turn with its latency
+        terminal.wait_for(r"user speaking")
+        screen = terminal.wait_for(r"turn 1 · latency \d+ ms")
+        assert re.search(r"you › \(\d\.\d\d s of speech\)", screen)
+        assert re.search(r"model › Echo of \d\.\d\d s of speech\.", screen)
+        # the status line stays at the bottom and keeps time
+        def bottom_status(screen: str) -> str:
+            return [line for line in screen.splitlines() if line.strip()][-1]
+
+        before = bottom_status(terminal.screen())
+        time.sleep(1.3)
+        after = bottom_status(terminal.screen())
+        assert before.startswith("●") and after.startswith("●")
+        assert before[-5:] != after[-5:], (before, after)  # elapsed time moved on
+        assert "listening" in after
+        terminal.tmux("send-keys", "-t", "t", "C-c")
+        final = terminal.wait_for(r"Pane is dead")
+        assert "Traceback" not in final
+        assert re.search(r"done: 1 turn, \d+\.\d s, latency median \d+ ms, p95 \d+ ms, 158 tokens", final)
+        assert "status 130" in final
+    finally:
+        terminal.close()

@@ -19,7 +19,7 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 def tfy_live(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
-             timeout: float = 60) -> subprocess.CompletedProcess[str]:
+             timeout: float = 60, input: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "tfy_live", *args],
         env=env if env is not None else clean_env(),
@@ -27,5 +27,6 @@ def tfy_live(*args: str, env: dict[str, str] | None = None, cwd: Path | None = N
         capture_output=True,
         text=True,
         timeout=timeout,
-        stdin=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL if input is None else None,
+        input=input,
     )

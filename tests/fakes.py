@@ -55,6 +55,12 @@ class FakeSession:
     async def send_text(self, text: str) -> None:
         self.sent.append(("text", text))
 
+    async def activity_start(self) -> None:
+        self.sent.append(("activity_start", None))
+
+    async def activity_end(self) -> None:
+        self.sent.append(("activity_end", None))
+
     async def answer_tool_calls(self, calls: Sequence[Any], error: str) -> None:
         self.sent.append(("tool_response", [(c.id, c.name, error) for c in calls]))
 
@@ -150,3 +156,27 @@ class RecordingReporter:
 
     def args_of(self, name: str) -> list[tuple[Any, ...]]:
         return [args for n, args in self.calls if n == name]
+
+
+class Lines:
+    """Typed lines, handed over one at a time by the test (``type``), then end of input (``end``)."""
+
+    def __init__(self, *lines: str) -> None:
+        self.queue: asyncio.Queue[str | None] = asyncio.Queue()
+        for line in lines:
+            self.queue.put_nowait(line)
+
+    def type(self, line: str) -> None:
+        self.queue.put_nowait(line)
+
+    def end(self) -> None:
+        self.queue.put_nowait(None)
+
+    def __aiter__(self) -> "Lines":
+        return self
+
+    async def __anext__(self) -> str:
+        line = await self.queue.get()
+        if line is None:
+            raise StopAsyncIteration
+        return line

@@ -5,7 +5,7 @@ import pytest
 from tfy_live.conversation import TOOL_ERROR, Conversation
 from tfy_live.endrule import EndRule
 from tfy_live.errors import GatewayError, NoReplyError
-from tests.fakes import FakeSession, FakeSink, FakeSource, RecordingReporter, WaitUntil, audio_msg, msg
+from tests.fakes import FakeSession, FakeSink, FakeSource, Lines, RecordingReporter, WaitUntil, audio_msg, msg
 
 MS20_16K = 640  # bytes in 20 ms of 16 kHz s16le
 MS20_24K = 960
@@ -165,3 +165,113 @@ async def test_a_session_error_ends_the_conversation_and_releases_the_devices():
     with pytest.raises(GatewayError, match="1011"):
         await conversation.run()
     assert source.closed and sink.closed
+
+
+# -- typing, push-to-talk, text chat, recording ------------------------------------------------
+
+async def test_a_typed_line_is_sent_as_text_and_stops_the_reply_that_is_playing():
+    sink = FakeSink()  # real time: the two-second reply is still playing when the line comes
+    lines = Lines()
+    session = FakeSession([audio_msg(tone(2 * 24000 * 2, 7)), WaitUntil(lambda: len(sink.writes) >= 3)])
+    source = FakeSource([tone(MS20_16K, 1)] * 5, interval=0.02, finite=False)
+    reporter = RecordingReporter()
+    conversation = Conversation(session, source, sink, reporter, rule=EndRule(), lines=lines)
+    task = asyncio.create_task(conversation.run())
+    await WaitUntil(lambda: len(sink.writes) >= 3).wait()
+    lines.type("  what time is it?  ")
+    await WaitUntil(lambda: ("text", "what time is it?") in session.sent).wait()
+    writes = len(sink.writes)
+    await asyncio.sleep(0.2)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert len(sink.writes) - writes <= 1  # the queued reply was dropped at once
+    assert conversation.player.dropped_bytes > 24000 * 2  # more than a second of it
+    assert reporter.args_of("user_typed") == [("what time is it?",)]
+
+
+async def test_push_to_talk_sends_only_the_audio_between_the_two_enters():
+    lines = Lines()
+    chunks = [tone(MS20_16K, i) for i in range(1, 200)]
+    source = FakeSource(chunks, interval=0.005, finite=False)
+    session = FakeSession()
+    reporter = RecordingReporter()
+    conversation = Conversation(session, source, FakeSink(write_delay=0), reporter, rule=EndRule(), lines=lines,
+                                push_to_talk=True)
+    task = asyncio.create_task(conversation.run())
+    await asyncio.sleep(0.05)
+    lines.type("")  # Enter: start speaking
+    await WaitUntil(lambda: "activity_start" in session.sent_kinds()).wait()
+    await asyncio.sleep(0.05)
+    lines.type("")  # Enter: done
+    await WaitUntil(lambda: "activity_end" in session.sent_kinds()).wait()
+    await asyncio.sleep(0.05)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    kinds = session.sent_kinds()
+    start, end = kinds.index("activity_start"), kinds.index("activity_end")
+    assert kinds[:start] == []  # nothing before the first Enter
+    assert set(kinds[start + 1:end]) == {"audio"} and end - start > 3
+    assert "audio" not in kinds[end + 1:]  # nothing after the second
+    sent = [data for kind, data in session.sent if kind == "audio"]
+    assert sent == chunks[chunks.index(sent[0]):chunks.index(sent[0]) + len(sent)]  # in order, none skipped
+    assert reporter.args_of("push_to_talk") == [(True,), (False,)]
+
+
+async def test_text_chat_waits_for_each_reply_and_ends_after_the_last():
+    def reply(text: str):
+        return [msg(serverContent={"modelTurn": {"parts": [{"text": text}]}}),
+                msg(serverContent={"turnComplete": True}, usageMetadata={"promptTokenCount": 3, "totalTokenCount": 5})]
+
+    session = FakeSession([
+        WaitUntil(lambda: session.sent_kinds().count("text") >= 1), *reply("Paris."),
+        WaitUntil(lambda: session.sent_kinds().count("text") >= 2), *reply("About 2.1 million."),
+    ])
+    reporter = RecordingReporter()
+    conversation = Conversation(session, None, FakeSink(write_delay=0), reporter, rule=EndRule(grace_s=0),
+                                lines=Lines("capital of France?", "", "its population?", None))
+    summary = await asyncio.wait_for(conversation.run(), 5)
+    assert session.sent == [("text", "capital of France?"), ("text", "its population?")]
+    assert summary.turns == 2 and summary.total_tokens == 10
+    assert reporter.args_of("model_text") == [("Paris.",), ("About 2.1 million.",)]
+    # the second line was sent only after the first reply was complete
+    names = reporter.names()
+    assert names.index("turn_complete") < [i for i, n in enumerate(names) if n == "user_typed"][1]
+    assert names.count("ready") == 3  # at the start and after each reply
+
+
+async def test_text_chat_without_a_reply_is_an_error():
+    conversation = Conversation(FakeSession(), None, FakeSink(write_delay=0), RecordingReporter(),
+                                rule=EndRule(reply_timeout_s=0.2), lines=Lines("hello?", None))
+    with pytest.raises(NoReplyError, match="did not reply within"):
+        await conversation.run()
+
+
+async def test_the_recorder_hears_the_microphone_and_only_what_was_played():
+    class Tape:
+        def __init__(self) -> None:
+            self.mic_bytes = self.played_bytes = 0
+
+        def mic(self, pcm: bytes) -> None:
+            self.mic_bytes += len(pcm)
+
+        def played(self, pcm: bytes) -> None:
+            self.played_bytes += len(pcm)
+
+    sink = FakeSink()
+    tape = Tape()
+    session = FakeSession([audio_msg(tone(2 * 24000 * 2, 7)), WaitUntil(lambda: len(sink.writes) >= 5),
+                           msg(serverContent={"interrupted": True})])
+    source = FakeSource([tone(MS20_16K, 1)] * 10, interval=0.01, finite=False)
+    reporter = RecordingReporter()
+    conversation = Conversation(session, source, sink, reporter, rule=EndRule(), recorder=tape)
+    task = asyncio.create_task(conversation.run())
+    await WaitUntil(lambda: "interrupted" in reporter.names()).wait()
+    await asyncio.sleep(0.1)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert tape.mic_bytes == 10 * MS20_16K
+    assert tape.played_bytes - conversation.player.played_bytes in (0, MS20_24K)  # the slice at the device
+    assert MS20_24K * 5 <= tape.played_bytes <= MS20_24K * 8  # cut where playback stopped, not 2 s

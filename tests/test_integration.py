@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -251,9 +252,9 @@ def test_speaking_over_the_reply_interrupts_it_and_drops_the_queued_audio(tmp_pa
     thread = GatewayThread(api_key=CANARY_KEY, reply_speed=4.0)
     gw = thread.start()
     try:
-        out = tmp_path / "reply.wav"
+        out, record = tmp_path / "reply.wav", tmp_path / "conversation.wav"
         result = tfy_live("talk", "--provider", "acct", "--input-file", str(wav_in), "--output-file", str(out),
-                          env=target_env(gw))
+                          "--record", str(record), env=target_env(gw))
         (conn,) = gw.connections
     finally:
         thread.stop()
@@ -281,3 +282,31 @@ def test_speaking_over_the_reply_interrupts_it_and_drops_the_queued_audio(tmp_pa
     tail = heard[-int(0.7 * 24000):]
     freqs = np.fft.rfftfreq(len(tail), 1 / 24000)
     assert abs(freqs[np.abs(np.fft.rfft(tail)).argmax()] - 500) < 10
+
+    # The recording: the user on the left, the model on the right, as heard. The right channel
+    # is silent from the interruption point (soon after the 500 Hz speech starts) until that
+    # speech has ended, and the 300 Hz reply heard before it was cut short.
+    assert stat.S_IMODE(record.stat().st_mode) == 0o600
+    both, record_rate = soundfile.read(record, dtype="int16")
+    assert record_rate == 24000 and both.shape[1] == 2
+    left, right = both[:, 0].astype(float), both[:, 1].astype(float)
+
+    def loud(x: np.ndarray) -> np.ndarray:  # 20 ms windows with sound in them
+        windows = x[: len(x) // 480 * 480].reshape(-1, 480)
+        return np.sqrt((windows ** 2).mean(axis=1)) > 300
+
+    def main_hz(x: np.ndarray) -> float:
+        return float(np.fft.rfftfreq(len(x), 1 / 24000)[np.abs(np.fft.rfft(x)).argmax()])
+
+    user, model = loud(left), loud(right)
+    runs = np.flatnonzero(np.diff(user.astype(int)))  # edges of the user's two tones
+    first_on, first_off, second_on, second_off = (runs[:4] + 1) * 0.02
+    assert abs((first_off - first_on) - 2.0) < 0.1 and abs((second_off - second_on) - 0.8) < 0.1
+    assert main_hz(left[int(second_on * 24000):int(second_off * 24000)]) == pytest.approx(500, abs=10)
+    # the first reply starts after the user stopped, and is heard until the user speaks again
+    model_on = np.flatnonzero(model)[0] * 0.02
+    assert first_off < model_on < second_on
+    assert main_hz(right[int(model_on * 24000):int(second_on * 24000)]) == pytest.approx(300, abs=10)
+    assert not model[int((second_on + 0.3) / 0.02):int(second_off / 0.02)].any()
+    # and it was cut: far less of it on the right than the 2 s that was sent
+    assert (second_on - model_on) < sent_first - 0.4

@@ -51,7 +51,9 @@ def test_status_line_transcript_and_latency_appear_and_update(tmp_path):
     # A shell runs the program and prints its exit status (tmux itself can be slow to reap
     # it). Its INT trap keeps it alive past the Ctrl-C that the program, not sh, must handle;
     # a trap (unlike an ignored signal) is reset to the default in the child.
-    command = f"trap true INT; {sys.executable} -m tfy_live talk --local; echo exit status $?"
+    # After it, stty shows whether the terminal got its echo and line editing back.
+    command = (f"trap true INT; {sys.executable} -m tfy_live talk --local; echo exit status $?; "
+               "stty -a | tr ' ;' '\\n\\n' | grep -x -e echo -e icanon | tr '\\n' ' '; echo")
     terminal = Terminal(["sh", "-c", command], env)
     try:
         first = terminal.wait_for(r"● 127\.0\.0\.1:\d+ · local · gemini-live-2\.5-flash · Zephyr")
@@ -72,10 +74,36 @@ def test_status_line_transcript_and_latency_appear_and_update(tmp_path):
         assert before.startswith("●") and after.startswith("●")
         assert before[-5:] != after[-5:], (before, after)  # elapsed time moved on
         assert "listening" in after
+        # a typed line is drawn as it is typed (no terminal echo scribbling), then sent as text and answered
+        terminal.tmux("send-keys", "-t", "t", "hello thx", "BSpace", "e")
+        screen = terminal.wait_for(r"type › hello the")
+        assert [line for line in screen.splitlines() if line.strip()][-1].startswith("●"), screen
+        terminal.tmux("send-keys", "-t", "t", "re", "Enter")
+        screen = terminal.wait_for(r"turn 2 · latency \d+ ms")
+        assert re.search(r"you › hello there", screen), screen
+        assert re.search(r"model › You said: hello there", screen), screen
         terminal.tmux("send-keys", "-t", "t", "C-c")
         final = terminal.wait_for(r"exit status \d+")
         assert "Traceback" not in final
-        assert re.search(r"done: 1 turn, \d+\.\d s, latency median \d+ ms, p95 \d+ ms, 158 tokens", final)
+        assert re.search(r"done: 2 turns, \d+\.\d s, latency median \d+ ms, p95 \d+ ms, \d+ tokens", final)
         assert "exit status 130" in final
+        assert "icanon echo" in terminal.wait_for(r"icanon echo|exit status \d+\n\s*\n")
+    finally:
+        terminal.close()
+
+
+def test_interactive_chat_prompts_answers_and_ends_on_ctrl_d(tmp_path):
+    command = f"{sys.executable} -m tfy_live chat --local; echo exit status $?"
+    terminal = Terminal(["sh", "-c", command], device_env(tmp_path, b"")[0])
+    try:
+        terminal.wait_for(r"(?m)^you ›")
+        terminal.tmux("send-keys", "-t", "t", "what is 2 + 2?", "Enter")
+        screen = terminal.wait_for(r"model › You said: what is 2 \+ 2\?")
+        assert re.search(r"turn 1 · latency \d+ ms · \d+ tokens", screen), screen
+        terminal.wait_for(r"(?s)model ›.*\nyou ›")  # the next prompt
+        terminal.tmux("send-keys", "-t", "t", "C-d")
+        final = terminal.wait_for(r"exit status \d+")
+        assert "exit status 0" in final and "Traceback" not in final
+        assert re.search(r"done: 1 turn", final)
     finally:
         terminal.close()

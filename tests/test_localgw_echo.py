@@ -164,3 +164,27 @@ def test_base64_in_either_alphabet_padded_or_not():
     data = bytes(range(256))
     for encoded in (base64.urlsafe_b64encode(data), base64.b64encode(data), base64.urlsafe_b64encode(data).rstrip(b"=")):
         assert decode_b64(encoded.decode()) == data
+
+
+def test_text_modality_answers_with_a_text_part_and_no_audio():
+    model = EchoModel(text=True)
+    out = model.feed({"realtimeInput": {"text": "hello"}}, 0.0)
+    parts = [p for m in out for p in m.get("serverContent", {}).get("modelTurn", {}).get("parts", [])]
+    assert parts == [{"text": "You said: hello"}]
+    assert any(m.get("serverContent", {}).get("turnComplete") for m in out)
+    assert model.next_deadline() is None  # nothing more to send
+
+
+def test_with_voice_detection_off_only_audio_between_activity_start_and_end_counts():
+    talker = Talker(EchoModel(EchoOptions(reply_speed=math.inf), manual_activity=True))
+    talker.say(speech(600))  # speech before activityStart: ignored, however loud
+    assert talker.kinds() == []
+    talker.out += talker.model.feed({"realtimeInput": {"activityStart": {}}}, talker.now)
+    talker.say(quiet(300) + speech(400))  # silence inside the turn does not end it
+    assert "inputTranscription" not in talker.kinds()
+    talker.out += talker.model.feed({"realtimeInput": {"activityEnd": {}}}, talker.now)
+    talker.wait(1.0)
+    transcripts = [m["serverContent"]["inputTranscription"]["text"] for m in talker.out
+                   if "inputTranscription" in m.get("serverContent", {})]
+    assert transcripts == ["(0.70 s of speech)"]
+    assert len(talker.reply_audio()) == len(resample(quiet(300) + speech(400), 16000, 24000))

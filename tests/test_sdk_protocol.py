@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import re
 
 import pytest
 
@@ -78,3 +79,50 @@ async def test_headers_frames_and_tool_answer_on_the_wire(gateway, kind):
     # and the reply parsed on this path: audio, transcripts, usage
     assert any(m.data for m in received)
     assert any(m.server_content and m.server_content.output_transcription for m in received)
+
+
+async def test_every_shaping_option_reaches_the_setup_message(gateway):
+    from tfy_live.shaping import model_options
+
+    options = model_options(system="Answer briefly.", language="de-DE", temperature=0.4, vad_start="low",
+                            vad_end="high", vad_silence_ms=700, vad_prefix_ms=120, affective_dialog=True,
+                            proactive_audio=True, thinking_budget=256, google_search=True)
+    async with connect(settings_for(gateway, "gemini"), context=gateway.client_ssl_context(), options=options):
+        pass
+    async with connect(settings_for(gateway, "vertex"), context=gateway.client_ssl_context(),
+                       options=model_options(push_to_talk=True, modality="text")) as session:
+        await session.activity_start()
+        await session.activity_end()
+        await asyncio.sleep(0.2)
+    first, second = gateway.connections
+    # The SDK writes nested fields in snake_case (the server takes either); compare in camelCase.
+    setup = camel(first.setup)
+    config = setup["generationConfig"]
+    assert setup["systemInstruction"]["parts"] == [{"text": "Answer briefly."}]
+    assert config["speechConfig"]["languageCode"] == "de-DE"
+    assert config["temperature"] == 0.4
+    assert config["responseModalities"] == ["AUDIO"]
+    assert config["enableAffectiveDialog"] is True
+    assert config["thinkingConfig"] == {"thinkingBudget": 256}
+    assert setup["proactivity"] == {"proactiveAudio": True}
+    assert setup["tools"] == [{"googleSearch": {}}]
+    assert setup["realtimeInputConfig"]["automaticActivityDetection"] == {
+        "startOfSpeechSensitivity": "START_SENSITIVITY_LOW", "endOfSpeechSensitivity": "END_SENSITIVITY_HIGH",
+        "silenceDurationMs": 700, "prefixPaddingMs": 120,
+    }
+    assert "inputAudioTranscription" in setup and "outputAudioTranscription" in setup
+    # push-to-talk: detection off, activity marked by the client; text modality: no speech config
+    assert camel(second.setup)["realtimeInputConfig"]["automaticActivityDetection"] == {"disabled": True}
+    assert second.modalities == ["TEXT"] and second.manual_activity
+    assert "speechConfig" not in second.setup["generationConfig"]
+    assert "outputAudioTranscription" not in second.setup
+    marks = [next(iter(m["realtimeInput"])) for m in map(camel, second.received) if "realtimeInput" in m]
+    assert marks == ["activityStart", "activityEnd"]
+
+
+def camel(value):
+    if isinstance(value, dict):
+        return {re.sub(r"_([a-z])", lambda m: m.group(1).upper(), k): camel(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [camel(v) for v in value]
+    return value

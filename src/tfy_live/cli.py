@@ -12,7 +12,7 @@ import asyncio
 import os
 import sys
 from pathlib import Path
-from typing import Any, Callable, Coroutine, Optional
+from typing import Annotated, Any, Callable, Coroutine, Optional
 
 import typer
 
@@ -32,6 +32,7 @@ app = typer.Typer(
 
 TARGET = "Gateway"
 AUDIO = "Audio"
+MODEL = "Model"
 OUTPUT = "Output"
 
 
@@ -84,94 +85,214 @@ def run(make: Callable[[], Coroutine[Any, Any, int | None]]) -> None:
     raise typer.Exit(code or 0)
 
 
+# Options shared by `talk` and `chat`, declared once.
+Provider = Annotated[Optional[str], typer.Option(
+    "--provider", "-p", envvar=_env("provider"), rich_help_panel=TARGET,
+    help="Provider account name in TrueFoundry (the {providerAccountName} in …/live/{providerAccountName}).")]
+Model = Annotated[Optional[str], typer.Option(
+    "--model", "-m", envvar=_env("model"), show_default=DEFAULT_MODEL, rich_help_panel=TARGET,
+    help="Model name as shown on the provider account.")]
+Voice = Annotated[Optional[str], typer.Option(
+    "--voice", "-v", envvar=_env("voice"), show_default=DEFAULT_VOICE, rich_help_panel=TARGET,
+    help="Prebuilt voice (see `tfy-live voices`).")]
+ProviderKind = Annotated[Optional[str], typer.Option(
+    "--provider-kind", envvar=_env("provider_kind"), show_default="gemini", rich_help_panel=TARGET,
+    help="gemini (Google AI Studio account) or vertex (Vertex AI account).")]
+BaseUrl = Annotated[Optional[str], typer.Option(
+    "--base-url", envvar=_env("base_url"), rich_help_panel=TARGET,
+    help="AI Gateway base URL, e.g. https://<control-plane>/api/llm. The API key is read from TFY_API_KEY only.")]
+ApiVersion = Annotated[Optional[str], typer.Option(
+    "--api-version", envvar=_env("api_version"), show_default=DEFAULT_API_VERSION, rich_help_panel=TARGET,
+    help="Live API version in the Gemini socket path (v1beta, v1, v1alpha).")]
+CaBundle = Annotated[Optional[Path], typer.Option(
+    "--ca-bundle", envvar=_env("ca_bundle"), rich_help_panel=TARGET,
+    help="PEM file of the CA that signed a private gateway's certificate (SSL_CERT_FILE is honoured too).")]
+Local = Annotated[bool, typer.Option(
+    "--local", rich_help_panel=TARGET,
+    help="Use the built-in local gateway (an echo model): a test that needs no account.")]
+System = Annotated[Optional[str], typer.Option(
+    "--system", envvar="TFY_LIVE_SYSTEM", rich_help_panel=MODEL, help="System instruction for the model.")]
+SystemFile = Annotated[Optional[Path], typer.Option(
+    "--system-file", envvar="TFY_LIVE_SYSTEM_FILE", rich_help_panel=MODEL, help="Read the system instruction from FILE.")]
+Language = Annotated[Optional[str], typer.Option(
+    "--language", envvar="TFY_LIVE_LANGUAGE", rich_help_panel=MODEL,
+    help="Language of the model's speech, BCP-47 (en-US, de-DE, hi-IN…).")]
+Temperature = Annotated[Optional[float], typer.Option(
+    "--temperature", envvar="TFY_LIVE_TEMPERATURE", rich_help_panel=MODEL, help="Sampling temperature, 0.0–2.0.")]
+ThinkingBudget = Annotated[Optional[int], typer.Option(
+    "--thinking-budget", envvar="TFY_LIVE_THINKING_BUDGET", min=-1, rich_help_panel=MODEL,
+    help="Thinking tokens the model may spend (native-audio models; 0 off, -1 automatic).")]
+GoogleSearch = Annotated[bool, typer.Option(
+    "--google-search", envvar="TFY_LIVE_GOOGLE_SEARCH", rich_help_panel=MODEL,
+    help="Let the model ground answers with Google Search.")]
+JsonFlag = Annotated[bool, typer.Option(
+    "--json", envvar="TFY_LIVE_JSON", rich_help_panel=OUTPUT,
+    help="Print one JSON object per event (for scripts) instead of the live view.")]
+NoTranscript = Annotated[bool, typer.Option(
+    "--no-transcript", envvar="TFY_LIVE_NO_TRANSCRIPT", rich_help_panel=OUTPUT,
+    help="Do not ask for or show transcriptions of either side.")]
+TranscriptPath = Annotated[Optional[Path], typer.Option(
+    "--transcript", envvar="TFY_LIVE_TRANSCRIPT", rich_help_panel=OUTPUT,
+    help="Write the conversation to FILE as it happens: Markdown (.md) or JSON lines (.jsonl); owner-only.")]
+
+
+def _target(provider: Optional[str], model: Optional[str], voice: Optional[str], provider_kind: Optional[str],
+            base_url: Optional[str], api_version: Optional[str], ca_bundle: Optional[Path]) -> dict[str, Any]:
+    return {"provider": provider, "model": model, "voice": voice, "provider_kind": provider_kind,
+            "base_url": base_url, "api_version": api_version, "ca_bundle": ca_bundle}
+
+
 @app.command()
 def talk(
-    provider: Optional[str] = typer.Option(
-        None, "--provider", "-p", envvar=_env("provider"), rich_help_panel=TARGET,
-        help="Provider account name in TrueFoundry (the {providerAccountName} in …/live/{providerAccountName}).",
-    ),
-    model: Optional[str] = typer.Option(
-        None, "--model", "-m", envvar=_env("model"), show_default=DEFAULT_MODEL, rich_help_panel=TARGET,
-        help="Model name as shown on the provider account.",
-    ),
-    voice: Optional[str] = typer.Option(
-        None, "--voice", "-v", envvar=_env("voice"), show_default=DEFAULT_VOICE, rich_help_panel=TARGET,
-        help="Prebuilt voice (see `tfy-live voices`).",
-    ),
-    provider_kind: Optional[str] = typer.Option(
-        None, "--provider-kind", envvar=_env("provider_kind"), show_default="gemini", rich_help_panel=TARGET,
-        help="gemini (Google AI Studio account) or vertex (Vertex AI account).",
-    ),
-    base_url: Optional[str] = typer.Option(
-        None, "--base-url", envvar=_env("base_url"), rich_help_panel=TARGET,
-        help="AI Gateway base URL, e.g. https://<control-plane>/api/llm. The API key is read from TFY_API_KEY only.",
-    ),
-    api_version: Optional[str] = typer.Option(
-        None, "--api-version", envvar=_env("api_version"), show_default=DEFAULT_API_VERSION, rich_help_panel=TARGET,
-        help="Live API version in the Gemini socket path (v1beta, v1, v1alpha).",
-    ),
-    ca_bundle: Optional[Path] = typer.Option(
-        None, "--ca-bundle", envvar=_env("ca_bundle"), rich_help_panel=TARGET,
-        help="PEM file of the CA that signed a private gateway's certificate (SSL_CERT_FILE is honoured too).",
-    ),
-    local: bool = typer.Option(
-        False, "--local", rich_help_panel=TARGET,
-        help="Talk to the built-in local gateway (an echo model): a microphone/speaker test with no account.",
-    ),
-    input_device: Optional[str] = typer.Option(
-        None, "--input-device", "-i", envvar="TFY_LIVE_INPUT_DEVICE", rich_help_panel=AUDIO,
-        help="Microphone, by index or name (see `tfy-live devices`); default: the system default.",
-    ),
-    output_device: Optional[str] = typer.Option(
-        None, "--output-device", "-o", envvar="TFY_LIVE_OUTPUT_DEVICE", rich_help_panel=AUDIO,
-        help="Speaker, by index or name (see `tfy-live devices`); default: the system default.",
-    ),
-    input_file: Optional[Path] = typer.Option(
-        None, "--input-file", envvar="TFY_LIVE_INPUT_FILE", rich_help_panel=AUDIO,
+    provider: Provider = None,
+    model: Model = None,
+    voice: Voice = None,
+    provider_kind: ProviderKind = None,
+    base_url: BaseUrl = None,
+    api_version: ApiVersion = None,
+    ca_bundle: CaBundle = None,
+    local: Local = False,
+    input_device: Annotated[Optional[str], typer.Option(
+        "--input-device", "-i", envvar="TFY_LIVE_INPUT_DEVICE", rich_help_panel=AUDIO,
+        help="Microphone, by index or name (see `tfy-live devices`); default: the system default.")] = None,
+    output_device: Annotated[Optional[str], typer.Option(
+        "--output-device", "-o", envvar="TFY_LIVE_OUTPUT_DEVICE", rich_help_panel=AUDIO,
+        help="Speaker, by index or name (see `tfy-live devices`); default: the system default.")] = None,
+    input_file: Annotated[Optional[Path], typer.Option(
+        "--input-file", envvar="TFY_LIVE_INPUT_FILE", rich_help_panel=AUDIO,
         help="Speak from an audio file (WAV at any rate or channels) instead of the microphone; ends after the reply.",
-    ),
-    output_file: Optional[Path] = typer.Option(
-        None, "--output-file", envvar="TFY_LIVE_OUTPUT_FILE", rich_help_panel=AUDIO,
-        help="Write the model's audio to a 24 kHz mono WAV instead of the speaker.",
-    ),
-    chunk_ms: int = typer.Option(
-        20, "--chunk-ms", envvar="TFY_LIVE_CHUNK_MS", min=10, max=200, rich_help_panel=AUDIO,
-        help="Microphone chunk length sent per message, in milliseconds.",
-    ),
-    turns: Optional[int] = typer.Option(
-        None, "--turns", envvar="TFY_LIVE_TURNS", min=1,
+    )] = None,
+    output_file: Annotated[Optional[Path], typer.Option(
+        "--output-file", envvar="TFY_LIVE_OUTPUT_FILE", rich_help_panel=AUDIO,
+        help="Write the model's audio to a 24 kHz mono WAV instead of the speaker.")] = None,
+    chunk_ms: Annotated[int, typer.Option(
+        "--chunk-ms", envvar="TFY_LIVE_CHUNK_MS", min=10, max=200, rich_help_panel=AUDIO,
+        help="Microphone chunk length sent per message, in milliseconds.")] = 20,
+    system: System = None,
+    system_file: SystemFile = None,
+    language: Language = None,
+    temperature: Temperature = None,
+    vad_start: Annotated[Optional[str], typer.Option(
+        "--vad-start", envvar="TFY_LIVE_VAD_START", rich_help_panel=MODEL,
+        help="Server voice detection: how readily speech starts (high or low).")] = None,
+    vad_end: Annotated[Optional[str], typer.Option(
+        "--vad-end", envvar="TFY_LIVE_VAD_END", rich_help_panel=MODEL,
+        help="Server voice detection: how readily speech ends (high or low).")] = None,
+    vad_silence_ms: Annotated[Optional[int], typer.Option(
+        "--vad-silence-ms", envvar="TFY_LIVE_VAD_SILENCE_MS", min=0, rich_help_panel=MODEL,
+        help="Server voice detection: silence that ends your turn, in ms.")] = None,
+    vad_prefix_ms: Annotated[Optional[int], typer.Option(
+        "--vad-prefix-ms", envvar="TFY_LIVE_VAD_PREFIX_MS", min=0, rich_help_panel=MODEL,
+        help="Server voice detection: speech needed before a start is committed, in ms.")] = None,
+    push_to_talk: Annotated[bool, typer.Option(
+        "--push-to-talk", envvar="TFY_LIVE_PUSH_TO_TALK", rich_help_panel=MODEL,
+        help="Turn the server's voice detection off: press Enter to start speaking and Enter again to finish.",
+    )] = False,
+    affective_dialog: Annotated[bool, typer.Option(
+        "--affective-dialog", envvar="TFY_LIVE_AFFECTIVE_DIALOG", rich_help_panel=MODEL,
+        help="Let a native-audio model adapt its tone to yours.")] = False,
+    proactive_audio: Annotated[bool, typer.Option(
+        "--proactive-audio", envvar="TFY_LIVE_PROACTIVE_AUDIO", rich_help_panel=MODEL,
+        help="Let a native-audio model decide not to answer speech that is not meant for it.")] = False,
+    thinking_budget: ThinkingBudget = None,
+    google_search: GoogleSearch = False,
+    json_output: JsonFlag = False,
+    no_transcript: NoTranscript = False,
+    transcript: TranscriptPath = None,
+    record: Annotated[Optional[Path], typer.Option(
+        "--record", envvar="TFY_LIVE_RECORD", rich_help_panel=OUTPUT,
+        help="Record the conversation to a stereo WAV (you left, the model right, as heard); owner-only.")] = None,
+    turns: Annotated[Optional[int], typer.Option(
+        "--turns", envvar="TFY_LIVE_TURNS", min=1,
         help="End after the model's N-th reply (default: run until Ctrl-C, or after the reply to --input-file).",
-    ),
-    json_output: bool = typer.Option(
-        False, "--json", envvar="TFY_LIVE_JSON", rich_help_panel=OUTPUT,
-        help="Print one JSON object per event (for scripts) instead of the live view.",
-    ),
-    no_transcript: bool = typer.Option(
-        False, "--no-transcript", envvar="TFY_LIVE_NO_TRANSCRIPT", rich_help_panel=OUTPUT,
-        help="Do not ask for or show transcriptions of either side.",
-    ),
-    transcript: Optional[Path] = typer.Option(
-        None, "--transcript", envvar="TFY_LIVE_TRANSCRIPT", rich_help_panel=OUTPUT,
-        help="Write the conversation to FILE as it happens: Markdown (.md) or JSON lines (.jsonl); owner-only.",
-    ),
-    reply_timeout: float = typer.Option(
-        30.0, "--reply-timeout", envvar="TFY_LIVE_REPLY_TIMEOUT", min=1.0,
-        help="With --input-file: seconds to wait for the model's reply before giving up (exit 3).",
-    ),
+    )] = None,
+    reply_timeout: Annotated[float, typer.Option(
+        "--reply-timeout", envvar="TFY_LIVE_REPLY_TIMEOUT", min=1.0,
+        help="With --input-file: seconds to wait for the model's reply before giving up (exit 3).")] = 30.0,
 ) -> None:
-    """Hold a spoken conversation with a realtime model through the gateway."""
+    """Hold a spoken conversation with a realtime model through the gateway.
+
+    Type a line and press Enter to send it as text (it interrupts the model, as speech does).
+    """
+    from tfy_live.shaping import model_options
     from tfy_live.talk import AudioChoice, OutputChoice, talk as run_talk
 
-    flags = {
-        "provider": provider, "model": model, "voice": voice, "provider_kind": provider_kind,
-        "base_url": base_url, "api_version": api_version, "ca_bundle": ca_bundle,
-    }
+    flags = _target(provider, model, voice, provider_kind, base_url, api_version, ca_bundle)
     audio = AudioChoice(input_device, output_device, input_file, output_file, chunk_ms)
-    output = OutputChoice(json=json_output, transcripts=not no_transcript, transcript_file=transcript)
+    output = OutputChoice(json=json_output, transcripts=not no_transcript, transcript_file=transcript, record=record)
 
     async def main() -> int:
         settings = resolve(flags, os.environ, need_target=not local)
-        return await run_talk(settings, audio, local=local, turns=turns, reply_timeout=reply_timeout, output=output)
+        options = model_options(
+            system=system, system_file=system_file, language=language, temperature=temperature,
+            vad_start=vad_start, vad_end=vad_end, vad_silence_ms=vad_silence_ms, vad_prefix_ms=vad_prefix_ms,
+            push_to_talk=push_to_talk, affective_dialog=affective_dialog, proactive_audio=proactive_audio,
+            thinking_budget=thinking_budget, google_search=google_search,
+        )
+        return await run_talk(settings, audio, options=options, local=local, turns=turns,
+                              reply_timeout=reply_timeout, output=output)
+
+    run(main)
+
+
+@app.command()
+def chat(
+    message: Annotated[Optional[list[str]], typer.Argument(
+        help="Message(s) to send, one reply each; without them, lines are read from standard input.",
+        show_default=False)] = None,
+    provider: Provider = None,
+    model: Model = None,
+    voice: Voice = None,
+    provider_kind: ProviderKind = None,
+    base_url: BaseUrl = None,
+    api_version: ApiVersion = None,
+    ca_bundle: CaBundle = None,
+    local: Local = False,
+    modality: Annotated[str, typer.Option(
+        "--modality", envvar="TFY_LIVE_CHAT_MODALITY", rich_help_panel=MODEL,
+        help="How the model answers: text, or audio (shown as its transcript; native-audio models need audio).",
+    )] = "text",
+    speak: Annotated[bool, typer.Option(
+        "--speak", envvar="TFY_LIVE_SPEAK", rich_help_panel=AUDIO,
+        help="Also play the model's spoken answer (implies --modality audio).")] = False,
+    output_device: Annotated[Optional[str], typer.Option(
+        "--output-device", "-o", envvar="TFY_LIVE_OUTPUT_DEVICE", rich_help_panel=AUDIO,
+        help="Speaker for --speak, by index or name (see `tfy-live devices`).")] = None,
+    output_file: Annotated[Optional[Path], typer.Option(
+        "--output-file", envvar="TFY_LIVE_OUTPUT_FILE", rich_help_panel=AUDIO,
+        help="Write the spoken answers to a 24 kHz mono WAV instead of the speaker (implies --speak).")] = None,
+    system: System = None,
+    system_file: SystemFile = None,
+    language: Language = None,
+    temperature: Temperature = None,
+    thinking_budget: ThinkingBudget = None,
+    google_search: GoogleSearch = False,
+    json_output: JsonFlag = False,
+    transcript: TranscriptPath = None,
+    reply_timeout: Annotated[float, typer.Option(
+        "--reply-timeout", envvar="TFY_LIVE_REPLY_TIMEOUT", min=1.0,
+        help="Seconds to wait for each reply before giving up (exit 3).")] = 30.0,
+) -> None:
+    """Chat in text over the same Live connection (no microphone needed).
+
+    echo "What is the capital of France?" | tfy-live chat --provider gemini-acct
+    """
+    from tfy_live.shaping import model_options
+    from tfy_live.talk import OutputChoice, chat as run_chat
+
+    flags = _target(provider, model, voice, provider_kind, base_url, api_version, ca_bundle)
+
+    async def main() -> int:
+        settings = resolve(flags, os.environ, need_target=not local)
+        options = model_options(
+            system=system, system_file=system_file, language=language, temperature=temperature,
+            thinking_budget=thinking_budget, google_search=google_search,
+            modality="audio" if speak or output_file else modality,
+        )
+        output = OutputChoice(json=json_output, transcripts=options.modality == "audio", transcript_file=transcript)
+        return await run_chat(settings, messages=message, speak=speak, output_device=output_device,
+                              output_file=output_file, local=local,
+                              reply_timeout=reply_timeout, options=options, output=output)
 
     run(main)
 

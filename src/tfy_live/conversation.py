@@ -4,7 +4,10 @@
     receive  — ``while True: async for message in session.receive()`` -> events
     playback — ``Player.run``: queued model audio -> the speaker, slice by slice
 
-plus a small watcher that ends the conversation when the ``EndRule`` says so.
+plus a small watcher that ends the conversation when the ``EndRule`` says so,
+and, when lines are typed, a keyboard task. With no ``source`` (``tfy-live
+chat``) there is no capture: each typed line waits for the reply to the one
+before, and the end of typed input is the end of the input.
 The first task to fail ends the others (their ``finally`` blocks release the
 devices); the error then propagates to the caller unchanged, so the CLI can
 turn it into one line and an exit code. On ``interrupted`` the playback queue
@@ -35,6 +38,8 @@ class Session(Protocol):
     async def send_audio(self, pcm: bytes, rate: int = ...) -> None: ...
     async def end_audio(self) -> None: ...
     async def send_text(self, text: str) -> None: ...
+    async def activity_start(self) -> None: ...
+    async def activity_end(self) -> None: ...
     async def answer_tool_calls(self, calls: Sequence[ev.FunctionCall], error: str) -> None: ...
     def receive(self) -> AsyncIterator[Any]: ...
 
@@ -46,6 +51,9 @@ class Reporter(Protocol):
     def listening(self) -> None: ...
     def input_finished(self) -> None: ...
     def user_transcript(self, text: str, finished: bool) -> None: ...
+    def user_typed(self, text: str) -> None: ...
+    def push_to_talk(self, speaking: bool) -> None: ...
+    def ready(self) -> None: ...
     def model_turn_started(self, turn: Turn) -> None: ...
     def model_text(self, text: str) -> None: ...
     def model_transcript(self, text: str) -> None: ...
@@ -54,43 +62,76 @@ class Reporter(Protocol):
     def notice(self, text: str) -> None: ...
 
 
+class Recorder(Protocol):
+    """Keeps what was said and heard (``recorder.Recorder``)."""
+
+    def mic(self, pcm: bytes) -> None: ...
+    def played(self, pcm: bytes) -> None: ...
+
+
 class Conversation:
+    """Talk over ``session``: ``source`` to the model, the model to ``sink``.
+
+    ``lines`` (typed input) is optional: a typed line is sent as user text and,
+    like speech, interrupts a reply that is playing; with ``push_to_talk`` an
+    empty line (Enter) starts and ends the user's turn instead, and microphone
+    audio is sent only inside it.
+    """
+
     def __init__(
         self,
         session: Session,
-        source: AudioSource,
+        source: AudioSource | None,
         sink: AudioSink,
         reporter: Reporter,
         *,
         chunk_ms: float = 20.0,
         rule: EndRule | None = None,
+        lines: AsyncIterator[str] | None = None,
+        push_to_talk: bool = False,
+        recorder: Recorder | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.session = session
         self.source = source
         self.sink = sink
         self.reporter = reporter
-        self.chunk_frames = frames_for(source.sample_rate, chunk_ms)
+        self.chunk_frames = frames_for(source.sample_rate, chunk_ms) if source is not None else 0
         self.rule = rule or EndRule()
         self.clock = clock
-        self.player = Player(sink)
+        self.lines = lines
+        self.push_to_talk = push_to_talk
+        self.recorder = recorder
+        self.player = Player(sink, on_played=recorder.played if recorder is not None else None)
         self.timeline = Timeline(started=clock())
+        self._user_turn_open = False  # push-to-talk: between the two Enters
         self.tool_calls = 0
         self.resumption_handle: str | None = None
         self._changed = asyncio.Event()
+        # Text chat: the reply to the line sent at _sent_at is complete. An `interrupted`, or the
+        # end of a turn begun before the line was sent, belongs to the reply before it.
+        self._replied = asyncio.Event()
+        self._sent_at = -float("inf")
+        self._interrupted_since_send = False
 
     async def run(self) -> Summary:
         """Talk until the end rule says so; raise the first task's error."""
         async with self.sink:
             tasks = [
-                asyncio.create_task(self._capture(), name="capture"),
                 asyncio.create_task(self._receive(), name="receive"),
                 asyncio.create_task(self.player.run(), name="playback"),
             ]
+            if self.source is not None:
+                tasks.append(asyncio.create_task(self._capture(), name="capture"))
+            if self.lines is not None:
+                tasks.append(asyncio.create_task(self._typed(), name="keyboard"))
             watcher = asyncio.create_task(self._watch(), name="watch")
             try:
                 self.reporter.attach(self.timeline, self.player)
-                self.reporter.listening()
+                if self.source is not None:
+                    self.reporter.listening()
+                else:
+                    self.reporter.ready()
                 pending: set[asyncio.Task[Any]] = {*tasks, watcher}
                 while True:
                     done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
@@ -99,8 +140,9 @@ class Conversation:
                             raise task.exception()  # type: ignore[misc]
                     if watcher in done:
                         return self.summary()
-                    # capture ends normally when a file runs out: keep the others going
-                    if any(t.get_name() != "capture" for t in done):
+                    # capture ends when a file runs out, the keyboard at end of input: keep the others
+                    # going, unless it is a text chat (every line's reply has been awaited: done).
+                    if any(t.get_name() not in ("capture", "keyboard") for t in done) or self.source is None:
                         return self.summary()
             finally:
                 # Cancel whatever is still running and wait for it, so every
@@ -116,14 +158,59 @@ class Conversation:
         self._changed.set()
 
     async def _capture(self) -> None:
+        assert self.source is not None
         rate = self.source.sample_rate
         async for chunk in self.source.stream(self.chunk_frames):
+            if self.recorder is not None:
+                self.recorder.mic(chunk)
+            if self.push_to_talk and not self._user_turn_open:
+                continue  # the server's voice detection is off: only the marked turn is sent
             self.timeline.mic(self.clock(), rms_dbfs(chunk))
             await self.session.send_audio(chunk, rate)
         await self.session.end_audio()
         self.rule.input_exhausted(self.clock())
         self.reporter.input_finished()
         self._event()
+
+    async def _typed(self) -> None:
+        assert self.lines is not None
+        async for line in self.lines:
+            text = line.strip()
+            if self.push_to_talk and not text:
+                await self._toggle_turn()
+            elif text:
+                # Typing, like speaking, interrupts the model: stop what is playing now,
+                # before the server's own `interrupted` arrives.
+                self.player.interrupt()
+                self.timeline.user_typed(self.clock())
+                self.reporter.user_typed(text)
+                self._replied.clear()
+                self._sent_at, self._interrupted_since_send = self.clock(), False
+                await self.session.send_text(text)
+                if self.source is None:
+                    await self._await_reply()
+            self._event()
+
+    async def _await_reply(self) -> None:
+        """Text only: wait for the model's whole reply (and its playback) before the next line."""
+        try:
+            await asyncio.wait_for(self._replied.wait(), self.rule.reply_timeout_s)
+        except TimeoutError:
+            raise NoReplyError(
+                f"the model did not reply within {self.rule.reply_timeout_s:.0f} s; check that --model is a "
+                "Live model and, with --modality text, that it can answer in text"
+            ) from None
+        await self.player.wait_idle()
+        self.reporter.ready()
+
+    async def _toggle_turn(self) -> None:
+        self._user_turn_open = not self._user_turn_open
+        if self._user_turn_open:
+            self.player.interrupt()
+            await self.session.activity_start()
+        else:
+            await self.session.activity_end()
+        self.reporter.push_to_talk(self._user_turn_open)
 
     async def _receive(self) -> None:
         while True:
@@ -136,6 +223,7 @@ class Conversation:
         now = self.clock()
         if isinstance(event, ev.Interrupted):
             dropped = self.player.interrupt()
+            self._interrupted_since_send = True
             self.timeline.interrupted(now)
             self.rule.turn_interrupted(now)
             self.reporter.interrupted(dropped)
@@ -155,7 +243,10 @@ class Conversation:
             self.reporter.user_transcript(event.text, event.finished)
         elif isinstance(event, ev.TurnComplete):
             self.rule.turn_complete(now)
-            self.reporter.turn_complete(self.timeline.turn_complete(now))
+            turn = self.timeline.turn_complete(now)
+            if (turn.started >= self._sent_at) if turn is not None else not self._interrupted_since_send:
+                self._replied.set()
+            self.reporter.turn_complete(turn)
         elif isinstance(event, ev.Usage):
             self.timeline.usage(event.prompt_tokens, event.response_tokens, event.total_tokens)
         elif isinstance(event, ev.ToolCall):

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 from tfy_live.audio import INPUT_RATE
 from tfy_live.config import Settings, env_name
 from tfy_live.errors import ConfigError, GatewayError, TfyLiveError
+from tfy_live.shaping import ModelOptions
 
 if TYPE_CHECKING:  # pragma: no cover
     from tfy_live.events import FunctionCall
@@ -113,16 +114,43 @@ def build_client(settings: Settings, context: ssl.SSLContext | None = None) -> A
         return genai.Client(vertexai=False, api_key=settings.api_key, http_options=http_options)
 
 
-def build_config(settings: Settings, *, transcripts: bool = True) -> Any:
+def build_config(settings: Settings, options: ModelOptions = ModelOptions(), *, transcripts: bool = True) -> Any:
+    """The SDK's LiveConnectConfig for these settings and model options."""
     from google.genai import types
 
+    speech = types.SpeechConfig(
+        voice_config=types.VoiceConfig(prebuilt_voice_config=types.PrebuiltVoiceConfig(voice_name=settings.voice)),
+        language_code=options.language,
+    )
+    detection = None
+    if options.push_to_talk:
+        detection = types.AutomaticActivityDetection(disabled=True)
+    elif any(v is not None for v in (options.vad_start, options.vad_end, options.vad_silence_ms, options.vad_prefix_ms)):
+        detection = types.AutomaticActivityDetection(
+            start_of_speech_sensitivity=(
+                getattr(types.StartSensitivity, f"START_SENSITIVITY_{options.vad_start.upper()}") if options.vad_start else None
+            ),
+            end_of_speech_sensitivity=(
+                getattr(types.EndSensitivity, f"END_SENSITIVITY_{options.vad_end.upper()}") if options.vad_end else None
+            ),
+            silence_duration_ms=options.vad_silence_ms,
+            prefix_padding_ms=options.vad_prefix_ms,
+        )
+    audio_out = options.modality == "audio"
     return types.LiveConnectConfig(
-        response_modalities=[types.Modality.AUDIO],
-        speech_config=types.SpeechConfig(
-            voice_config=types.VoiceConfig(prebuilt_voice_config=types.PrebuiltVoiceConfig(voice_name=settings.voice))
+        response_modalities=[types.Modality.AUDIO if audio_out else types.Modality.TEXT],
+        speech_config=speech if audio_out else None,
+        system_instruction=options.system,
+        temperature=options.temperature,
+        realtime_input_config=types.RealtimeInputConfig(automatic_activity_detection=detection) if detection else None,
+        enable_affective_dialog=options.affective_dialog or None,
+        proactivity=types.ProactivityConfig(proactive_audio=True) if options.proactive_audio else None,
+        thinking_config=(
+            types.ThinkingConfig(thinking_budget=options.thinking_budget) if options.thinking_budget is not None else None
         ),
+        tools=[types.Tool(google_search=types.GoogleSearch())] if options.google_search else None,
         input_audio_transcription=types.AudioTranscriptionConfig() if transcripts else None,
-        output_audio_transcription=types.AudioTranscriptionConfig() if transcripts else None,
+        output_audio_transcription=types.AudioTranscriptionConfig() if transcripts and audio_out else None,
     )
 
 
@@ -151,6 +179,15 @@ class LiveSession:
         with self._translated():
             await self._session.send_realtime_input(text=text)
 
+    async def activity_start(self) -> None:
+        """The user started speaking (push-to-talk: the server's voice detection is off)."""
+        with self._translated():
+            await self._session.send_realtime_input(activity_start=self._types.ActivityStart())
+
+    async def activity_end(self) -> None:
+        with self._translated():
+            await self._session.send_realtime_input(activity_end=self._types.ActivityEnd())
+
     async def answer_tool_calls(self, calls: Sequence[FunctionCall], error: str) -> None:
         """Answer every call with an error, so the model does not wait for a tool we do not have."""
         responses = [
@@ -177,10 +214,10 @@ class LiveSession:
 
 @contextlib.asynccontextmanager
 async def connect(settings: Settings, *, context: ssl.SSLContext | None = None,
-                  transcripts: bool = True) -> AsyncIterator[LiveSession]:
+                  options: ModelOptions = ModelOptions(), transcripts: bool = True) -> AsyncIterator[LiveSession]:
     """Open a Live session through the gateway; close it on exit."""
     client = build_client(settings, context)
-    config = build_config(settings, transcripts=transcripts)
+    config = build_config(settings, options, transcripts=transcripts)
     manager = client.aio.live.connect(model=settings.model, config=config)
     try:
         async with asyncio.timeout(SETUP_TIMEOUT_S):

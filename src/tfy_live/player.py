@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from typing import Any
+from typing import Any, Callable
 
 from tfy_live.audio import SAMPLE_WIDTH, AudioSink, frames_for
 
 
 class Player:
-    def __init__(self, sink: AudioSink, *, slice_ms: float = 20.0) -> None:
+    def __init__(self, sink: AudioSink, *, slice_ms: float = 20.0,
+                 on_played: Callable[[bytes], None] | None = None) -> None:
         self.sink = sink
+        self.on_played = on_played  # told of each slice as it is handed to the speaker
         self.slice_bytes = max(1, frames_for(sink.sample_rate, slice_ms)) * SAMPLE_WIDTH
         self._resampler: Any = None  # a streaming resampler, only if the server's rate differs
         self._slices: collections.deque[bytes] = collections.deque()
@@ -85,6 +87,8 @@ class Player:
             piece = self._slices.popleft()
             self._queued_bytes -= len(piece)
             self._writing = True
+            if self.on_played is not None:
+                self.on_played(piece)
             try:
                 await self.sink.write(piece)
             finally:

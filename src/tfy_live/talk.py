@@ -1,4 +1,4 @@
-"""Wiring for ``tfy-live talk`` and ``tfy-live local-gateway``: choose the audio
+"""Wiring for ``tfy-live talk``, ``chat`` and ``local-gateway``: choose the audio
 endpoints, start the built-in gateway when asked, connect, converse, report.
 
 No Typer here and no SDK: the connection comes from ``connect=`` (the real
@@ -19,6 +19,7 @@ from tfy_live.audio import INPUT_RATE, OUTPUT_RATE, AudioSink, AudioSource
 from tfy_live.config import Settings
 from tfy_live.conversation import Conversation
 from tfy_live.endrule import EndRule
+from tfy_live.shaping import ModelOptions
 from tfy_live.ui import Fanout, JsonOutput, LiveOutput, Output, PlainOutput, TranscriptFile
 
 LOCAL_PROVIDER = "local"
@@ -38,6 +39,7 @@ class OutputChoice:
     json: bool = False
     transcripts: bool = True
     transcript_file: Path | None = None
+    record: Path | None = None
 
 
 def open_output(choice: OutputChoice) -> Fanout:
@@ -93,6 +95,7 @@ async def talk(
     local: bool = False,
     turns: int | None = None,
     reply_timeout: float = 30.0,
+    options: ModelOptions = ModelOptions(),
     output: OutputChoice = OutputChoice(),
     connect: Callable[..., Any] | None = None,
 ) -> int:
@@ -102,23 +105,92 @@ async def talk(
     connect = connect or gateway.connect
     source = open_source(audio)
     sink = open_sink(audio)
-    reporter = open_output(output)
-    if audio.input_file is not None:
-        reporter.input_label = f"{audio.input_file} ({source.duration_s:.1f} s)"
-    try:
-        await _converse(settings, audio, source, sink, reporter, local=local, turns=turns,
-                        reply_timeout=reply_timeout, transcripts=output.transcripts, connect=connect)
-    finally:
-        reporter.close()
+    async with contextlib.AsyncExitStack() as stack:
+        recorder = None
+        if output.record is not None:
+            from tfy_live.recorder import Recorder
+
+            recorder = stack.enter_context(Recorder(output.record, mic_rate=source.sample_rate, rate=sink.sample_rate))
+        reporter = open_output(output)
+        stack.callback(reporter.close)
+        if audio.input_file is not None:
+            reporter.input_label = f"{audio.input_file} ({source.duration_s:.1f} s)"
+        rule = EndRule(max_turns=turns, reply_timeout_s=reply_timeout)
+        await _converse(settings, source, sink, reporter, rule, local=local, options=options,
+                        transcripts=output.transcripts, connect=connect, chunk_ms=audio.chunk_ms, recorder=recorder)
     return 0
 
 
-async def _converse(settings: Settings, audio: AudioChoice, source: AudioSource, sink: AudioSink, reporter: Any, *,
-                    local: bool, turns: int | None, reply_timeout: float, transcripts: bool,
-                    connect: Callable[..., Any]) -> None:
+async def chat(
+    settings: Settings,
+    *,
+    messages: list[str] | None = None,
+    speak: bool = False,
+    output_device: str | None = None,
+    output_file: Path | None = None,
+    local: bool = False,
+    reply_timeout: float = 30.0,
+    options: ModelOptions = ModelOptions(),
+    output: OutputChoice = OutputChoice(),
+    connect: Callable[..., Any] | None = None,
+) -> int:
+    """A text conversation: ``messages`` if given, else lines from standard input, one reply each."""
+    from rich.console import Console
+
+    from tfy_live import gateway
+    from tfy_live.audio import NullSink
+    from tfy_live.ui import ChatOutput
+
+    connect = connect or gateway.connect
+    sink: AudioSink = NullSink()
+    if speak or output_file is not None:
+        sink = open_sink(AudioChoice(output_device=output_device, output_file=output_file))
+    if messages:
+        lines: Any = _given(messages)
+    else:
+        from tfy_live.keyboard import typed_lines
+
+        lines = typed_lines()
+    async with contextlib.AsyncExitStack() as stack:
+        outputs: list[Output] = []
+        if output.json:
+            outputs.append(JsonOutput(sys.stdout, transcripts=output.transcripts))
+        else:
+            interactive = not messages and sys.stdin.isatty() and sys.stdout.isatty()
+            out = Console(highlight=False, soft_wrap=True)
+            err = Console(stderr=True, highlight=False, soft_wrap=True)
+            outputs.append(ChatOutput(out, err, interactive=interactive, transcripts=output.transcripts))
+        stack.callback(outputs[0].close)
+        if output.transcript_file is not None:
+            outputs.append(TranscriptFile(output.transcript_file, transcripts=output.transcripts))
+            stack.callback(outputs[-1].close)
+        reporter = Fanout(*outputs)
+        rule = EndRule(grace_s=0.0, reply_timeout_s=reply_timeout)
+        await _converse(settings, None, sink, reporter, rule, local=local, options=options,
+                        transcripts=output.transcripts, connect=connect, lines=lines)
+    return 0
+
+
+async def _given(messages: list[str]) -> Any:
+    for message in messages:
+        yield message
+
+
+async def _converse(settings: Settings, source: AudioSource | None, sink: AudioSink, reporter: Any, rule: EndRule,
+                    *, local: bool, options: ModelOptions, transcripts: bool, connect: Callable[..., Any],
+                    chunk_ms: float = 20.0, recorder: Any = None, lines: Any = None) -> None:
     from tfy_live import gateway
 
+    if lines is None:
+        from tfy_live.keyboard import typed_lines
+
+        # With the live view on a terminal, it draws the line being typed (no terminal echo).
+        live = any(isinstance(o, LiveOutput) for o in getattr(reporter, "outputs", ()))
+        lines = typed_lines(on_edit=reporter.typing if live else None)
+
     async with contextlib.AsyncExitStack() as stack:
+        if hasattr(lines, "aclose"):
+            stack.push_async_callback(lines.aclose)  # gives the terminal its settings back
         context = None
         if local:
             from tfy_live.localgw import LocalGateway
@@ -132,10 +204,15 @@ async def _converse(settings: Settings, audio: AudioChoice, source: AudioSource,
             reporter.status(f"built-in local gateway on {local_gw.base_url} (echo model)")
         url = gateway.socket_url(settings)
         reporter.status(f"connecting: {describe(settings, url)}")
-        session = await stack.enter_async_context(connect(settings, context=context, transcripts=transcripts))
+        session = await stack.enter_async_context(
+            connect(settings, context=context, options=options, transcripts=transcripts))
         reporter.connected(f"{settings.host} · {settings.provider} · {settings.model} · {settings.voice}")
-        rule = EndRule(max_turns=turns, reply_timeout_s=reply_timeout)
-        conversation = Conversation(session, source, sink, reporter, chunk_ms=audio.chunk_ms, rule=rule)
+        if options.push_to_talk:
+            reporter.status("push-to-talk: press Enter to start speaking and Enter again when done")
+        conversation = Conversation(
+            session, source, sink, reporter, chunk_ms=chunk_ms, rule=rule, lines=lines,
+            push_to_talk=options.push_to_talk, recorder=recorder,
+        )
         try:
             await conversation.run()
         finally:

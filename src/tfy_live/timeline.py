@@ -61,6 +61,7 @@ class Timeline:
 
     level_dbfs: float = -math.inf
     last_voiced: float | None = None  # when the user was last heard speaking
+    last_typed: float | None = None  # when the user last sent a typed line
     user_turn_pending: bool = False  # the user spoke (or typed) since the model's last turn began
     reconnecting: bool = False
     turn: Turn | None = None  # the model turn in progress
@@ -75,7 +76,7 @@ class Timeline:
             self.user_turn_pending = True
 
     def user_typed(self, now: float) -> None:
-        self.last_voiced = now
+        self.last_typed = now
         self.user_turn_pending = True
 
     def model_output(self, now: float) -> Turn | None:
@@ -83,7 +84,10 @@ class Timeline:
         if self.turn is not None:
             return None
         latency = None
-        if self.user_turn_pending and self.last_voiced is not None and not self.user_speaking(now):
+        typed_last = self.last_typed is not None and (self.last_voiced is None or self.last_typed >= self.last_voiced)
+        if self.user_turn_pending and typed_last:
+            latency = 1000 * (now - self.last_typed)  # type: ignore[operator]
+        elif self.user_turn_pending and self.last_voiced is not None and not self.user_speaking(now):
             latency = 1000 * (now - self.last_voiced)
         self.user_turn_pending = False
         self.turn = Turn(index=len(self.turns) + 1, started=now, latency_ms=latency)

@@ -136,6 +136,22 @@ class Output:
             if finished:
                 self._close_block()
 
+    def user_typed(self, text: str) -> None:
+        self._close_block()
+        self._add("user", text)
+        self._close_block()
+
+    def push_to_talk(self, speaking: bool) -> None:
+        self.status("push-to-talk: speaking — press Enter when done" if speaking
+                    else "push-to-talk: sent — press Enter to speak")
+
+    def typing(self, text: str) -> None:
+        """The line being typed, after each key (the live view draws it)."""
+
+    def ready(self) -> None:
+        """Text chat: the next line may be typed (at the start, and after each reply)."""
+        self.event("ready", "ready for a message")
+
     def model_turn_started(self, turn: Turn) -> None:
         if self._speaker == "user":
             self._close_block()
@@ -204,6 +220,7 @@ class LiveOutput(Output):
     def __init__(self, console: Console | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.console = console or Console(highlight=False)
+        self._typing = ""
         self._live = Live(console=self.console, get_renderable=self._render, refresh_per_second=10,
                           transient=True, redirect_stdout=False, redirect_stderr=False)
         self._live.start()
@@ -226,6 +243,10 @@ class LiveOutput(Output):
     def partial(self) -> None:
         self._live.refresh()
 
+    def typing(self, text: str) -> None:
+        self._typing = text
+        self._live.refresh()
+
     def close(self) -> None:
         super().close()
         self._live.stop()
@@ -235,6 +256,8 @@ class LiveOutput(Output):
         if self._speaker is not None and self._text:
             label, style = SPEAKERS[self._speaker]
             lines.append(Text.assemble((f"{label} › ", style), self._text))
+        if self._typing:
+            lines.append(Text.assemble(("type › ", "bold cyan"), self._typing, ("▏", "blink")))
         lines.append(self._status_line())
         return Group(*lines)
 
@@ -254,6 +277,41 @@ class LiveOutput(Output):
             status.append(f" {'-∞' if math.isinf(level) else f'{level:.0f}'} dB".rjust(8))
         status.append(f"  │  {elapsed // 60:02d}:{elapsed % 60:02d}")
         return status
+
+
+class ChatOutput(Output):
+    """``tfy-live chat`` in plain text: the model's answers on ``out``, everything else on ``err``.
+
+    Piped (``echo question | tfy-live chat``), ``out`` gets the answers alone,
+    one block per reply, so a script can use them as they are. At a terminal
+    (``interactive``) answers are labelled, a ``you ›`` prompt waits for the
+    next line, and each reply's latency and tokens follow it.
+    """
+
+    def __init__(self, out: Console, err: Console, *, interactive: bool, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.out, self.err, self.interactive = out, err, interactive
+
+    _hinted = False
+
+    def ready(self) -> None:
+        if self.interactive:
+            if not self._hinted:
+                self._hinted = True
+                self.err.print("[dim]type a message and press Enter; Ctrl-D or Ctrl-C to quit[/dim]")
+            self.out.print("[bold cyan]you ›[/bold cyan] ", end="")
+
+    def event(self, kind: str, text: str, **data: Any) -> None:
+        if kind == "model":
+            mark = " [interrupted]" if data.get("interrupted") else ""
+            if self.interactive:
+                self.out.print(f"[bold magenta]model ›[/bold magenta] {escape(data['transcript'])}{escape(mark)}")
+            else:
+                self.out.print(escape(data["transcript"] + mark), markup=True)
+        elif kind == "notice":
+            self.err.print(f"[yellow]{escape(text)}[/yellow]")
+        elif self.interactive and kind in ("turn", "summary", "status"):
+            self.err.print(f"[dim]{'  ' if kind == 'turn' else ''}{escape(text)}[/dim]")
 
 
 class TranscriptFile(Output):

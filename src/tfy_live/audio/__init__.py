@@ -54,3 +54,19 @@ class AudioSink(Protocol):
     async def __aexit__(self, *exc: object) -> None: ...
 
     async def write(self, pcm: bytes) -> None: ...
+
+
+class NullSink:
+    """A sink that discards what it is given at once (text chat without playback)."""
+
+    def __init__(self, sample_rate: int = OUTPUT_RATE) -> None:
+        self.sample_rate = sample_rate
+
+    async def __aenter__(self) -> "NullSink":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+    async def write(self, pcm: bytes) -> None:
+        return None

@@ -104,10 +104,13 @@ class _Reply:
 
 
 class EchoModel:
-    def __init__(self, options: EchoOptions | None = None, *, vertex: bool = False, resumption: bool = False) -> None:
+    def __init__(self, options: EchoOptions | None = None, *, vertex: bool = False, resumption: bool = False,
+                 text: bool = False, manual_activity: bool = False) -> None:
         self.options = options or EchoOptions()
         self.vertex = vertex
         self.resumption = resumption
+        self.text = text  # TEXT response modality: answer with text parts, no audio
+        self.manual_activity = manual_activity  # voice detection off: activityStart/End mark the user's turn
         self._pending = b""
         self._history: collections.deque[bytes] = collections.deque(maxlen=max(1, self.options.preroll_ms // FRAME_MS))
         self._voiced = 0
@@ -172,6 +175,10 @@ class EchoModel:
     # -- voice detection -----------------------------------------------------
     def _listen(self, pcm: bytes, now: float) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
+        if self.manual_activity:
+            if self._speaking:  # only audio inside activityStart .. activityEnd counts
+                self._utterance += pcm
+            return out
         data = self._pending + pcm
         usable = len(data) - len(data) % FRAME_BYTES
         self._pending = data[usable:]
@@ -223,6 +230,11 @@ class EchoModel:
         return self._start_reply(pcm, transcript, now)
 
     def _start_reply(self, pcm: bytes, transcript: str, now: float) -> list[dict[str, Any]]:
+        if self.text:
+            # Text modality: the answer in one text part, then the turn's end.
+            reply = _Reply(b"", transcript, now, self.options)
+            words = len(transcript.split())
+            return [{"serverContent": {"modelTurn": {"parts": [{"text": transcript}]}}}] + self._finish_turn(reply, words)
         self._reply = _Reply(pcm, transcript, now, self.options)
         return [{"serverContent": {"outputTranscription": {"text": transcript}}}]
 
@@ -240,10 +252,10 @@ class EchoModel:
             out.append({"serverContent": {"turnComplete": True}})
         return out
 
-    def _finish_turn(self, reply: _Reply) -> list[dict[str, Any]]:
+    def _finish_turn(self, reply: _Reply, tokens: int | None = None) -> list[dict[str, Any]]:
         reply.done = True
         self.turns += 1
-        tokens_out = max(1, round(reply.duration * self.options.tokens_per_second))
+        tokens_out = tokens or max(1, round(reply.duration * self.options.tokens_per_second))
         tokens_in = tokens_out + 10
         usage = {"promptTokenCount": tokens_in, "totalTokenCount": tokens_in + tokens_out}
         usage["candidatesTokenCount" if self.vertex else "responseTokenCount"] = tokens_out

@@ -55,6 +55,20 @@ class ConnectionRecord:
         return self.setup.get("model")
 
     @property
+    def config(self) -> dict[str, Any]:
+        return get(self.setup, "generationConfig", "generation_config") or {}
+
+    @property
+    def modalities(self) -> list[str]:
+        return [str(m).upper() for m in get(self.config, "responseModalities", "response_modalities") or ["AUDIO"]]
+
+    @property
+    def manual_activity(self) -> bool:
+        realtime = get(self.setup, "realtimeInputConfig", "realtime_input_config") or {}
+        detection = get(realtime, "automaticActivityDetection", "automatic_activity_detection") or {}
+        return bool(get(detection, "disabled"))
+
+    @property
     def voice(self) -> str | None:
         config = get(self.setup, "generationConfig", "generation_config") or {}
         speech = get(config, "speechConfig", "speech_config") or {}
@@ -157,6 +171,7 @@ class LocalGateway:
             model = EchoModel(
                 self.options, vertex=record.kind == "vertex",
                 resumption=get(record.setup, "sessionResumption", "session_resumption") is not None,
+                text=record.modalities == ["TEXT"], manual_activity=record.manual_activity,
             )
             await self._send_all(ws, record, model.start(loop.time()))
             while True:

@@ -13,13 +13,20 @@ HELLO = Path(__file__).resolve().parent.parent / "examples" / "hello.wav"
 def test_help_lists_commands_and_talk_help_names_the_variables():
     result = tfy_live("--help")
     assert result.returncode == 0
-    for command in ("talk", "devices", "voices", "local-gateway"):
+    for command in ("talk", "chat", "devices", "voices", "local-gateway"):
         assert command in result.stdout
     talk = tfy_live("talk", "--help")
     assert talk.returncode == 0
     for variable in ("TFY_LIVE_PROVIDER", "TFY_LIVE_MODEL", "TFY_LIVE_VOICE", "TFY_LIVE_PROVIDER_KIND",
                      "TFY_BASE_URL", "TFY_LIVE_API_VERSION", "TFY_CA_BUNDLE", "--input-file", "--output-file"):
         assert variable in talk.stdout
+    for variable in ("TFY_LIVE_SYSTEM", "TFY_LIVE_LANGUAGE", "TFY_LIVE_TEMPERATURE", "TFY_LIVE_VAD_START",
+                     "TFY_LIVE_VAD_SILENCE_MS", "TFY_LIVE_PUSH_TO_TALK", "TFY_LIVE_AFFECTIVE_DIALOG",
+                     "TFY_LIVE_PROACTIVE_AUDIO", "TFY_LIVE_THINKING_BUDGET", "TFY_LIVE_GOOGLE_SEARCH",
+                     "TFY_LIVE_TRANSCRIPT", "TFY_LIVE_RECORD", "TFY_LIVE_JSON", "TFY_LIVE_NO_TRANSCRIPT"):
+        assert variable in talk.stdout, variable
+    chat = tfy_live("chat", "--help")
+    assert chat.returncode == 0 and "TFY_LIVE_CHAT_MODALITY" in chat.stdout and "--speak" in chat.stdout
 
 
 def test_voices_lists_all_thirty_with_descriptions():
@@ -46,6 +53,16 @@ def test_module_and_script_entry_points_agree():
      {"TFY_API_KEY": CANARY_KEY, "TFY_BASE_URL": "https://gw.example.com/api/llm"}, "unknown voice 'Nobody'"),
     (["talk", "--provider", "acct", "--provider-kind", "openai"],
      {"TFY_API_KEY": CANARY_KEY, "TFY_BASE_URL": "https://gw.example.com/api/llm"}, "provider kind must be"),
+    (["talk", "--local", "--temperature", "3"], {}, "--temperature 3.0 is out of range; use a value from 0.0 to 2.0"),
+    (["talk", "--local", "--temperature", "hot"], {}, "Invalid value for '--temperature'"),
+    (["talk", "--local", "--bogus"], {}, "No such option: --bogus; see `tfy-live talk --help`"),
+    (["talk", "--local", "--push-to-talk", "--vad-end", "low"], {}, "--push-to-talk turns the server's voice detection off"),
+    (["talk", "--local", "--language", "English"], {}, "--language 'English' is not a BCP-47 code"),
+    (["talk", "--local", "--system", "x", "--system-file", "f.txt"], {}, "give the system prompt once"),
+    (["talk", "--local", "--system-file", "missing.txt"], {}, "cannot read --system-file 'missing.txt'"),
+    (["talk", "--local"], {"TFY_LIVE_VAD_START": "medium"}, "--vad-start must be 'high' or 'low'"),
+    (["talk", "--local"], {"TFY_LIVE_CHUNK_MS": "5"}, "'--chunk-ms' (env var: 'TFY_LIVE_CHUNK_MS')"),
+    (["chat", "--local", "--modality", "video"], {}, "--modality must be 'audio' or 'text'"),
 ])
 def test_settings_errors_are_one_line_exit_2_and_never_show_the_key(args, env, message):
     result = tfy_live(*args, env=clean_env(**env))
@@ -86,3 +103,17 @@ def test_a_ca_bundle_that_is_not_pem_is_a_settings_error(tmp_path):
                       env=clean_env(TFY_API_KEY=CANARY_KEY, TFY_BASE_URL="https://127.0.0.1:9/api/llm"))
     assert result.returncode == 2, result.stderr
     assert "is not a PEM certificate file" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_env_example_documents_every_variable_the_cli_reads():
+    import re
+
+    from tfy_live.config import VARIABLES
+
+    root = Path(__file__).resolve().parent.parent
+    cli = (root / "src" / "tfy_live" / "cli.py").read_text()
+    example = (root / ".env.example").read_text()
+    variables = set(re.findall(r'envvar="(TFY_[A-Z_]+)"', cli)) | {variable for variable, _ in VARIABLES.values()}
+    assert len(variables) > 30
+    missing = sorted(v for v in variables if not re.search(rf"^#? ?{v}=", example, re.MULTILINE))
+    assert missing == []

@@ -362,7 +362,32 @@ def main() -> None:
     except TfyLiveError as exc:
         Console(stderr=True, highlight=False).print(f"[bold red]error:[/bold red] {exc}")
         sys.exit(exc.exit_code)
-    app(prog_name="tfy-live")
+    sys.exit(_invoke(sys.argv[1:]))
+
+
+def _invoke(args: list[str]) -> int:
+    """Run the app; a usage error (bad option or value) is one line naming the fix, exit 2."""
+    from rich.console import Console
+    from rich.markup import escape
+
+    # Typer's click (vendored in newer Typer) by way of a public name: BadParameter's bases.
+    usage_error = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+    click_exception = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+    try:
+        code = app(args=args, prog_name="tfy-live", standalone_mode=False)
+    except usage_error as exc:
+        where = exc.ctx.command_path if exc.ctx is not None else "tfy-live"
+        message = " ".join(redact(exc.format_message(), _secrets()).split()).rstrip(".")
+        Console(stderr=True, highlight=False, soft_wrap=True).print(
+            f"[bold red]error:[/bold red] {escape(message)}; see `{escape(where)} --help`")
+        return exc.exit_code
+    except click_exception as exc:
+        Console(stderr=True, highlight=False, soft_wrap=True).print(
+            f"[bold red]error:[/bold red] {escape(' '.join(exc.format_message().split()))}")
+        return exc.exit_code
+    except typer.Abort:
+        return EXIT_INTERRUPTED
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
 from tests.test_integration import device_env, hello_16k
@@ -105,5 +106,28 @@ def test_interactive_chat_prompts_answers_and_ends_on_ctrl_d(tmp_path):
         final = terminal.wait_for(r"exit status \d+")
         assert "exit status 0" in final and "Traceback" not in final
         assert re.search(r"done: 1 turn", final)
+    finally:
+        terminal.close()
+
+
+def test_push_to_talk_enter_starts_and_ends_the_turn(tmp_path):
+    # The microphone hears a steady tone for 20 s: with the server's voice detection on, the
+    # user's turn would not end before the tone does. With push-to-talk, Enter marks it.
+    t = np.arange(20 * 16000) / 16000
+    tone = (8000 * np.sin(2 * np.pi * 300 * t)).astype("<i2").tobytes()
+    command = f"{sys.executable} -m tfy_live talk --local --push-to-talk; echo exit status $?"
+    terminal = Terminal(["sh", "-c", command], device_env(tmp_path, tone)[0])
+    try:
+        terminal.wait_for(r"press Enter to start speaking")
+        time.sleep(1.0)
+        assert "you ›" not in terminal.screen()  # nothing was sent before the first Enter
+        terminal.tmux("send-keys", "-t", "t", "Enter")
+        terminal.wait_for(r"push-to-talk: speaking — press Enter when done")
+        time.sleep(1.5)
+        terminal.tmux("send-keys", "-t", "t", "Enter")
+        screen = terminal.wait_for(r"turn 1 · latency \d+ ms", timeout=15)
+        seconds = float(re.search(r"you › \((\d\.\d\d) s of speech\)", screen).group(1))
+        assert 1.0 <= seconds <= 3.0, screen
+        assert "model › Echo of" in screen
     finally:
         terminal.close()

@@ -81,3 +81,17 @@ def test_percentile():
     assert percentile([], 50) is None
     assert percentile([5.0], 95) == 5.0
     assert percentile([1.0, 2.0, 3.0, 4.0, 5.0], 50) == 3.0
+
+
+def test_typed_line_or_push_to_talk_end_starts_the_latency_clock():
+    timeline = Timeline(started=0.0)
+    end = speak(timeline, 0.0, 1.0)
+    timeline.user_turn_ended(end)  # the second Enter, while the microphone is still loud
+    timeline.mic(1.02, LOUD, sent=False)  # not sent: not the user speaking
+    assert timeline.state(1.05, playing=False) == "model thinking"
+    turn = timeline.model_output(end + 0.3)
+    assert math.isclose(turn.latency_ms, 300, abs_tol=1e-6)
+    timeline.turn_complete(2.0)
+    timeline.user_typed(5.0)
+    assert math.isclose(timeline.model_output(5.02).latency_ms, 20, abs_tol=1e-6)
+    assert timeline.level_dbfs == LOUD  # the meter still shows what the microphone hears

@@ -163,10 +163,11 @@ class Conversation:
         async for chunk in self.source.stream(self.chunk_frames):
             if self.recorder is not None:
                 self.recorder.mic(chunk)
-            if self.push_to_talk and not self._user_turn_open:
-                continue  # the server's voice detection is off: only the marked turn is sent
-            self.timeline.mic(self.clock(), rms_dbfs(chunk))
-            await self.session.send_audio(chunk, rate)
+            # With push-to-talk the server's voice detection is off: only the marked turn is sent.
+            send = not self.push_to_talk or self._user_turn_open
+            self.timeline.mic(self.clock(), rms_dbfs(chunk), sent=send)
+            if send:
+                await self.session.send_audio(chunk, rate)
         await self.session.end_audio()
         self.rule.input_exhausted(self.clock())
         self.reporter.input_finished()
@@ -210,6 +211,7 @@ class Conversation:
             await self.session.activity_start()
         else:
             await self.session.activity_end()
+            self.timeline.user_turn_ended(self.clock())  # latency runs from here
         self.reporter.push_to_talk(self._user_turn_open)
 
     async def _receive(self) -> None:

@@ -69,15 +69,20 @@ class Timeline:
     _pending_usage: tuple[int, int, int] = (0, 0, 0)
 
     # -- what happened ---------------------------------------------------------
-    def mic(self, now: float, dbfs: float) -> None:
+    def mic(self, now: float, dbfs: float, *, sent: bool = True) -> None:
+        """A microphone chunk's level; only audio sent to the model counts as the user speaking."""
         self.level_dbfs = dbfs
-        if dbfs > self.speech_dbfs:
+        if sent and dbfs > self.speech_dbfs:
             self.last_voiced = now
             self.user_turn_pending = True
 
     def user_typed(self, now: float) -> None:
+        """A typed line was sent, or (push-to-talk) the user said their turn is over."""
         self.last_typed = now
         self.user_turn_pending = True
+
+    def user_turn_ended(self, now: float) -> None:
+        self.user_typed(now)
 
     def model_output(self, now: float) -> Turn | None:
         """The model produced audio or text; returns the turn if this began it."""
@@ -123,7 +128,9 @@ class Timeline:
 
     # -- what to show ----------------------------------------------------------
     def user_speaking(self, now: float) -> bool:
-        return self.last_voiced is not None and now - self.last_voiced <= self.hangover_s
+        if self.last_voiced is None or (self.last_typed is not None and self.last_typed >= self.last_voiced):
+            return False  # silent since, or the turn was ended by hand (push-to-talk)
+        return now - self.last_voiced <= self.hangover_s
 
     def state(self, now: float, *, playing: bool) -> State:
         if self.reconnecting:

@@ -6,19 +6,8 @@ import json
 import stat
 import wave
 
-import pytest
-
 from tests.cli_run import CANARY_KEY, clean_env, tfy_live
 from tests.test_integration import target_env
-from tfy_live.localgw import GatewayThread
-
-
-@pytest.fixture
-def gateway():
-    thread = GatewayThread(api_key=CANARY_KEY, reply_speed=8.0)
-    gw = thread.start()
-    yield gw
-    thread.stop()
 
 
 def sent_texts(conn) -> list[str]:

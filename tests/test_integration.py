@@ -34,14 +34,6 @@ GOOGLE_DECOYS = {
 }
 
 
-@pytest.fixture
-def gateway():
-    thread = GatewayThread(api_key=CANARY_KEY, reply_speed=8.0)
-    gw = thread.start()
-    yield gw
-    thread.stop()
-
-
 def hello_16k() -> bytes:
     samples, rate = soundfile.read(HELLO, dtype="int16")
     return to_mono_s16(samples, rate, 16000)

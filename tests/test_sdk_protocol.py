@@ -111,6 +111,8 @@ async def test_every_shaping_option_reaches_the_setup_message(gateway):
         "silenceDurationMs": 700, "prefixPaddingMs": 120,
     }
     assert "inputAudioTranscription" in setup and "outputAudioTranscription" in setup
+    # resumption asked for, and a sliding context window, by default
+    assert setup["sessionResumption"] == {} and setup["contextWindowCompression"] == {"slidingWindow": {}}
     # push-to-talk: detection off, activity marked by the client; text modality: no speech config
     assert camel(second.setup)["realtimeInputConfig"]["automaticActivityDetection"] == {"disabled": True}
     assert second.modalities == ["TEXT"] and second.manual_activity
@@ -126,3 +128,27 @@ def camel(value):
     if isinstance(value, list):
         return [camel(v) for v in value]
     return value
+
+
+async def test_a_resumed_connection_carries_its_handle_and_compression_can_be_tuned_or_off(gateway):
+    from tfy_live.shaping import model_options
+
+    tuned = model_options(compression_trigger_tokens=20000, compression_target_tokens=8000)
+    async with connect(settings_for(gateway, "gemini"), context=gateway.client_ssl_context(), options=tuned,
+                       handle="h-42"):
+        pass
+    async with connect(settings_for(gateway, "gemini"), context=gateway.client_ssl_context(),
+                       options=model_options(compression=False)):
+        pass
+    first, second = (camel(c.setup) for c in gateway.connections)
+    assert first["sessionResumption"] == {"handle": "h-42"}
+    assert first["contextWindowCompression"] == {"triggerTokens": 20000, "slidingWindow": {"targetTokens": 8000}}
+    assert "contextWindowCompression" not in second
+
+
+def test_keepalive_is_tuned_against_the_client_s_own_ping_timeout():
+    from tfy_live.gateway import PING_INTERVAL_S, PING_TIMEOUT_S, build_client
+
+    client = build_client(resolve({"provider": "acct"}, {"TFY_API_KEY": KEY, "TFY_BASE_URL": "https://gw.example.com/api/llm"}))
+    args = client._api_client._http_options.async_client_args
+    assert args["ping_interval"] == PING_INTERVAL_S and args["ping_timeout"] == PING_TIMEOUT_S > 20

@@ -125,6 +125,15 @@ ThinkingBudget = Annotated[Optional[int], typer.Option(
 GoogleSearch = Annotated[bool, typer.Option(
     "--google-search", envvar="TFY_LIVE_GOOGLE_SEARCH", rich_help_panel=MODEL,
     help="Let the model ground answers with Google Search.")]
+NoCompression = Annotated[bool, typer.Option(
+    "--no-compression", envvar="TFY_LIVE_NO_COMPRESSION", rich_help_panel=MODEL,
+    help="Turn off context window compression (the sliding window that lets a session run past 15 minutes).")]
+CompressionTrigger = Annotated[Optional[int], typer.Option(
+    "--compression-trigger", envvar="TFY_LIVE_COMPRESSION_TRIGGER", min=1, rich_help_panel=MODEL,
+    help="Compress the context when it reaches this many tokens (default: the server's, 80% of the window).")]
+CompressionTarget = Annotated[Optional[int], typer.Option(
+    "--compression-target", envvar="TFY_LIVE_COMPRESSION_TARGET", min=1, rich_help_panel=MODEL,
+    help="Tokens kept after compressing (default: the server's, half the trigger).")]
 JsonFlag = Annotated[bool, typer.Option(
     "--json", envvar="TFY_LIVE_JSON", rich_help_panel=OUTPUT,
     help="Print one JSON object per event (for scripts) instead of the live view.")]
@@ -196,6 +205,9 @@ def talk(
         help="Let a native-audio model decide not to answer speech that is not meant for it.")] = False,
     thinking_budget: ThinkingBudget = None,
     google_search: GoogleSearch = False,
+    no_compression: NoCompression = False,
+    compression_trigger: CompressionTrigger = None,
+    compression_target: CompressionTarget = None,
     json_output: JsonFlag = False,
     no_transcript: NoTranscript = False,
     transcript: TranscriptPath = None,
@@ -227,7 +239,8 @@ def talk(
             system=system, system_file=system_file, language=language, temperature=temperature,
             vad_start=vad_start, vad_end=vad_end, vad_silence_ms=vad_silence_ms, vad_prefix_ms=vad_prefix_ms,
             push_to_talk=push_to_talk, affective_dialog=affective_dialog, proactive_audio=proactive_audio,
-            thinking_budget=thinking_budget, google_search=google_search,
+            thinking_budget=thinking_budget, google_search=google_search, compression=not no_compression,
+            compression_trigger_tokens=compression_trigger, compression_target_tokens=compression_target,
         )
         return await run_talk(settings, audio, options=options, local=local, turns=turns,
                               reply_timeout=reply_timeout, output=output)
@@ -267,6 +280,9 @@ def chat(
     temperature: Temperature = None,
     thinking_budget: ThinkingBudget = None,
     google_search: GoogleSearch = False,
+    no_compression: NoCompression = False,
+    compression_trigger: CompressionTrigger = None,
+    compression_target: CompressionTarget = None,
     json_output: JsonFlag = False,
     transcript: TranscriptPath = None,
     reply_timeout: Annotated[float, typer.Option(
@@ -287,7 +303,8 @@ def chat(
         options = model_options(
             system=system, system_file=system_file, language=language, temperature=temperature,
             thinking_budget=thinking_budget, google_search=google_search,
-            modality="audio" if speak or output_file else modality,
+            modality="audio" if speak or output_file else modality, compression=not no_compression,
+            compression_trigger_tokens=compression_trigger, compression_target_tokens=compression_target,
         )
         output = OutputChoice(json=json_output, transcripts=options.modality == "audio", transcript_file=transcript)
         return await run_chat(settings, messages=message, speak=speak, output_device=output_device,

@@ -267,8 +267,21 @@ class Conversation:
         # SetupComplete and GenerationComplete need no action.
 
     async def _watch(self) -> None:
-        """End the conversation when the rule says so, after the reply has been played."""
+        """End the conversation when the rule says so, after the reply has been played.
+
+        Never while the link is reconnecting: what was said meanwhile is still to be
+        sent, so after the resume the rule's clock starts again from there.
+        """
+        down = False
         while True:
+            if self.timeline.reconnecting:
+                down = True
+                await asyncio.sleep(0.05)
+                continue
+            if down:
+                down = False
+                if self.rule.exhausted_at is not None:
+                    self.rule.input_exhausted(self.clock())
             decision = self.rule.decide(self.clock())
             if decision == "end":
                 await self.player.wait_idle()

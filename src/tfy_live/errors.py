@@ -25,7 +25,13 @@ class ConfigError(TfyLiveError):
 
 
 class GatewayError(TfyLiveError):
+    """``retryable``: the connection failed in a way a new one may not (a drop, a restart, 1011)."""
+
     exit_code = 3
+
+    def __init__(self, message: str, *, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.retryable = retryable
 
 
 class NoReplyError(GatewayError):

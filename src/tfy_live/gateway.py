@@ -29,6 +29,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from tfy_live.events import FunctionCall
 
 SETUP_TIMEOUT_S = 20.0
+# Keepalive: a ping every 15 s keeps proxies and NATs from dropping a quiet socket; a pong may
+# take up to 60 s (websockets' default of 20 s closed busy sessions with 1011 "keepalive timeout").
+PING_INTERVAL_S = 15.0
+PING_TIMEOUT_S = 60.0
+RETRYABLE_CLOSES = {1000, 1001, 1006, 1011, 1012, 1013, 1014}  # a new connection may well work
 CLOSE_TIMEOUT_S = 0.2  # Ctrl-C must finish within half a second, close handshake included
 MAX_FRAME_BYTES = 16 * 2**20
 
@@ -106,6 +111,8 @@ def build_client(settings: Settings, context: ssl.SSLContext | None = None) -> A
             "ssl": context or ssl_context(settings),
             "max_size": MAX_FRAME_BYTES,
             "close_timeout": CLOSE_TIMEOUT_S,
+            "ping_interval": PING_INTERVAL_S,
+            "ping_timeout": PING_TIMEOUT_S,
         },
     }
     with _without_google_environment():
@@ -114,8 +121,13 @@ def build_client(settings: Settings, context: ssl.SSLContext | None = None) -> A
         return genai.Client(vertexai=False, api_key=settings.api_key, http_options=http_options)
 
 
-def build_config(settings: Settings, options: ModelOptions = ModelOptions(), *, transcripts: bool = True) -> Any:
-    """The SDK's LiveConnectConfig for these settings and model options."""
+def build_config(settings: Settings, options: ModelOptions = ModelOptions(), *, transcripts: bool = True,
+                 handle: str | None = None) -> Any:
+    """The SDK's LiveConnectConfig for these settings and model options.
+
+    Session resumption is always asked for (``handle`` resumes an earlier
+    session); context window compression (a sliding window) unless turned off.
+    """
     from google.genai import types
 
     speech = types.SpeechConfig(
@@ -151,6 +163,13 @@ def build_config(settings: Settings, options: ModelOptions = ModelOptions(), *, 
         tools=[types.Tool(google_search=types.GoogleSearch())] if options.google_search else None,
         input_audio_transcription=types.AudioTranscriptionConfig() if transcripts else None,
         output_audio_transcription=types.AudioTranscriptionConfig() if transcripts and audio_out else None,
+        session_resumption=types.SessionResumptionConfig(handle=handle),
+        context_window_compression=(
+            types.ContextWindowCompressionConfig(
+                trigger_tokens=options.compression_trigger_tokens,
+                sliding_window=types.SlidingWindow(target_tokens=options.compression_target_tokens),
+            ) if options.compression else None
+        ),
     )
 
 
@@ -213,11 +232,11 @@ class LiveSession:
 
 
 @contextlib.asynccontextmanager
-async def connect(settings: Settings, *, context: ssl.SSLContext | None = None,
-                  options: ModelOptions = ModelOptions(), transcripts: bool = True) -> AsyncIterator[LiveSession]:
-    """Open a Live session through the gateway; close it on exit."""
+async def connect(settings: Settings, *, context: ssl.SSLContext | None = None, options: ModelOptions = ModelOptions(),
+                  transcripts: bool = True, handle: str | None = None) -> AsyncIterator[LiveSession]:
+    """Open a Live session through the gateway (resuming ``handle`` if given); close it on exit."""
     client = build_client(settings, context)
-    config = build_config(settings, options, transcripts=transcripts)
+    config = build_config(settings, options, transcripts=transcripts, handle=handle)
     manager = client.aio.live.connect(model=settings.model, config=config)
     try:
         async with asyncio.timeout(SETUP_TIMEOUT_S):
@@ -286,9 +305,11 @@ def translate_error(exc: BaseException, settings: Settings) -> TfyLiveError:
                 f"(…/api/llm), --provider and --provider-kind"
             )
         if status == 429:
-            return GatewayError(f"the gateway is rate limiting this key (HTTP 429{said}); wait a moment and retry")
+            return GatewayError(f"the gateway is rate limiting this key (HTTP 429{said}); wait a moment and retry",
+                                retryable=True)
         if status >= 500:
-            return GatewayError(f"the gateway failed (HTTP {status}{said}); retry, or check the gateway's status")
+            return GatewayError(f"the gateway failed (HTTP {status}{said}); retry, or check the gateway's status",
+                                retryable=True)
         return GatewayError(f"the gateway refused the WebSocket upgrade (HTTP {status}{said}); check {env_name('base_url')}")
     if isinstance(exc, ws.InvalidURI):
         return GatewayError(f"{url} is not a valid WebSocket URL; check {env_name('base_url')} and --provider")
@@ -302,12 +323,13 @@ def translate_error(exc: BaseException, settings: Settings) -> TfyLiveError:
         reason = _one_line(exc.details if isinstance(exc.details, str) else exc.message or "")
         meaning = CLOSE_MEANINGS.get(code, "the session ended")
         said = f": {reason}" if reason and reason != "None" else ""
-        return GatewayError(f"connection closed with code {code}{said} — {meaning}")
+        return GatewayError(f"connection closed with code {code}{said} — {meaning}", retryable=code in RETRYABLE_CLOSES)
     if isinstance(exc, ws.ConnectionClosed):
         frame = exc.rcvd
         code = frame.code if frame else 1006
         said = f": {_one_line(frame.reason)}" if frame and frame.reason else ""
-        return GatewayError(f"connection closed with code {code}{said} — {CLOSE_MEANINGS.get(code, 'the session ended')}")
+        return GatewayError(f"connection closed with code {code}{said} — {CLOSE_MEANINGS.get(code, 'the session ended')}",
+                            retryable=code in RETRYABLE_CLOSES)
     if isinstance(exc, socket.gaierror):
         return GatewayError(f"cannot resolve host {urlsplit(settings.base_url).hostname!r}; check {env_name('base_url')} and your DNS/network")
     if isinstance(exc, ssl.SSLCertVerificationError):
@@ -318,11 +340,14 @@ def translate_error(exc: BaseException, settings: Settings) -> TfyLiveError:
     if isinstance(exc, ssl.SSLError):
         return GatewayError(f"TLS handshake with {host} failed ({_one_line(exc)}); check {env_name('base_url')} uses https and the right port")
     if isinstance(exc, ConnectionRefusedError):
-        return GatewayError(f"connection to {host} refused; check {env_name('base_url')} (host and port) and that the gateway is up")
+        return GatewayError(f"connection to {host} refused; check {env_name('base_url')} (host and port) and that the gateway is up",
+                            retryable=True)
     if isinstance(exc, TimeoutError):
-        return GatewayError(f"no answer from {host} within {SETUP_TIMEOUT_S:.0f} s; check the network, {env_name('base_url')} and the model name")
+        return GatewayError(f"no answer from {host} within {SETUP_TIMEOUT_S:.0f} s; check the network, {env_name('base_url')} and the model name",
+                            retryable=True)
     if isinstance(exc, OSError):
-        return GatewayError(f"cannot reach {host} ({_one_line(exc.strerror or exc)}); check {env_name('base_url')} and your network")
+        return GatewayError(f"cannot reach {host} ({_one_line(exc.strerror or exc)}); check {env_name('base_url')} and your network",
+                            retryable=True)
     if isinstance(exc, ValueError) and "parse" in str(exc).lower():
         return GatewayError(f"{host} sent a frame that is not JSON; check {env_name('base_url')} points at the AI Gateway")
     return GatewayError(f"unexpected {exc.__class__.__name__} talking to {host}: {_one_line(exc)}")

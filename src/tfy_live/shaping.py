@@ -31,6 +31,9 @@ class ModelOptions:
     thinking_budget: int | None = None
     google_search: bool = False
     modality: Literal["audio", "text"] = "audio"
+    compression: bool = True  # a sliding context window, so a session can run for an hour
+    compression_trigger_tokens: int | None = None  # None: the server's default (80% of the context window)
+    compression_target_tokens: int | None = None  # None: the server's default (half the trigger)
 
 
 def model_options(
@@ -49,6 +52,9 @@ def model_options(
     thinking_budget: int | None = None,
     google_search: bool = False,
     modality: str = "audio",
+    compression: bool = True,
+    compression_trigger_tokens: int | None = None,
+    compression_target_tokens: int | None = None,
 ) -> ModelOptions:
     """Validated options, or a ConfigError naming the fix."""
     if system and system_file:
@@ -71,6 +77,12 @@ def model_options(
             raise ConfigError(f"{flag} must be 'high' or 'low' (got {value!r})")
     if push_to_talk and any(v is not None for v in (vad_start, vad_end, vad_silence_ms, vad_prefix_ms)):
         raise ConfigError("--push-to-talk turns the server's voice detection off; drop the --vad-* options")
+    if compression_trigger_tokens is not None and compression_target_tokens is not None \
+            and compression_target_tokens >= compression_trigger_tokens:
+        raise ConfigError(f"--compression-target ({compression_target_tokens}) must be below --compression-trigger "
+                          f"({compression_trigger_tokens}): the window shrinks to the target when it reaches the trigger")
+    if not compression and (compression_trigger_tokens is not None or compression_target_tokens is not None):
+        raise ConfigError("--no-compression turns the sliding window off; drop --compression-trigger/--compression-target")
     if modality not in ("audio", "text"):
         raise ConfigError(f"--modality must be 'audio' or 'text' (got {modality!r})")
     return ModelOptions(
@@ -87,4 +99,7 @@ def model_options(
         thinking_budget=thinking_budget,
         google_search=google_search,
         modality=modality,  # type: ignore[arg-type]
+        compression=compression,
+        compression_trigger_tokens=compression_trigger_tokens,
+        compression_target_tokens=compression_target_tokens,
     )

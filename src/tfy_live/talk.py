@@ -19,6 +19,7 @@ from tfy_live.audio import INPUT_RATE, OUTPUT_RATE, AudioSink, AudioSource
 from tfy_live.config import Settings
 from tfy_live.conversation import Conversation
 from tfy_live.endrule import EndRule
+from tfy_live.link import Link
 from tfy_live.shaping import ModelOptions
 from tfy_live.ui import Fanout, JsonOutput, LiveOutput, Output, PlainOutput, TranscriptFile
 
@@ -204,8 +205,13 @@ async def _converse(settings: Settings, source: AudioSource | None, sink: AudioS
             reporter.status(f"built-in local gateway on {local_gw.base_url} (echo model)")
         url = gateway.socket_url(settings)
         reporter.status(f"connecting: {describe(settings, url)}")
+        context = context or gateway.ssl_context(settings)  # once: every reconnect trusts the same CAs
+
+        def open_session(handle: str | None) -> Any:
+            return connect(settings, context=context, options=options, transcripts=transcripts, handle=handle)
+
         session = await stack.enter_async_context(
-            connect(settings, context=context, options=options, transcripts=transcripts))
+            Link(open_session, on_state=reporter.connection_state, chunk_s=chunk_ms / 1000))
         reporter.connected(f"{settings.host} · {settings.provider} · {settings.model} · {settings.voice}")
         if options.push_to_talk:
             reporter.status("push-to-talk: press Enter to start speaking and Enter again when done")

@@ -145,6 +145,13 @@ class Output:
         self.status("push-to-talk: speaking — press Enter when done" if speaking
                     else "push-to-talk: sent — press Enter to speak")
 
+    def connection_state(self, state: str, detail: str) -> None:
+        """The link's news: ``reconnecting``, ``resumed`` or ``switching`` (goAway), with a line on it."""
+        if self.timeline is not None and state in ("reconnecting", "resumed"):
+            self.timeline.reconnecting = state == "reconnecting"
+        self._close_block()
+        self.event("reconnecting" if state == "reconnecting" else "connection", detail, state=state)
+
     def typing(self, text: str) -> None:
         """The line being typed, after each key (the live view draws it)."""
 
@@ -233,8 +240,10 @@ class LiveOutput(Output):
             self.console.print(f"[{style}]{label} ›[/{style}] {body}{mark}")
         elif kind == "turn":
             self.console.print(f"[dim]  {escape(text)}[/dim]")
-        elif kind == "notice":
+        elif kind in ("notice", "connection"):
             self.console.print(f"[yellow]{escape(text)}[/yellow]")
+        elif kind == "reconnecting":
+            self.console.print(f"[bold red]{escape(text)}[/bold red]")
         elif kind == "summary":
             self.console.print(f"[bold]{escape(text)}[/bold]")
         elif kind != "interrupted":
@@ -308,7 +317,7 @@ class ChatOutput(Output):
                 self.out.print(f"[bold magenta]model ›[/bold magenta] {escape(data['transcript'])}{escape(mark)}")
             else:
                 self.out.print(escape(data["transcript"] + mark), markup=True)
-        elif kind == "notice":
+        elif kind in ("notice", "reconnecting", "connection"):
             self.err.print(f"[yellow]{escape(text)}[/yellow]")
         elif self.interactive and kind in ("turn", "summary", "status"):
             self.err.print(f"[dim]{'  ' if kind == 'turn' else ''}{escape(text)}[/dim]")
@@ -343,7 +352,8 @@ class TranscriptFile(Output):
         elif kind in SPEAKERS:
             mark = " *(interrupted)*" if data.get("interrupted") else ""
             self._write(f"**{data['speaker']}** ({stamp}): {data['transcript']}{mark}\n\n")
-        elif kind in ("turn", "summary", "notice") or (kind == "status" and text.startswith("connected")):
+        elif kind in ("turn", "summary", "notice", "reconnecting", "connection") or (
+                kind == "status" and text.startswith("connected")):
             self._write(f"_{stamp} — {text}_\n\n")
 
     def close(self) -> None:

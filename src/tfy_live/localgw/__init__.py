@@ -5,6 +5,6 @@ local-gateway``, and the test double of the integration tests.
 """
 
 from tfy_live.localgw.echo import EchoModel, EchoOptions
-from tfy_live.localgw.server import ConnectionRecord, GatewayThread, LocalGateway, serve_forever
+from tfy_live.localgw.server import ConnectionRecord, Fault, GatewayThread, LocalGateway, serve_forever
 
-__all__ = ["ConnectionRecord", "EchoModel", "EchoOptions", "GatewayThread", "LocalGateway", "serve_forever"]
+__all__ = ["ConnectionRecord", "EchoModel", "EchoOptions", "Fault", "GatewayThread", "LocalGateway", "serve_forever"]

@@ -17,7 +17,7 @@ import logging
 import re
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
@@ -59,6 +59,12 @@ class ConnectionRecord:
         return get(self.setup, "generationConfig", "generation_config") or {}
 
     @property
+    def handle(self) -> str | None:
+        """The resumption handle the client came back with (None: a new session)."""
+        resumption = get(self.setup, "sessionResumption", "session_resumption") or {}
+        return get(resumption, "handle")
+
+    @property
     def modalities(self) -> list[str]:
         return [str(m).upper() for m in get(self.config, "responseModalities", "response_modalities") or ["AUDIO"]]
 
@@ -83,11 +89,31 @@ def _reject(status: int, message: str) -> Response:
     return Response(status, http.HTTPStatus(status).phrase, headers, body)
 
 
+@dataclass
+class Fault:
+    """Something going wrong on purpose, for the tests: on connection ``connection`` (0: the
+    first), once the echo model has finished ``after_turns`` turns:
+
+    - ``close``: close with ``code`` and ``reason`` (1011 internal error, 1008 policy…);
+    - ``drop``: drop the TCP connection without a close frame (the client sees 1006);
+    - ``go_away``: send goAway with ``time_left_s``, then close (1011) when it has run out.
+    """
+
+    action: str = "close"
+    after_turns: int = 1
+    connection: int = 0
+    code: int = 1011
+    reason: str = "internal error"
+    time_left_s: float = 2.0
+
+
 class LocalGateway:
     """A Live gateway on this machine, for ``talk --local``, ``local-gateway`` and tests."""
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, prefix: str = "/api/llm",
-                 api_key: str | None = None, reply_speed: float = 1.0, options: EchoOptions | None = None) -> None:
+                 api_key: str | None = None, reply_speed: float = 1.0, options: EchoOptions | None = None,
+                 faults: Sequence[Fault] = ()) -> None:
+        self.faults = list(faults)
         self.host = host
         self.port = port
         self.prefix = prefix.rstrip("/")
@@ -174,8 +200,26 @@ class LocalGateway:
                 text=record.modalities == ["TEXT"], manual_activity=record.manual_activity,
             )
             await self._send_all(ws, record, model.start(loop.time()))
+            index = self.connections.index(record)
+            faults = [f for f in self.faults if f.connection == index]
+            close_at: float | None = None  # after a goAway
             while True:
+                for fault in [f for f in faults if model.turns >= f.after_turns]:
+                    faults.remove(fault)
+                    if fault.action == "close":
+                        await ws.close(fault.code, fault.reason)
+                        return
+                    if fault.action == "drop":
+                        ws.transport.abort()
+                        return
+                    await self._send(ws, record, {"goAway": {"timeLeft": f"{fault.time_left_s:g}s"}})
+                    close_at = loop.time() + fault.time_left_s
+                if close_at is not None and loop.time() >= close_at:
+                    await ws.close(1011, "deadline expired after goAway")
+                    return
                 deadline = model.next_deadline()
+                if close_at is not None:
+                    deadline = close_at if deadline is None else min(deadline, close_at)
                 timeout = None if deadline is None else max(0.0, deadline - loop.time())
                 try:
                     raw = await asyncio.wait_for(ws.recv(), timeout)  # recv() is safe to cancel

@@ -1,0 +1,268 @@
+"""A Live session that survives its connection: resumption, goAway switch-over, reconnects.
+
+``Link`` looks like one session to the conversation (the same ``send_*`` and
+``receive``) while it owns a succession of connections, each opened by
+``open_session(handle)`` with the newest resumption handle the server gave:
+
+- **goAway** (the server will close this connection soon): the next connection
+  is opened at once, in the background, while this one carries on; the switch
+  happens at the end of the model's turn in progress, or ``SWITCH_MARGIN_S``
+  before the time left runs out, whichever is first. Capture and playback go on
+  throughout: there is no gap.
+- **an unexpected close** (1006, 1011, a network error, a gateway restart — a
+  ``GatewayError`` with ``retryable``): reconnect with backoff
+  (``BACKOFF_S``), at most ``max_attempts`` times in a row, then give up with
+  one line saying what to do. A non-retryable error (401, 1008…) ends at once.
+- **what is said meanwhile**: microphone audio is held, at most ``hold_s``
+  seconds of it (the oldest is dropped first: the newest speech is what the
+  model should hear), and sent after the resume, with typed text and
+  push-to-talk marks, in order.
+
+The API key never reaches this module; the opener closes over the settings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import time
+from typing import Any, AsyncContextManager, AsyncIterator, Callable, Sequence
+
+from tfy_live import events as ev
+from tfy_live.errors import GatewayError
+
+BACKOFF_S = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0)
+MAX_ATTEMPTS = 6
+HOLD_S = 3.0
+SWITCH_MARGIN_S = 1.0
+DEFAULT_TIME_LEFT_S = 10.0  # when goAway does not say
+
+
+Opener = Callable[[str | None], AsyncContextManager[Any]]
+
+
+class Link:
+    def __init__(
+        self,
+        open_session: Opener,
+        *,
+        on_state: Callable[[str, str], None] = lambda state, detail: None,
+        max_attempts: int = MAX_ATTEMPTS,
+        backoff_s: Sequence[float] = BACKOFF_S,
+        hold_s: float = HOLD_S,
+        chunk_s: float = 0.02,
+        sleep: Callable[[float], Any] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._open = open_session
+        self._on_state = on_state
+        self.max_attempts = max_attempts
+        self.backoff_s = tuple(backoff_s)
+        self._sleep = sleep
+        self._clock = clock
+        self.handle: str | None = None  # the newest resumption handle
+        self.connections = 0
+        self.reconnects = 0
+        self.held_dropped = 0  # held audio chunks dropped because the hold was full
+        self._hold_chunks = max(1, round(hold_s / chunk_s))
+        self._held: collections.deque[tuple[str, tuple[Any, ...]]] = collections.deque()
+        self._held_audio = 0
+        self._session: Any = None
+        self._stack: contextlib.AsyncExitStack | None = None
+        self._down = False  # between a failure and the resume
+        self._lock = asyncio.Lock()
+        self._next: asyncio.Task[tuple[Any, contextlib.AsyncExitStack]] | None = None  # goAway: being opened
+        self._switch_by: float | None = None
+        self._in_turn = False
+
+    # -- lifetime --------------------------------------------------------------
+    async def __aenter__(self) -> "Link":
+        self._session, self._stack = await self._connect()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._next is not None:
+            self._next.cancel()
+            with contextlib.suppress(BaseException):
+                _, stack = await self._next
+                await stack.aclose()
+        if self._stack is not None:
+            await self._stack.aclose()
+
+    async def _connect(self) -> tuple[Any, contextlib.AsyncExitStack]:
+        stack = contextlib.AsyncExitStack()
+        try:
+            session = await stack.enter_async_context(self._open(self.handle))
+        except BaseException:
+            await stack.aclose()
+            raise
+        self.connections += 1
+        return session, stack
+
+    # -- sending ----------------------------------------------------------------
+    async def send_audio(self, pcm: bytes, rate: int = 16000) -> None:
+        await self._send("send_audio", pcm, rate)
+
+    async def end_audio(self) -> None:
+        await self._send("end_audio")
+
+    async def send_text(self, text: str) -> None:
+        await self._send("send_text", text)
+
+    async def activity_start(self) -> None:
+        await self._send("activity_start")
+
+    async def activity_end(self) -> None:
+        await self._send("activity_end")
+
+    async def answer_tool_calls(self, calls: Sequence[ev.FunctionCall], error: str) -> None:
+        # A tool call belongs to its connection: after a reconnect there is nothing to answer.
+        with contextlib.suppress(GatewayError):
+            if not self._down:
+                await self._session.answer_tool_calls(calls, error)
+
+    async def _send(self, method: str, *args: Any) -> None:
+        if self._down:
+            self._hold(method, args)
+            return
+        try:
+            await getattr(self._session, method)(*args)
+        except GatewayError as exc:
+            if not exc.retryable:
+                raise
+            # The receive loop meets the same failure and reconnects; keep this for after.
+            self._hold(method, args)
+            self._down = True
+
+    def _hold(self, method: str, args: tuple[Any, ...]) -> None:
+        if method == "send_audio":
+            if self._held_audio >= self._hold_chunks:
+                for i, (kind, _) in enumerate(self._held):  # drop the oldest audio
+                    if kind == "send_audio":
+                        del self._held[i]
+                        break
+                self._held_audio -= 1
+                self.held_dropped += 1
+            self._held_audio += 1
+        self._held.append((method, args))
+
+    async def _flush_held(self) -> None:
+        while self._held:
+            method, args = self._held.popleft()
+            if method == "send_audio":
+                self._held_audio -= 1
+            await getattr(self._session, method)(*args)
+
+    # -- receiving ---------------------------------------------------------------
+    async def receive(self) -> AsyncIterator[Any]:
+        """The current connection's messages until the end of a turn; across a reconnect, a new iteration."""
+        session = self._session
+        try:
+            async for message in self._messages(session):
+                yield message
+        except GatewayError as exc:
+            if not exc.retryable:
+                raise
+            await self._reconnect(session, exc)
+
+    async def _messages(self, session: Any) -> AsyncIterator[Any]:
+        receiving = session.receive().__aiter__()
+        while True:
+            wait = self._switch_by - self._clock() if self._switch_by is not None and not self._in_turn else None
+            try:
+                message = await asyncio.wait_for(receiving.__anext__(), max(0.0, wait)) if wait is not None \
+                    else await receiving.__anext__()
+            except StopAsyncIteration:
+                await self._maybe_switch(session)
+                return
+            except TimeoutError:
+                # goAway's time is nearly up and no turn is in progress: switch now.
+                await self._maybe_switch(session, force=True)
+                return
+            self._observe(message)
+            yield message
+            if self._switch_by is not None and self._clock() >= self._switch_by:
+                await self._maybe_switch(session, force=True)
+                return
+
+    def _observe(self, message: Any) -> None:
+        for event in ev.translate(message):
+            if isinstance(event, ev.ResumptionUpdate) and event.resumable and event.handle:
+                self.handle = event.handle
+            elif isinstance(event, ev.GoAway):
+                self._go_away(event.time_left_s)
+            elif isinstance(event, (ev.Audio, ev.Text, ev.OutputTranscript)):
+                self._in_turn = True
+            elif isinstance(event, (ev.TurnComplete, ev.Interrupted)):
+                self._in_turn = False
+
+    def _go_away(self, time_left_s: float | None) -> None:
+        if self._next is not None:
+            return
+        left = time_left_s if time_left_s is not None else DEFAULT_TIME_LEFT_S
+        self._switch_by = self._clock() + max(0.0, left - SWITCH_MARGIN_S)
+        self._on_state("switching", f"the gateway will close this connection in {left:.0f} s; opening the next one")
+        self._next = asyncio.create_task(self._connect(), name="next-connection")
+
+    async def _maybe_switch(self, session: Any, *, force: bool = False) -> None:
+        """At the end of a turn (or when time is up) move to the connection goAway had us open."""
+        if self._next is None or session is not self._session or (self._in_turn and not force):
+            return
+        next_task, self._next, self._switch_by = self._next, None, None
+        try:
+            new_session, new_stack = await next_task
+        except GatewayError as exc:
+            if not exc.retryable:
+                raise
+            await self._reconnect(session, exc)
+            return
+        old_stack, self._session, self._stack = self._stack, new_session, new_stack
+        self._in_turn = False
+        self._on_state("resumed", f"switched to a new connection (connection {self.connections})")
+        if old_stack is not None:
+            with contextlib.suppress(Exception):
+                await old_stack.aclose()
+
+    async def _reconnect(self, failed: Any, exc: GatewayError) -> None:
+        async with self._lock:
+            if self._session is not failed:
+                return  # another task already reconnected
+            self._down = True
+            self._in_turn = False
+            if self._stack is not None:
+                with contextlib.suppress(Exception):
+                    await self._stack.aclose()
+            if self._next is not None:  # a goAway connection being opened is as good as any
+                self._next.cancel()
+                self._next, self._switch_by = None, None
+            last: GatewayError = exc
+            for attempt in range(self.max_attempts):
+                delay = self.backoff_s[min(attempt, len(self.backoff_s) - 1)]
+                self._on_state("reconnecting", f"{last} — reconnecting (attempt {attempt + 1} of {self.max_attempts})")
+                await self._sleep(delay)
+                try:
+                    self._session, self._stack = await self._connect()
+                except GatewayError as error:
+                    if not error.retryable:
+                        raise
+                    last = error
+                    continue
+                self.reconnects += 1
+                self._down = False
+                try:
+                    await self._flush_held()
+                except GatewayError as error:
+                    if not error.retryable:
+                        raise
+                    last = error
+                    self._down = True
+                    with contextlib.suppress(Exception):
+                        await self._stack.aclose()
+                    continue
+                self._on_state("resumed", f"reconnected{' and resumed the session' if self.handle else ''}")
+                return
+            raise GatewayError(
+                f"lost the connection and could not reconnect in {self.max_attempts} attempts (last: {last}); "
+                "check the network and the gateway, then run again"
+            )

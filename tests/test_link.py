@@ -1,0 +1,153 @@
+"""The link: one session for the conversation, a succession of connections underneath."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import pytest
+
+from tests.fakes import FakeSession, WaitUntil, audio_msg, msg
+from tfy_live.errors import GatewayError
+from tfy_live.link import Link
+
+
+def handle(h: str):
+    return msg(sessionResumptionUpdate={"newHandle": h, "resumable": True})
+
+
+def dropped(code: int = 1011) -> GatewayError:
+    return GatewayError(f"connection closed with code {code}", retryable=True)
+
+
+class Opener:
+    """Opens scripted connections in turn: a FakeSession, or an exception to raise on opening."""
+
+    def __init__(self, *connections) -> None:
+        self.connections = list(connections)
+        self.handles: list[str | None] = []
+        self.opened: list[FakeSession] = []
+        self.closed: list[FakeSession] = []
+        self.gate: asyncio.Event | None = None  # when set, opening waits for it
+
+    @contextlib.asynccontextmanager
+    async def __call__(self, handle: str | None):
+        self.handles.append(handle)
+        if self.gate is not None:
+            await self.gate.wait()
+        item = self.connections.pop(0)
+        if isinstance(item, BaseException):
+            raise item
+        self.opened.append(item)
+        try:
+            yield item
+        finally:
+            self.closed.append(item)
+
+
+async def no_sleep(seconds: float) -> None:
+    no_sleep.calls.append(seconds)
+    await asyncio.sleep(0)
+
+
+no_sleep.calls = []
+
+
+async def drain(link: Link) -> list:
+    return [m async for m in link.receive()]
+
+
+async def test_an_unexpected_close_reconnects_with_the_newest_handle():
+    first = FakeSession([handle("h-1"), handle("h-2"), dropped()])
+    second = FakeSession([handle("h-3")])
+    opener, states = Opener(first, second), []
+    async with Link(opener, on_state=lambda s, d: states.append(s), sleep=no_sleep) as link:
+        received = await drain(link)  # the first connection's messages, then the reconnect
+        assert len(received) == 2
+        assert opener.handles == [None, "h-2"]
+        assert [s for s in states] == ["reconnecting", "resumed"]
+        await link.send_text("still there?")
+        assert second.sent == [("text", "still there?")]
+        assert first in opener.closed and link.reconnects == 1
+
+
+async def test_audio_said_while_reconnecting_is_held_bounded_newest_kept_and_sent_after():
+    first, second = FakeSession([dropped(1006)]), FakeSession()
+    opener = Opener(first, second)
+    opener.gate = asyncio.Event()
+    opener.gate.set()
+    states = []
+    async with Link(opener, on_state=lambda s, d: states.append(s), sleep=no_sleep, hold_s=0.06, chunk_s=0.02) as link:
+        opener.gate.clear()  # the next connection takes a while
+        receiving = asyncio.create_task(drain(link))
+        await WaitUntil(lambda: "reconnecting" in states).wait()
+        for i in range(5):
+            await link.send_audio(bytes([i]) * 4)
+        await link.send_text("and this")
+        opener.gate.set()
+        await receiving
+    chunks = [data for kind, data in second.sent if kind == "audio"]
+    assert chunks == [bytes([2]) * 4, bytes([3]) * 4, bytes([4]) * 4]  # 60 ms held: the newest three
+    assert second.sent[-1] == ("text", "and this")  # in the order said
+    assert link.held_dropped == 2
+
+
+async def test_it_gives_up_after_a_bounded_number_of_attempts_with_backoff():
+    no_sleep.calls.clear()
+    opener = Opener(FakeSession([dropped()]), dropped(), dropped(), dropped())
+    async with Link(opener, sleep=no_sleep, max_attempts=3, backoff_s=(0, 0.5, 1, 2)) as link:
+        with pytest.raises(GatewayError, match=r"could not reconnect in 3 attempts .*check the network"):
+            await drain(link)
+    assert no_sleep.calls == [0, 0.5, 1]
+
+
+async def test_a_refusal_while_reconnecting_ends_at_once():
+    opener = Opener(FakeSession([dropped()]), GatewayError("the gateway rejected the API key (HTTP 401)"))
+    async with Link(opener, sleep=no_sleep) as link:
+        with pytest.raises(GatewayError, match="HTTP 401"):
+            await drain(link)
+    assert len(opener.handles) == 2
+
+
+async def test_a_non_retryable_close_is_not_retried():
+    opener = Opener(FakeSession([GatewayError("connection closed with code 1008: model not found")]))
+    async with Link(opener, sleep=no_sleep) as link:
+        with pytest.raises(GatewayError, match="1008"):
+            await drain(link)
+    assert len(opener.handles) == 1
+
+
+async def test_go_away_opens_the_next_connection_early_and_switches_at_the_end_of_the_turn():
+    first = FakeSession([
+        handle("h-1"),
+        audio_msg(b"\x01\x00" * 480),
+        msg(goAway={"timeLeft": "30s"}),
+        WaitUntil(lambda: len(opener.opened) == 2),  # the next one is opened while the turn goes on
+        audio_msg(b"\x02\x00" * 480),
+        handle("h-2"),
+        msg(serverContent={"turnComplete": True}),
+    ])
+    second = FakeSession([audio_msg(b"\x03\x00" * 480)])
+    opener, states = Opener(first, second), []
+    async with Link(opener, on_state=lambda s, d: states.append(s)) as link:
+        turn = await asyncio.wait_for(drain(link), 5)
+        assert len(turn) == 6  # the whole turn from the old connection
+        assert opener.handles == [None, "h-1"]
+        assert states == ["switching", "resumed"]
+        assert first in opener.closed and second not in opener.closed
+        await link.send_audio(b"\x00\x00")
+        assert second.sent == [("audio", b"\x00\x00")] and ("audio", b"\x00\x00") not in first.sent
+        nxt = link.receive().__aiter__()
+        assert (await asyncio.wait_for(nxt.__anext__(), 5)).server_content.model_turn is not None
+
+
+async def test_go_away_between_turns_switches_before_the_time_runs_out():
+    first = FakeSession([handle("h-9"), msg(goAway={"timeLeft": "1.2s"})])
+    second = FakeSession()
+    opener = Opener(first, second)
+    async with Link(opener) as link:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await asyncio.wait_for(drain(link), 5)  # returns when it switched, 1 s before the end
+        assert 0.1 < loop.time() - started < 1.0
+        assert opener.handles == [None, "h-9"] and first in opener.closed

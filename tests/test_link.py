@@ -117,22 +117,22 @@ async def test_a_non_retryable_close_is_not_retried():
     assert len(opener.handles) == 1
 
 
-async def test_go_away_opens_the_next_connection_early_and_switches_at_the_end_of_the_turn():
+async def test_go_away_mid_turn_resumes_from_the_handle_that_includes_the_turn_then_switches():
     first = FakeSession([
         handle("h-1"),
         audio_msg(b"\x01\x00" * 480),
         msg(goAway={"timeLeft": "30s"}),
-        WaitUntil(lambda: len(opener.opened) == 2),  # the next one is opened while the turn goes on
         audio_msg(b"\x02\x00" * 480),
-        handle("h-2"),
         msg(serverContent={"turnComplete": True}),
+        handle("h-2"),  # the state after the turn
     ])
     second = FakeSession([audio_msg(b"\x03\x00" * 480)])
     opener, states = Opener(first, second), []
     async with Link(opener, on_state=lambda s, d: states.append(s)) as link:
         turn = await asyncio.wait_for(drain(link), 5)
-        assert len(turn) == 6  # the whole turn from the old connection
-        assert opener.handles == [None, "h-1"]
+        assert len(turn) == 5 and opener.handles == [None]  # the turn went on undisturbed
+        await asyncio.wait_for(drain(link), 5)  # the handle, then the switch
+        assert opener.handles == [None, "h-2"]
         assert states == ["switching", "resumed"]
         assert first in opener.closed and second not in opener.closed
         await link.send_audio(b"\x00\x00")
@@ -141,13 +141,43 @@ async def test_go_away_opens_the_next_connection_early_and_switches_at_the_end_o
         assert (await asyncio.wait_for(nxt.__anext__(), 5)).server_content.model_turn is not None
 
 
-async def test_go_away_between_turns_switches_before_the_time_runs_out():
-    first = FakeSession([handle("h-9"), msg(goAway={"timeLeft": "1.2s"})])
-    second = FakeSession()
-    opener = Opener(first, second)
+async def test_a_connection_opened_from_an_older_handle_is_replaced():
+    first = FakeSession([
+        handle("h-1"),
+        msg(goAway={"timeLeft": "30s"}),  # between turns: the next one is opened from h-1 at once
+        WaitUntil(lambda: len(opener.handles) == 2),
+        handle("h-2"),  # ...but the state moved on
+    ])
+    opener = Opener(first, FakeSession(), FakeSession())
     async with Link(opener) as link:
+        opener.gate = asyncio.Event()  # the next attempt is still opening when h-2 comes
+        receiving = asyncio.create_task(drain(link))
+        await WaitUntil(lambda: len(opener.handles) == 3).wait()
+        opener.gate.set()
+        await asyncio.wait_for(receiving, 5)
+        assert opener.handles == [None, "h-1", "h-2"]
+        assert link._session is not first and link.handle == "h-2"
+
+
+async def test_go_away_between_turns_switches_once_the_user_is_quiet_or_time_runs_out():
+    first = FakeSession([handle("h-9"), msg(goAway={"timeLeft": "1.2s"})])
+    opener = Opener(first, FakeSession())
+    speaking = True
+    async with Link(opener) as link:
+        link.can_switch = lambda: not speaking  # the user is mid-sentence: do not split it
         loop = asyncio.get_running_loop()
         started = loop.time()
-        await asyncio.wait_for(drain(link), 5)  # returns when it switched, 1 s before the end
-        assert 0.1 < loop.time() - started < 1.0
+        await asyncio.wait_for(drain(link), 5)  # switched only when time was nearly up
+        assert 0.15 < loop.time() - started < 1.0
         assert opener.handles == [None, "h-9"] and first in opener.closed
+
+    first = FakeSession([handle("h-9"), msg(goAway={"timeLeft": "20s"}), WaitUntil(lambda: not speaking)])
+    opener = Opener(first, FakeSession())
+    async with Link(opener) as link:
+        link.can_switch = lambda: not speaking
+        receiving = asyncio.create_task(drain(link))
+        await asyncio.sleep(0.3)
+        assert not receiving.done()  # ready to switch, but waiting for a pause
+        speaking = False
+        await asyncio.wait_for(receiving, 5)
+        assert first in opener.closed

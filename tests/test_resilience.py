@@ -29,20 +29,24 @@ def main_hz(pcm: bytes, rate: int) -> float:
     return float(np.fft.rfftfreq(len(x), 1 / rate)[np.abs(np.fft.rfft(x)).argmax()])
 
 
-@pytest.mark.parametrize("fault, seen", [
-    (Fault("close", after_turns=1, code=1011, reason="internal error"), "connection closed with code 1011"),
-    (Fault("drop", after_turns=1), "connection closed with code 1006"),
-    (Fault("go_away", after_turns=1, time_left_s=1.5), "will close this connection in 2 s"),
-])
-def test_the_second_turn_goes_to_a_resumed_connection_and_nothing_is_lost(tmp_path, fault, seen):
+@pytest.mark.parametrize("fault, seen, whole_first_reply", [
+    (Fault("close", after_turns=1, code=1011, reason="internal error"), "connection closed with code 1011", True),
+    (Fault("close", after_turns=0, during_reply=True, code=1011), "connection closed with code 1011", False),
+    (Fault("drop", after_turns=1), "connection closed with code 1006", True),
+    (Fault("go_away", after_turns=1, time_left_s=1.5), "will close this connection in 2 s", True),
+    (Fault("go_away", after_turns=0, during_reply=True, time_left_s=1.5), "will close this connection in 2 s", True),
+    (Fault("oversized", after_turns=1), "connection closed with code 1009: frame exceeds limit", True),
+], ids=["1011-between-turns", "1011-mid-reply", "tcp-drop", "goaway-between-turns", "goaway-mid-reply", "oversized"])
+def test_the_second_turn_goes_to_a_resumed_connection_and_nothing_is_lost(tmp_path, fault, seen, whole_first_reply):
     wav_in, sent_bytes = two_utterances(tmp_path)
     thread = GatewayThread(api_key=CANARY_KEY, reply_speed=8.0, faults=[fault])
     gw = thread.start()
     try:
         out = tmp_path / "reply.wav"
         transcript = tmp_path / "t.jsonl"
+        record = tmp_path / "both.wav"
         result = tfy_live("talk", "--provider", "acct", "--input-file", str(wav_in), "--output-file", str(out),
-                          "--transcript", str(transcript), env=target_env(gw), timeout=60)
+                          "--transcript", str(transcript), "--record", str(record), env=target_env(gw), timeout=60)
         connections = list(gw.connections)
     finally:
         thread.stop()
@@ -63,10 +67,16 @@ def test_the_second_turn_goes_to_a_resumed_connection_and_nothing_is_lost(tmp_pa
     heard, rate = soundfile.read(out, dtype="int16")
     echoed = sum(float(m["serverContent"]["inputTranscription"]["text"].split()[0].strip("("))
                  for c in connections for m in c.sent if "inputTranscription" in m.get("serverContent", {}))
-    assert echoed > 2.0 and len(heard) / rate == pytest.approx(echoed, abs=0.05)
+    if whole_first_reply:
+        assert echoed > 2.0 and len(heard) / rate == pytest.approx(echoed, abs=0.05)
+    else:  # the first reply was cut where the connection broke; the second was heard whole
+        assert echoed > 2.0 and 1.0 < len(heard) / rate < echoed - 0.3
     text = transcript.read_text()
     assert text.count('"event": "turn"') == 2 and ('"event": "reconnecting"' in text or '"state": "switching"' in text)
     assert CANARY_KEY not in result.stdout + result.stderr + text
+    # the recording holds the whole conversation: both utterances on the left, both replies on the right
+    both, _ = soundfile.read(record, dtype="int16")
+    assert len(both) / 24000 > 5.0 and np.abs(both[:, 1]).max() > 1000
 
 
 def test_a_gateway_that_stays_down_ends_with_the_fix_after_bounded_attempts(tmp_path):
@@ -107,3 +117,65 @@ def test_a_gateway_that_stays_down_ends_with_the_fix_after_bounded_attempts(tmp_
     assert len(lines) == 1 and "could not reconnect in 6 attempts" in lines[0] and "refused" in lines[0]
     assert result.stdout.count("reconnecting (attempt") == 6
     assert "Traceback" not in result.stderr
+
+
+def run_with(tmp_path, faults, *extra, input_file=None):
+    wav_in = input_file or two_utterances(tmp_path)[0]
+    thread = GatewayThread(api_key=CANARY_KEY, reply_speed=8.0, faults=faults)
+    gw = thread.start()
+    try:
+        transcript, record = tmp_path / "t.md", tmp_path / "r.wav"
+        result = tfy_live("talk", "--provider", "acct", "--input-file", str(wav_in), "--output-file",
+                          str(tmp_path / "o.wav"), "--transcript", str(transcript), "--record", str(record),
+                          *extra, env=target_env(gw), timeout=60)
+        return result, list(gw.connections), transcript, record
+    finally:
+        thread.stop()
+
+
+def one_error_line(result) -> str:
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert CANARY_KEY not in result.stdout + result.stderr
+    return lines[0]
+
+
+def test_a_malformed_frame_is_skipped_and_counted_not_fatal(tmp_path):
+    result, connections, transcript, _ = run_with(tmp_path, [Fault("malformed", after_turns=0, during_reply=True)])
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert len(connections) == 1
+    assert "skipped a frame from the gateway that is not JSON (1 so far)" in result.stdout
+    assert "2 turns" in result.stdout and "1 malformed frame skipped" in result.stdout
+    assert transcript.read_text().count("**model**") == 2
+
+
+def test_1008_after_setup_ends_with_the_server_s_reason_and_keeps_what_was_said(tmp_path):
+    fault = Fault("close", after_turns=1, code=1008, reason="models/gemini-x is not found for API version v1beta")
+    result, connections, transcript, record = run_with(tmp_path, [fault])
+    assert result.returncode == 3
+    line = one_error_line(result)
+    assert "code 1008: models/gemini-x is not found for API version v1beta" in line and "check --model" in line
+    assert len(connections) == 1  # a refusal is not retried
+    # what happened before the close was kept: the first turn in the transcript, a valid recording
+    assert transcript.read_text().count("**model**") == 1 and "done: 1 turn" in transcript.read_text()
+    both, rate = soundfile.read(record, dtype="int16")
+    assert rate == 24000 and len(both) / rate > 1.5
+
+
+@pytest.mark.parametrize("status, message, expected", [
+    (403, "key may not use this model", "(HTTP 403: key may not use this model); ask for access"),
+    (429, "quota exceeded", "rate limiting this key (HTTP 429: quota exceeded)"),
+    (503, "upstream unavailable", "the gateway failed (HTTP 503: upstream unavailable)"),
+])
+def test_a_refused_upgrade_is_one_line_with_the_gateway_s_status_and_message(tmp_path, status, message, expected):
+    result, connections, _, _ = run_with(tmp_path, [Fault("reject", code=status, reason=message)])
+    assert result.returncode == 3
+    assert expected in one_error_line(result)
+    assert len(connections) == 1  # the first connection is not retried: the user should hear at once
+
+
+def test_no_setup_answer_within_the_timeout_is_one_line_naming_the_option(tmp_path):
+    result, _, _, _ = run_with(tmp_path, [Fault("slow_setup", delay_s=5)], "--setup-timeout", "0.5")
+    assert result.returncode == 3
+    assert "no setupComplete from 127.0.0.1" in one_error_line(result) and "--setup-timeout" in result.stderr

@@ -107,6 +107,9 @@ ApiVersion = Annotated[Optional[str], typer.Option(
 CaBundle = Annotated[Optional[Path], typer.Option(
     "--ca-bundle", envvar=_env("ca_bundle"), rich_help_panel=TARGET,
     help="PEM file of the CA that signed a private gateway's certificate (SSL_CERT_FILE is honoured too).")]
+SetupTimeout = Annotated[Optional[float], typer.Option(
+    "--setup-timeout", envvar=_env("setup_timeout"), show_default="20", rich_help_panel=TARGET,
+    help="Seconds to wait for the session setup to be answered.")]
 Local = Annotated[bool, typer.Option(
     "--local", rich_help_panel=TARGET,
     help="Use the built-in local gateway (an echo model): a test that needs no account.")]
@@ -146,9 +149,10 @@ TranscriptPath = Annotated[Optional[Path], typer.Option(
 
 
 def _target(provider: Optional[str], model: Optional[str], voice: Optional[str], provider_kind: Optional[str],
-            base_url: Optional[str], api_version: Optional[str], ca_bundle: Optional[Path]) -> dict[str, Any]:
+            base_url: Optional[str], api_version: Optional[str], ca_bundle: Optional[Path],
+            setup_timeout: Optional[float] = None) -> dict[str, Any]:
     return {"provider": provider, "model": model, "voice": voice, "provider_kind": provider_kind,
-            "base_url": base_url, "api_version": api_version, "ca_bundle": ca_bundle}
+            "base_url": base_url, "api_version": api_version, "ca_bundle": ca_bundle, "setup_timeout": setup_timeout}
 
 
 @app.command()
@@ -160,6 +164,7 @@ def talk(
     base_url: BaseUrl = None,
     api_version: ApiVersion = None,
     ca_bundle: CaBundle = None,
+    setup_timeout: SetupTimeout = None,
     local: Local = False,
     input_device: Annotated[Optional[str], typer.Option(
         "--input-device", "-i", envvar="TFY_LIVE_INPUT_DEVICE", rich_help_panel=AUDIO,
@@ -229,7 +234,7 @@ def talk(
     from tfy_live.shaping import model_options
     from tfy_live.talk import AudioChoice, OutputChoice, talk as run_talk
 
-    flags = _target(provider, model, voice, provider_kind, base_url, api_version, ca_bundle)
+    flags = _target(provider, model, voice, provider_kind, base_url, api_version, ca_bundle, setup_timeout)
     audio = AudioChoice(input_device, output_device, input_file, output_file, chunk_ms)
     output = OutputChoice(json=json_output, transcripts=not no_transcript, transcript_file=transcript, record=record)
 
@@ -260,6 +265,7 @@ def chat(
     base_url: BaseUrl = None,
     api_version: ApiVersion = None,
     ca_bundle: CaBundle = None,
+    setup_timeout: SetupTimeout = None,
     local: Local = False,
     modality: Annotated[str, typer.Option(
         "--modality", envvar="TFY_LIVE_CHAT_MODALITY", rich_help_panel=MODEL,
@@ -296,7 +302,7 @@ def chat(
     from tfy_live.shaping import model_options
     from tfy_live.talk import OutputChoice, chat as run_chat
 
-    flags = _target(provider, model, voice, provider_kind, base_url, api_version, ca_bundle)
+    flags = _target(provider, model, voice, provider_kind, base_url, api_version, ca_bundle, setup_timeout)
 
     async def main() -> int:
         settings = resolve(flags, os.environ, need_target=not local)

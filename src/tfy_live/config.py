@@ -35,6 +35,7 @@ VARIABLES: dict[str, tuple[str, Any]] = {
     "provider_kind": ("TFY_LIVE_PROVIDER_KIND", "gemini"),
     "api_version": ("TFY_LIVE_API_VERSION", DEFAULT_API_VERSION),
     "ca_bundle": ("TFY_CA_BUNDLE", None),
+    "setup_timeout": ("TFY_LIVE_SETUP_TIMEOUT", 20.0),
 }
 
 _API_VERSION = re.compile(r"^v\d+(?:(?:alpha|beta)\d*)?$")
@@ -57,6 +58,7 @@ class Settings:
     provider_kind: str = "gemini"
     api_version: str = DEFAULT_API_VERSION
     ca_bundle: Path | None = None
+    setup_timeout_s: float = 20.0  # how long to wait for setupComplete
 
     @property
     def host(self) -> str:
@@ -156,6 +158,14 @@ def resolve(
                 f"{env_name('ca_bundle')} at the PEM file of your gateway's certificate authority"
             )
 
+    try:
+        setup_timeout = float(value["setup_timeout"])
+    except (TypeError, ValueError):
+        setup_timeout = -1.0
+    if not 0 < setup_timeout <= 600:
+        raise ConfigError(f"setup timeout must be a number of seconds from 0 to 600 (got {value['setup_timeout']!r}); "
+                          f"fix --setup-timeout or {env_name('setup_timeout')}")
+
     api_key = value["api_key"] or ""
     base_url = value["base_url"] or ""
     provider = value["provider"] or ""
@@ -192,4 +202,5 @@ def resolve(
         provider_kind=kind,
         api_version=api_version,
         ca_bundle=ca_bundle,
+        setup_timeout_s=setup_timeout,
     )

@@ -264,7 +264,25 @@ class Conversation:
         elif isinstance(event, ev.ResumptionUpdate):
             if event.resumable and event.handle:
                 self.resumption_handle = event.handle
+        elif isinstance(event, ev.MalformedFrame):
+            self.timeline.malformed_frames += 1
+            self.reporter.notice(f"skipped a frame from the gateway that is {event.reason} "
+                                 f"({self.timeline.malformed_frames} so far)")
         # SetupComplete and GenerationComplete need no action.
+
+    def user_quiet(self) -> bool:
+        """Not in the middle of the user's speech (a good moment to change connections)."""
+        return not self.timeline.user_speaking(self.clock())
+
+    def connection_state(self, state: str, detail: str) -> None:
+        """The link's news (``link.Link.on_state``): a model turn cut by a lost connection is over."""
+        self.reporter.connection_state(state, detail)
+        if state == "reconnecting" and self.timeline.turn is not None:
+            now = self.clock()
+            self.timeline.interrupted(now)
+            self.rule.turn_interrupted(now)
+            self.reporter.turn_complete(self.timeline.turn_complete(now))
+        self._event()
 
     async def _watch(self) -> None:
         """End the conversation when the rule says so, after the reply has been played.

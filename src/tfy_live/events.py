@@ -19,6 +19,13 @@ from tfy_live.audio import OUTPUT_RATE
 
 
 @dataclass(frozen=True)
+class MalformedFrame:
+    """A frame from the server that is not a Live message: skipped, counted, not fatal."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
 class SetupComplete:
     session_id: str | None = None
 
@@ -100,7 +107,7 @@ class ToolCallCancelled:
 Event = (
     SetupComplete | Audio | Text | InputTranscript | OutputTranscript | Interrupted
     | GenerationComplete | TurnComplete | Usage | GoAway | ResumptionUpdate | ToolCall
-    | ToolCallCancelled
+    | ToolCallCancelled | MalformedFrame
 )
 
 _RATE = re.compile(r"rate=(\d+)")
@@ -129,6 +136,8 @@ def parse_duration(value: Any) -> float | None:
 
 def translate(message: Any) -> list[Event]:
     """Every event in ``message``, in the order to act on them."""
+    if isinstance(message, MalformedFrame):  # the gateway module's stand-in for a frame it skipped
+        return [message]
     events: list[Event] = []
     if (setup := getattr(message, "setup_complete", None)) is not None:
         events.append(SetupComplete(getattr(setup, "session_id", None)))

@@ -28,12 +28,11 @@ from tfy_live.shaping import ModelOptions
 if TYPE_CHECKING:  # pragma: no cover
     from tfy_live.events import FunctionCall
 
-SETUP_TIMEOUT_S = 20.0
 # Keepalive: a ping every 15 s keeps proxies and NATs from dropping a quiet socket; a pong may
 # take up to 60 s (websockets' default of 20 s closed busy sessions with 1011 "keepalive timeout").
 PING_INTERVAL_S = 15.0
 PING_TIMEOUT_S = 60.0
-RETRYABLE_CLOSES = {1000, 1001, 1006, 1011, 1012, 1013, 1014}  # a new connection may well work
+RETRYABLE_CLOSES = {1000, 1001, 1006, 1009, 1011, 1012, 1013, 1014}  # a new connection may well work
 CLOSE_TIMEOUT_S = 0.2  # Ctrl-C must finish within half a second, close handshake included
 MAX_FRAME_BYTES = 16 * 2**20
 
@@ -44,6 +43,7 @@ CLOSE_MEANINGS = {
     1007: "the provider rejected the request as invalid (bad setup option, unsupported region, or context exhausted)",
     1008: "the provider refused by policy — usually the model is not found for this API version or is not a "
     "Live model; check --model and --api-version",
+    1009: "the server sent a frame over 16 MiB, more than tfy-live accepts",
     1011: "the provider hit an internal error (overloaded, quota, or deadline after goAway); try again",
 }
 
@@ -183,6 +183,7 @@ class LiveSession:
         self._settings = settings
         self._types = types
         self.session_id: str | None = getattr(session, "session_id", None)
+        self.malformed = 0  # frames skipped
 
     async def send_audio(self, pcm: bytes, rate: int = INPUT_RATE) -> None:
         blob = self._types.Blob(data=pcm, mime_type=f"audio/pcm;rate={rate}")
@@ -216,10 +217,27 @@ class LiveSession:
             await self._session.send_tool_response(function_responses=responses)
 
     async def receive(self) -> AsyncIterator[Any]:
-        """The server's messages until the end of the current turn (as the SDK's ``receive``)."""
-        with self._translated():
-            async for message in self._session.receive():
-                yield message
+        """The server's messages until the end of the current turn (as the SDK's ``receive``).
+
+        A frame that is not a Live message (not JSON, or JSON the SDK cannot read)
+        comes out as ``events.MalformedFrame`` and reading goes on: one bad frame
+        does not end a conversation.
+        """
+        from tfy_live.events import MalformedFrame
+
+        while True:
+            try:
+                with self._translated():
+                    async for message in self._session.receive():
+                        yield message
+                return
+            except GatewayError as exc:
+                cause = exc.__cause__
+                if not isinstance(cause, ValueError):  # pydantic's ValidationError is a ValueError too
+                    raise
+                self.malformed += 1
+                kind = "not JSON" if "parse" in str(cause).lower() else "not a Live message"
+                yield MalformedFrame(kind)
 
     @contextlib.contextmanager
     def _translated(self) -> Iterator[None]:
@@ -239,7 +257,7 @@ async def connect(settings: Settings, *, context: ssl.SSLContext | None = None, 
     config = build_config(settings, options, transcripts=transcripts, handle=handle)
     manager = client.aio.live.connect(model=settings.model, config=config)
     try:
-        async with asyncio.timeout(SETUP_TIMEOUT_S):
+        async with asyncio.timeout(settings.setup_timeout_s):
             session = await manager.__aenter__()
     except (TfyLiveError, asyncio.CancelledError):
         raise
@@ -311,6 +329,9 @@ def translate_error(exc: BaseException, settings: Settings) -> TfyLiveError:
             return GatewayError(f"the gateway failed (HTTP {status}{said}); retry, or check the gateway's status",
                                 retryable=True)
         return GatewayError(f"the gateway refused the WebSocket upgrade (HTTP {status}{said}); check {env_name('base_url')}")
+    if isinstance(exc, (ws.InvalidProxy, ws.ProxyError)):
+        return GatewayError(f"the proxy in HTTPS_PROXY/ALL_PROXY failed to reach {host} ({_one_line(exc)}); fix the "
+                            f"proxy setting, or add the host to NO_PROXY")
     if isinstance(exc, ws.InvalidURI):
         return GatewayError(f"{url} is not a valid WebSocket URL; check {env_name('base_url')} and --provider")
     if isinstance(exc, (ws.InvalidHandshake, ws.InvalidMessage)):
@@ -321,20 +342,42 @@ def translate_error(exc: BaseException, settings: Settings) -> TfyLiveError:
     if isinstance(exc, genai_errors.APIError):
         code = exc.code
         reason = _one_line(exc.details if isinstance(exc.details, str) else exc.message or "")
+        closed = exc.__context__
+        if isinstance(closed, ws.ConnectionClosed) and closed.rcvd is None and closed.sent is not None:
+            # We closed it (the SDK reports 1006): say why, e.g. 1009 for a frame over our limit.
+            code, reason = closed.sent.code, _one_line(closed.sent.reason)
+        if isinstance(code, int) and 400 <= code < 600:  # an error sent as a message, not a close
+            said = f": {reason}" if reason and reason != "None" else ""
+            if code == 429:
+                return GatewayError(f"the provider is rate limiting this session (429{said}); wait a moment and retry",
+                                    retryable=True)
+            if code >= 500:
+                return GatewayError(f"the provider failed ({code}{said}); retry, or check the provider's status",
+                                    retryable=True)
+            return GatewayError(f"the provider refused the request ({code}{said}); check --model and the options given")
         meaning = CLOSE_MEANINGS.get(code, "the session ended")
         said = f": {reason}" if reason and reason != "None" else ""
         return GatewayError(f"connection closed with code {code}{said} — {meaning}", retryable=code in RETRYABLE_CLOSES)
     if isinstance(exc, ws.ConnectionClosed):
-        frame = exc.rcvd
+        frame = exc.rcvd or exc.sent  # received from the server, else the one we sent
         code = frame.code if frame else 1006
         said = f": {_one_line(frame.reason)}" if frame and frame.reason else ""
         return GatewayError(f"connection closed with code {code}{said} — {CLOSE_MEANINGS.get(code, 'the session ended')}",
                             retryable=code in RETRYABLE_CLOSES)
+    if isinstance(exc, ws.PayloadTooBig):
+        return GatewayError(f"{host} sent a frame over {MAX_FRAME_BYTES // 2**20} MiB, more than tfy-live accepts; "
+                            "retry, and report it if it happens again", retryable=True)
+    if isinstance(exc, ws.WebSocketException):  # protocol errors, invalid state, concurrency
+        return GatewayError(f"the WebSocket connection to {host} failed ({exc.__class__.__name__}: {_one_line(exc)}); "
+                            f"check {env_name('base_url')} points at the AI Gateway and retry", retryable=True)
+    if isinstance(exc, genai_errors.UnknownApiResponseError):
+        return GatewayError(f"{host} sent a response the SDK could not read ({_one_line(exc)}); check "
+                            f"{env_name('base_url')} points at the AI Gateway")
     if isinstance(exc, socket.gaierror):
         return GatewayError(f"cannot resolve host {urlsplit(settings.base_url).hostname!r}; check {env_name('base_url')} and your DNS/network")
     if isinstance(exc, ssl.SSLCertVerificationError):
         return GatewayError(
-            f"TLS verification of {host} failed ({_one_line(exc.verify_message or exc)}); if the gateway uses a "
+            f"TLS verification of {host} failed ({_one_line(getattr(exc, 'verify_message', None) or exc)}); if the gateway uses a "
             f"private CA, pass --ca-bundle /path/to/ca.pem (or set {env_name('ca_bundle')} or SSL_CERT_FILE)"
         )
     if isinstance(exc, ssl.SSLError):
@@ -343,11 +386,15 @@ def translate_error(exc: BaseException, settings: Settings) -> TfyLiveError:
         return GatewayError(f"connection to {host} refused; check {env_name('base_url')} (host and port) and that the gateway is up",
                             retryable=True)
     if isinstance(exc, TimeoutError):
-        return GatewayError(f"no answer from {host} within {SETUP_TIMEOUT_S:.0f} s; check the network, {env_name('base_url')} and the model name",
-                            retryable=True)
+        return GatewayError(f"no setupComplete from {host} within {settings.setup_timeout_s:g} s; check the network, "
+                            f"{env_name('base_url')} and --model, or allow longer with --setup-timeout", retryable=True)
     if isinstance(exc, OSError):
         return GatewayError(f"cannot reach {host} ({_one_line(exc.strerror or exc)}); check {env_name('base_url')} and your network",
                             retryable=True)
-    if isinstance(exc, ValueError) and "parse" in str(exc).lower():
-        return GatewayError(f"{host} sent a frame that is not JSON; check {env_name('base_url')} points at the AI Gateway")
+    if isinstance(exc, ValueError):
+        kind = "that is not JSON" if "parse" in str(exc).lower() else "that is not a Live message"
+        return GatewayError(f"{host} sent a frame {kind}; check {env_name('base_url')} points at the AI Gateway")
+    if isinstance(exc, TypeError):  # the SDK fails this way on an {"error": …} message
+        return GatewayError(f"{host} sent an error the SDK could not read; check the gateway's logs, "
+                            f"{env_name('base_url')} and --model", retryable=False)
     return GatewayError(f"unexpected {exc.__class__.__name__} talking to {host}: {_one_line(exc)}")

@@ -5,10 +5,12 @@
 ``open_session(handle)`` with the newest resumption handle the server gave:
 
 - **goAway** (the server will close this connection soon): the next connection
-  is opened at once, in the background, while this one carries on; the switch
-  happens at the end of the model's turn in progress, or ``SWITCH_MARGIN_S``
-  before the time left runs out, whichever is first. Capture and playback go on
-  throughout: there is no gap.
+  is opened in the background while this one carries on — at once if no
+  model turn is in progress, else when the server has sent the resumption
+  handle that includes the turn (a connection opened from an older handle is
+  dropped and opened again) — and the conversation moves to it between turns,
+  or ``SWITCH_MARGIN_S`` before the time left runs out. Capture and playback go
+  on throughout: there is no gap.
 - **an unexpected close** (1006, 1011, a network error, a gateway restart — a
   ``GatewayError`` with ``retryable``): reconnect with backoff
   (``BACKOFF_S``), at most ``max_attempts`` times in a row, then give up with
@@ -56,7 +58,7 @@ class Link:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._open = open_session
-        self._on_state = on_state
+        self.on_state = on_state  # told "reconnecting", "resumed" or "switching", with a line on it
         self.max_attempts = max_attempts
         self.backoff_s = tuple(backoff_s)
         self._sleep = sleep
@@ -73,8 +75,12 @@ class Link:
         self._down = False  # between a failure and the resume
         self._lock = asyncio.Lock()
         self._next: asyncio.Task[tuple[Any, contextlib.AsyncExitStack]] | None = None  # goAway: being opened
+        self._next_handle: str | None = None  # the handle it resumes from
         self._switch_by: float | None = None
         self._in_turn = False
+        # Whether now is a good moment to move to the next connection (the conversation
+        # says no while the user is speaking, so an utterance is not split in two).
+        self.can_switch: Callable[[], bool] = lambda: True
 
     # -- lifetime --------------------------------------------------------------
     async def __aenter__(self) -> "Link":
@@ -83,9 +89,10 @@ class Link:
 
     async def __aexit__(self, *exc: object) -> None:
         if self._next is not None:
-            self._next.cancel()
+            task, self._next = self._next, None
+            task.cancel()
             with contextlib.suppress(BaseException):
-                _, stack = await self._next
+                _, stack = await task
                 await stack.aclose()
         if self._stack is not None:
             await self._stack.aclose()
@@ -169,27 +176,42 @@ class Link:
     async def _messages(self, session: Any) -> AsyncIterator[Any]:
         receiving = session.receive().__aiter__()
         while True:
-            wait = self._switch_by - self._clock() if self._switch_by is not None and not self._in_turn else None
+            pending = asyncio.ensure_future(receiving.__anext__())
             try:
-                message = await asyncio.wait_for(receiving.__anext__(), max(0.0, wait)) if wait is not None \
-                    else await receiving.__anext__()
+                while True:
+                    waiters: set[asyncio.Future[Any]] = {pending}
+                    timeout = None
+                    if self._switch_by is not None and not self._in_turn:
+                        left = max(0.0, self._switch_by - self._clock())
+                        ready = self._next is not None and self._next.done()
+                        if left == 0.0 or (ready and self.can_switch()):
+                            # Between turns, and the next connection is ready at a pause (or time is up).
+                            await self._switch(session)
+                            return
+                        if self._next is not None and not ready:
+                            waiters.add(self._next)
+                        timeout = min(left, 0.05) if ready else left  # ready: look for a pause
+                    done, _ = await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+                    if pending in done:
+                        break
+            finally:
+                if not pending.done():
+                    pending.cancel()
+                    with contextlib.suppress(BaseException):
+                        await pending
+            try:
+                message = pending.result()
             except StopAsyncIteration:
-                await self._maybe_switch(session)
-                return
-            except TimeoutError:
-                # goAway's time is nearly up and no turn is in progress: switch now.
-                await self._maybe_switch(session, force=True)
-                return
+                return  # the end of a turn: the conversation asks again
             self._observe(message)
             yield message
-            if self._switch_by is not None and self._clock() >= self._switch_by:
-                await self._maybe_switch(session, force=True)
-                return
 
     def _observe(self, message: Any) -> None:
         for event in ev.translate(message):
             if isinstance(event, ev.ResumptionUpdate) and event.resumable and event.handle:
                 self.handle = event.handle
+                if self._switch_by is not None and not self._in_turn and self._next_handle != self.handle:
+                    self._start_next()  # the next connection must resume from the newest state
             elif isinstance(event, ev.GoAway):
                 self._go_away(event.time_left_s)
             elif isinstance(event, (ev.Audio, ev.Text, ev.OutputTranscript)):
@@ -198,20 +220,42 @@ class Link:
                 self._in_turn = False
 
     def _go_away(self, time_left_s: float | None) -> None:
-        if self._next is not None:
+        if self._switch_by is not None:
             return
         left = time_left_s if time_left_s is not None else DEFAULT_TIME_LEFT_S
         self._switch_by = self._clock() + max(0.0, left - SWITCH_MARGIN_S)
-        self._on_state("switching", f"the gateway will close this connection in {left:.0f} s; opening the next one")
+        self.on_state("switching", f"the gateway will close this connection in {left:.0f} s; opening the next one")
+        if not self._in_turn:
+            self._start_next()
+        # else: after the turn, when the server has given the handle that includes it
+
+    def _start_next(self) -> None:
+        """Open the next connection in the background, resuming from the newest handle."""
+        self._drop_next()
+        self._next_handle = self.handle
         self._next = asyncio.create_task(self._connect(), name="next-connection")
 
-    async def _maybe_switch(self, session: Any, *, force: bool = False) -> None:
-        """At the end of a turn (or when time is up) move to the connection goAway had us open."""
-        if self._next is None or session is not self._session or (self._in_turn and not force):
+    def _drop_next(self) -> None:
+        task, self._next = self._next, None
+        if task is None:
             return
-        next_task, self._next, self._switch_by = self._next, None, None
+        task.cancel()
+
+        def close(done: asyncio.Task[Any]) -> None:
+            if not done.cancelled() and done.exception() is None:
+                _, stack = done.result()
+                asyncio.ensure_future(stack.aclose())
+
+        task.add_done_callback(close)
+
+    async def _switch(self, session: Any) -> None:
+        """Move to the connection opened after goAway (opening it now if it is not there yet)."""
+        if self._next is None:
+            self._start_next()
+        assert self._next is not None
+        task, self._next, self._switch_by = self._next, None, None
         try:
-            new_session, new_stack = await next_task
+            new_session, new_stack = await task
         except GatewayError as exc:
             if not exc.retryable:
                 raise
@@ -219,7 +263,7 @@ class Link:
             return
         old_stack, self._session, self._stack = self._stack, new_session, new_stack
         self._in_turn = False
-        self._on_state("resumed", f"switched to a new connection (connection {self.connections})")
+        self.on_state("resumed", f"switched to a new connection (connection {self.connections})")
         if old_stack is not None:
             with contextlib.suppress(Exception):
                 await old_stack.aclose()
@@ -233,13 +277,12 @@ class Link:
             if self._stack is not None:
                 with contextlib.suppress(Exception):
                     await self._stack.aclose()
-            if self._next is not None:  # a goAway connection being opened is as good as any
-                self._next.cancel()
-                self._next, self._switch_by = None, None
+            self._drop_next()  # a connection opened after goAway would resume from an older state
+            self._switch_by = None
             last: GatewayError = exc
             for attempt in range(self.max_attempts):
                 delay = self.backoff_s[min(attempt, len(self.backoff_s) - 1)]
-                self._on_state("reconnecting", f"{last} — reconnecting (attempt {attempt + 1} of {self.max_attempts})")
+                self.on_state("reconnecting", f"{last} — reconnecting (attempt {attempt + 1} of {self.max_attempts})")
                 await self._sleep(delay)
                 try:
                     self._session, self._stack = await self._connect()
@@ -260,7 +303,7 @@ class Link:
                     with contextlib.suppress(Exception):
                         await self._stack.aclose()
                     continue
-                self._on_state("resumed", f"reconnected{' and resumed the session' if self.handle else ''}")
+                self.on_state("resumed", f"reconnected{' and resumed the session' if self.handle else ''}")
                 return
             raise GatewayError(
                 f"lost the connection and could not reconnect in {self.max_attempts} attempts (last: {last}); "

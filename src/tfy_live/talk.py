@@ -210,8 +210,7 @@ async def _converse(settings: Settings, source: AudioSource | None, sink: AudioS
         def open_session(handle: str | None) -> Any:
             return connect(settings, context=context, options=options, transcripts=transcripts, handle=handle)
 
-        session = await stack.enter_async_context(
-            Link(open_session, on_state=reporter.connection_state, chunk_s=chunk_ms / 1000))
+        session = await stack.enter_async_context(Link(open_session, chunk_s=chunk_ms / 1000))
         reporter.connected(f"{settings.host} · {settings.provider} · {settings.model} · {settings.voice}")
         if options.push_to_talk:
             reporter.status("push-to-talk: press Enter to start speaking and Enter again when done")
@@ -219,6 +218,8 @@ async def _converse(settings: Settings, source: AudioSource | None, sink: AudioS
             session, source, sink, reporter, chunk_ms=chunk_ms, rule=rule, lines=lines,
             push_to_talk=options.push_to_talk, recorder=recorder,
         )
+        session.on_state = conversation.connection_state
+        session.can_switch = conversation.user_quiet
         try:
             await conversation.run()
         finally:

@@ -41,6 +41,7 @@ class Summary:
     prompt_tokens: int
     response_tokens: int
     total_tokens: int
+    malformed_frames: int = 0
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -64,6 +65,7 @@ class Timeline:
     last_typed: float | None = None  # when the user last sent a typed line
     user_turn_pending: bool = False  # the user spoke (or typed) since the model's last turn began
     reconnecting: bool = False
+    malformed_frames: int = 0  # skipped frames from the server
     turn: Turn | None = None  # the model turn in progress
     turns: list[Turn] = field(default_factory=list)
     _pending_usage: tuple[int, int, int] = (0, 0, 0)
@@ -155,4 +157,5 @@ class Timeline:
             prompt_tokens=sum(t.prompt_tokens for t in self.turns) + p,
             response_tokens=sum(t.response_tokens for t in self.turns) + r,
             total_tokens=sum(t.total_tokens for t in self.turns) + t,
+            malformed_frames=self.malformed_frames,
         )

@@ -58,6 +58,8 @@ def describe_summary(summary: Summary) -> str:
         parts.append(f"{summary.interrupted} interrupted")
     if summary.total_tokens:
         parts.append(f"{summary.total_tokens} tokens")
+    if summary.malformed_frames:
+        parts.append(f"{summary.malformed_frames} malformed frame{'s' if summary.malformed_frames != 1 else ''} skipped")
     return "done: " + ", ".join(parts)
 
 

@@ -124,6 +124,11 @@ class EchoModel:
         self.turns = 0
         self.interruptions = 0
 
+    @property
+    def replying(self) -> bool:
+        """A reply has begun to be sent and is not finished."""
+        return self._reply is not None and self._reply.sent > 0 and not self._reply.done
+
     # -- the clock -----------------------------------------------------------
     def next_deadline(self) -> float | None:
         return self._reply.next_send() if self._reply is not None else None

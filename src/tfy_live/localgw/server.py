@@ -96,7 +96,14 @@ class Fault:
 
     - ``close``: close with ``code`` and ``reason`` (1011 internal error, 1008 policy…);
     - ``drop``: drop the TCP connection without a close frame (the client sees 1006);
-    - ``go_away``: send goAway with ``time_left_s``, then close (1011) when it has run out.
+    - ``go_away``: send goAway with ``time_left_s``, then close (1011) when it has run out;
+    - ``malformed``: send a text frame that is not JSON, and carry on;
+    - ``oversized``: send a frame of ``size`` bytes (the client accepts 16 MiB);
+    - ``reject``: refuse the upgrade with HTTP ``code`` and ``reason`` as the JSON body's message;
+    - ``slow_setup``: wait ``delay_s`` before answering the setup.
+
+    With ``during_reply`` the fault waits, after ``after_turns`` turns, until the
+    next reply has begun to be sent.
     """
 
     action: str = "close"
@@ -105,6 +112,9 @@ class Fault:
     code: int = 1011
     reason: str = "internal error"
     time_left_s: float = 2.0
+    during_reply: bool = False
+    size: int = 17 * 2**20
+    delay_s: float = 5.0
 
 
 class LocalGateway:
@@ -184,6 +194,11 @@ class LocalGateway:
         if not key or (self.api_key is not None and key != self.api_key):
             record.status = 401
             return _reject(401, "invalid or missing API key (Authorization: Bearer <TrueFoundry API key>)")
+        index = len(self.connections) - 1
+        for fault in self.faults:
+            if fault.action == "reject" and fault.connection == index:
+                record.status = fault.code
+                return _reject(fault.code, fault.reason)
         return None
 
     # -- the session -----------------------------------------------------------
@@ -193,6 +208,11 @@ class LocalGateway:
         try:
             first = json.loads(await ws.recv())
             record.setup = get(first, "setup") or {}
+            index = self.connections.index(record)
+            faults = [f for f in self.faults if f.connection == index and f.action not in ("reject",)]
+            for fault in [f for f in faults if f.action == "slow_setup"]:
+                faults.remove(fault)
+                await asyncio.sleep(fault.delay_s)
             await self._send(ws, record, {"setupComplete": {}})
             model = EchoModel(
                 self.options, vertex=record.kind == "vertex",
@@ -200,11 +220,10 @@ class LocalGateway:
                 text=record.modalities == ["TEXT"], manual_activity=record.manual_activity,
             )
             await self._send_all(ws, record, model.start(loop.time()))
-            index = self.connections.index(record)
-            faults = [f for f in self.faults if f.connection == index]
             close_at: float | None = None  # after a goAway
             while True:
-                for fault in [f for f in faults if model.turns >= f.after_turns]:
+                due = [f for f in faults if model.turns >= f.after_turns and (not f.during_reply or model.replying)]
+                for fault in due:
                     faults.remove(fault)
                     if fault.action == "close":
                         await ws.close(fault.code, fault.reason)
@@ -212,6 +231,12 @@ class LocalGateway:
                     if fault.action == "drop":
                         ws.transport.abort()
                         return
+                    if fault.action == "malformed":
+                        await ws.send("this is not JSON {")
+                        continue
+                    if fault.action == "oversized":
+                        await ws.send(json.dumps({"serverContent": {"outputTranscription": {"text": "x" * fault.size}}}))
+                        continue
                     await self._send(ws, record, {"goAway": {"timeLeft": f"{fault.time_left_s:g}s"}})
                     close_at = loop.time() + fault.time_left_s
                 if close_at is not None and loop.time() >= close_at:
@@ -279,6 +304,14 @@ class GatewayThread:
     def stop(self) -> None:
         if self.gateway is not None:
             asyncio.run_coroutine_threadsafe(self.gateway.stop(), self._loop).result(10)
+
+        async def finish_sessions() -> None:  # e.g. one still waiting out a slow setup
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        asyncio.run_coroutine_threadsafe(finish_sessions(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
         self._loop.close()

@@ -321,6 +321,38 @@ def chat(
 
 
 @app.command()
+def doctor(
+    provider: Provider = None,
+    model: Model = None,
+    voice: Voice = None,
+    provider_kind: ProviderKind = None,
+    base_url: BaseUrl = None,
+    api_version: ApiVersion = None,
+    ca_bundle: CaBundle = None,
+    setup_timeout: SetupTimeout = None,
+    local: Local = False,
+    input_device: Annotated[Optional[str], typer.Option(
+        "--input-device", "-i", envvar="TFY_LIVE_INPUT_DEVICE", rich_help_panel=AUDIO,
+        help="Microphone to check, by index or name.")] = None,
+    output_device: Annotated[Optional[str], typer.Option(
+        "--output-device", "-o", envvar="TFY_LIVE_OUTPUT_DEVICE", rich_help_panel=AUDIO,
+        help="Speaker to check, by index or name.")] = None,
+    no_audio: Annotated[bool, typer.Option(
+        "--no-audio", rich_help_panel=AUDIO, help="Skip the audio device checks (a server with no sound card).")] = False,
+    json_output: JsonFlag = False,
+) -> None:
+    """Check the set-up in order — settings, DNS, TLS, key, model, audio — and say what to fix.
+
+    Exits 0 when every check passes, else with the first failure's code (2 settings, 3 gateway, 4 audio).
+    """
+    from tfy_live.doctor_view import run_doctor
+
+    flags = _target(provider, model, voice, provider_kind, base_url, api_version, ca_bundle, setup_timeout)
+    run(lambda: run_doctor(flags, os.environ, local=local, input_device=input_device, output_device=output_device,
+                           audio=not no_audio, json_output=json_output))
+
+
+@app.command()
 def devices() -> None:
     """List audio input and output devices (defaults marked)."""
     from rich.console import Console

@@ -29,9 +29,10 @@ class GatewayError(TfyLiveError):
 
     exit_code = 3
 
-    def __init__(self, message: str, *, retryable: bool = False) -> None:
+    def __init__(self, message: str, *, retryable: bool = False, http_status: int | None = None) -> None:
         super().__init__(message)
         self.retryable = retryable
+        self.http_status = http_status  # the status of a refused WebSocket upgrade
 
 
 class NoReplyError(GatewayError):

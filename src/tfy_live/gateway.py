@@ -301,34 +301,47 @@ def _body_message(body: Any) -> str:
 
 def translate_error(exc: BaseException, settings: Settings) -> TfyLiveError:
     """The GatewayError (message naming the fix) for any exception met talking to the gateway."""
+    from websockets import exceptions as ws
+
+    if isinstance(exc, ws.InvalidStatus):
+        error = _upgrade_error(exc.response.status_code, exc.response.body, settings)
+        error.http_status = exc.response.status_code
+        return error
+    return _other_error(exc, settings)
+
+
+def _upgrade_error(status: int, body: Any, settings: Settings) -> GatewayError:
+    """The upgrade was refused with an HTTP status: say what it means, in the gateway's own words too."""
+    url = socket_url(settings)
+    detail = _body_message(body)
+    said = f": {detail}" if detail else ""
+    if status == 401:
+        return GatewayError(f"the gateway rejected the API key (HTTP 401{said}); check {env_name('api_key')}")
+    if status == 403:
+        return GatewayError(
+            f"the API key may not use provider account {settings.provider!r} or model {settings.model!r} "
+            f"(HTTP 403{said}); ask for access in TrueFoundry or use another key"
+        )
+    if status == 404:
+        return GatewayError(
+            f"the gateway has no Live endpoint at {url} (HTTP 404{said}); check {env_name('base_url')} "
+            f"(…/api/llm), --provider and --provider-kind"
+        )
+    if status == 429:
+        return GatewayError(f"the gateway is rate limiting this key (HTTP 429{said}); wait a moment and retry",
+                            retryable=True)
+    if status >= 500:
+        return GatewayError(f"the gateway failed (HTTP {status}{said}); retry, or check the gateway's status",
+                            retryable=True)
+    return GatewayError(f"the gateway refused the WebSocket upgrade (HTTP {status}{said}); check {env_name('base_url')}")
+
+
+def _other_error(exc: BaseException, settings: Settings) -> TfyLiveError:
     from google.genai import errors as genai_errors
     from websockets import exceptions as ws
 
     host = settings.host
     url = socket_url(settings)
-    if isinstance(exc, ws.InvalidStatus):
-        status = exc.response.status_code
-        detail = _body_message(exc.response.body)
-        said = f": {detail}" if detail else ""
-        if status == 401:
-            return GatewayError(f"the gateway rejected the API key (HTTP 401{said}); check {env_name('api_key')}")
-        if status == 403:
-            return GatewayError(
-                f"the API key may not use provider account {settings.provider!r} or model {settings.model!r} "
-                f"(HTTP 403{said}); ask for access in TrueFoundry or use another key"
-            )
-        if status == 404:
-            return GatewayError(
-                f"the gateway has no Live endpoint at {url} (HTTP 404{said}); check {env_name('base_url')} "
-                f"(…/api/llm), --provider and --provider-kind"
-            )
-        if status == 429:
-            return GatewayError(f"the gateway is rate limiting this key (HTTP 429{said}); wait a moment and retry",
-                                retryable=True)
-        if status >= 500:
-            return GatewayError(f"the gateway failed (HTTP {status}{said}); retry, or check the gateway's status",
-                                retryable=True)
-        return GatewayError(f"the gateway refused the WebSocket upgrade (HTTP {status}{said}); check {env_name('base_url')}")
     if isinstance(exc, (ws.InvalidProxy, ws.ProxyError)):
         return GatewayError(f"the proxy in HTTPS_PROXY/ALL_PROXY failed to reach {host} ({_one_line(exc)}); fix the "
                             f"proxy setting, or add the host to NO_PROXY")

@@ -1,0 +1,54 @@
+"""``tfy-live doctor`` on the screen: a table row per check as it finishes, or JSON lines."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from typing import Any, Mapping
+
+from tfy_live.doctor import Doctor, Result, exit_code, run_checks
+
+MARKS = {"pass": ("✓ pass", "green"), "fail": ("✗ fail", "bold red"), "skip": ("– skipped", "dim")}
+
+
+async def run_doctor(flags: Mapping[str, Any], environ: Mapping[str, str], *, local: bool = False,
+                     input_device: str | None = None, output_device: str | None = None, audio: bool = True,
+                     json_output: bool = False) -> int:
+    from rich.console import Console
+    from rich.markup import escape
+
+    console = Console(highlight=False, soft_wrap=True)
+    async with contextlib.AsyncExitStack() as stack:
+        doctor = Doctor(flags, environ, input_device=input_device, output_device=output_device, audio=audio)
+        if local:
+            from tfy_live.localgw import LocalGateway
+            from tfy_live.talk import LOCAL_PROVIDER
+
+            gw = await stack.enter_async_context(LocalGateway())
+            doctor.flags = {**flags, "base_url": gw.base_url, "provider": flags.get("provider") or LOCAL_PROVIDER}
+            doctor.environ = {**environ, "TFY_API_KEY": "local"}
+            doctor.context = gw.client_ssl_context()
+            if not json_output:
+                console.print(f"[dim]checking against the built-in local gateway on {gw.base_url}[/dim]")
+        width = max(len(check.name) for check in doctor.checks())
+
+        def show(result: Result) -> None:
+            if json_output:
+                record = {"check": result.name, "result": result.outcome, "detail": result.detail,
+                          "seconds": round(result.seconds, 3)}
+                sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+                sys.stdout.flush()
+                return
+            mark, style = MARKS[result.outcome]
+            took = f" [dim]({result.seconds * 1000:.0f} ms)[/dim]" if result.outcome != "skip" else ""
+            label = "fix: " if result.outcome == "fail" else ""
+            console.print(f"[{style}]{mark:<9}[/{style}] {result.name:<{width}}  {label}{escape(result.detail)}{took}")
+
+        results = await run_checks(doctor.checks(), show)
+    code = exit_code(results)
+    if not json_output:
+        failed = sum(r.outcome == "fail" for r in results)
+        console.print("[bold green]all checks passed[/bold green]" if code == 0 else
+                      f"[bold red]{failed} check{'s' if failed != 1 else ''} failed[/bold red]")
+    return code

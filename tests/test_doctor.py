@@ -1,0 +1,78 @@
+"""``tfy-live doctor`` through the CLI, against the local gateway and file-backed ALSA devices."""
+
+from __future__ import annotations
+
+import json
+
+from tests.cli_run import CANARY_KEY, clean_env, tfy_live
+from tests.test_integration import device_env, target_env
+from tfy_live.doctor import Check, Result, exit_code, run_checks
+from tfy_live.errors import AudioError, ConfigError
+
+
+def rows(stdout: str) -> dict[str, str]:
+    """check name -> pass/fail/skip, from --json output."""
+    return {r["check"]: r["result"] for r in map(json.loads, stdout.splitlines())}
+
+
+def test_everything_passes_on_the_local_gateway_with_working_devices(tmp_path):
+    env, _ = device_env(tmp_path, b"")
+    result = tfy_live("doctor", "--local", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("✓ pass") == 7 and "all checks passed" in result.stdout
+    assert "answered setupComplete in" in result.stdout and "TLSv1" in result.stdout
+
+
+def test_a_wrong_key_fails_its_check_names_the_fix_and_skips_what_depends_on_it(gateway):
+    env = {**target_env(gateway), "TFY_API_KEY": "not-the-key-" + CANARY_KEY[::-1]}
+    result = tfy_live("doctor", "--provider", "acct", "--no-audio", "--json", env=env)
+    assert result.returncode == 3
+    assert rows(result.stdout) == {
+        "settings": "pass", "gateway host resolves": "pass", "TLS verifies": "pass",
+        "API key accepted": "fail", "provider and model answer a session setup": "skip",
+    }
+    assert "check TFY_API_KEY" in result.stdout
+    assert CANARY_KEY[::-1] not in result.stdout + result.stderr
+
+
+def test_a_wrong_path_passes_the_key_but_fails_the_setup(gateway):
+    env = {**target_env(gateway), "TFY_BASE_URL": gateway.base_url.replace("/api/llm", "/api/nope")}
+    result = tfy_live("doctor", "--provider", "acct", "--no-audio", "--json", env=env)
+    assert result.returncode == 3
+    checks = rows(result.stdout)
+    assert checks["API key accepted"] == "pass" and checks["provider and model answer a session setup"] == "fail"
+    assert "HTTP 404" in result.stdout and CANARY_KEY not in result.stdout
+
+
+def test_an_untrusted_certificate_fails_tls_and_points_at_the_ca_option(gateway):
+    env = {k: v for k, v in target_env(gateway).items() if k != "SSL_CERT_FILE"}
+    result = tfy_live("doctor", "--provider", "acct", "--no-audio", env=env)
+    assert result.returncode == 3
+    assert "✗ fail    TLS verifies" in result.stdout and "--ca-bundle" in result.stdout
+
+
+def test_unresolvable_host_and_missing_settings(tmp_path):
+    result = tfy_live("doctor", "--provider", "acct", "--no-audio", env=clean_env(
+        TFY_API_KEY=CANARY_KEY, TFY_BASE_URL="https://gw.tfy-live-test.invalid/api/llm"))
+    assert result.returncode == 3 and "cannot resolve 'gw.tfy-live-test.invalid'" in result.stdout
+    result = tfy_live("doctor", "--no-audio", env=clean_env())
+    assert result.returncode == 2 and "no API key: set TFY_API_KEY" in result.stdout
+    assert result.stdout.count("– skipped") == 4
+
+
+async def test_the_runner_skips_what_needs_a_failed_check_and_exits_with_the_first_failure_code():
+    async def ok() -> str:
+        return "fine"
+
+    async def bad_config() -> str:
+        raise ConfigError("set X")
+
+    async def bad_audio() -> str:
+        raise AudioError("no mic")
+
+    seen: list[Result] = []
+    results = await run_checks([Check("a", bad_config), Check("b", ok, ("a",)), Check("c", bad_audio), Check("d", ok)],
+                               seen.append)
+    assert [(r.name, r.outcome) for r in results] == [("a", "fail"), ("b", "skip"), ("c", "fail"), ("d", "pass")]
+    assert seen == results and exit_code(results) == 2
+    assert exit_code([r for r in results if r.name == "d"]) == 0

@@ -137,6 +137,9 @@ CompressionTrigger = Annotated[Optional[int], typer.Option(
 CompressionTarget = Annotated[Optional[int], typer.Option(
     "--compression-target", envvar="TFY_LIVE_COMPRESSION_TARGET", min=1, rich_help_panel=MODEL,
     help="Tokens kept after compressing (default: the server's, half the trigger).")]
+Debug = Annotated[bool, typer.Option(
+    "--debug", envvar="TFY_LIVE_DEBUG", rich_help_panel=OUTPUT,
+    help="Log the protocol (upgrade, frames) to standard error; the key is masked, audio elided.")]
 JsonFlag = Annotated[bool, typer.Option(
     "--json", envvar="TFY_LIVE_JSON", rich_help_panel=OUTPUT,
     help="Print one JSON object per event (for scripts) instead of the live view.")]
@@ -146,6 +149,14 @@ NoTranscript = Annotated[bool, typer.Option(
 TranscriptPath = Annotated[Optional[Path], typer.Option(
     "--transcript", envvar="TFY_LIVE_TRANSCRIPT", rich_help_panel=OUTPUT,
     help="Write the conversation to FILE as it happens: Markdown (.md) or JSON lines (.jsonl); owner-only.")]
+
+
+def _debug(on: bool, key: str) -> None:
+    from tfy_live import debuglog
+
+    debuglog.protect(key)
+    if on:
+        debuglog.enable()
 
 
 def _target(provider: Optional[str], model: Optional[str], voice: Optional[str], provider_kind: Optional[str],
@@ -214,6 +225,7 @@ def talk(
     compression_trigger: CompressionTrigger = None,
     compression_target: CompressionTarget = None,
     json_output: JsonFlag = False,
+    debug: Debug = False,
     no_transcript: NoTranscript = False,
     transcript: TranscriptPath = None,
     record: Annotated[Optional[Path], typer.Option(
@@ -240,6 +252,7 @@ def talk(
 
     async def main() -> int:
         settings = resolve(flags, os.environ, need_target=not local)
+        _debug(debug, settings.api_key)
         options = model_options(
             system=system, system_file=system_file, language=language, temperature=temperature,
             vad_start=vad_start, vad_end=vad_end, vad_silence_ms=vad_silence_ms, vad_prefix_ms=vad_prefix_ms,
@@ -290,6 +303,7 @@ def chat(
     compression_trigger: CompressionTrigger = None,
     compression_target: CompressionTarget = None,
     json_output: JsonFlag = False,
+    debug: Debug = False,
     transcript: TranscriptPath = None,
     reply_timeout: Annotated[float, typer.Option(
         "--reply-timeout", envvar="TFY_LIVE_REPLY_TIMEOUT", min=1.0,
@@ -306,6 +320,7 @@ def chat(
 
     async def main() -> int:
         settings = resolve(flags, os.environ, need_target=not local)
+        _debug(debug, settings.api_key)
         options = model_options(
             system=system, system_file=system_file, language=language, temperature=temperature,
             thinking_budget=thinking_budget, google_search=google_search,

@@ -197,6 +197,9 @@ async def _converse(settings: Settings, source: AudioSource | None, sink: AudioS
             from tfy_live.localgw import LocalGateway
 
             key = secrets.token_urlsafe(24)
+            from tfy_live import debuglog
+
+            debuglog.protect(key)
             local_gw = await stack.enter_async_context(LocalGateway(api_key=key))
             settings = settings.with_target(
                 api_key=key, base_url=local_gw.base_url, provider=settings.provider or LOCAL_PROVIDER,

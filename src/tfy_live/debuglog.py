@@ -1,0 +1,51 @@
+"""``--debug``: the protocol as it happens, on standard error, with every secret masked.
+
+The websockets client logs the upgrade request (its ``Authorization: Bearer``
+header included) and every frame; the SDK logs its own steps. Both go through
+one handler whose formatter replaces each registered secret, and any bearer
+token, with ``***``, and elides the base64 audio that would drown the log.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from typing import IO
+
+_SECRETS: set[str] = set()
+_BEARER = re.compile(r"(?i)(bearer\s+|x-goog-api-key:\s*|key=)[^\s'\",&]+")
+_BASE64_RUN = re.compile(r"[A-Za-z0-9+/_-]{120,}={0,2}")
+LOGGERS = ("websockets.client", "google_genai", "tfy_live")
+MAX_LINE = 2000
+
+
+def protect(secret: str | None) -> None:
+    """Never print ``secret`` in a debug line (the API key, the local gateway's key)."""
+    if secret:
+        _SECRETS.add(secret)
+
+
+def mask(text: str) -> str:
+    for secret in sorted(_SECRETS, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    text = _BEARER.sub(lambda m: m.group(1) + "***", text)
+    text = _BASE64_RUN.sub(lambda m: f"<{len(m.group(0))} base64 chars>", text)
+    return text if len(text) <= MAX_LINE else text[:MAX_LINE] + f"… ({len(text)} chars)"
+
+
+class MaskingFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return mask(super().format(record))
+
+
+def enable(stream: IO[str] | None = None) -> logging.Handler:
+    """Send the protocol's debug log to ``stream`` (standard error), masked."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(MaskingFormatter("%(asctime)s.%(msecs)03d %(name)s %(message)s", "%H:%M:%S"))
+    for name in LOGGERS:
+        logger = logging.getLogger(name)
+        logger.setLevel(logging.DEBUG)
+        logger.addHandler(handler)
+        logger.propagate = False
+    return handler

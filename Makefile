@@ -4,3 +4,9 @@ test:
 	scripts/test.sh
 demo:
 	scripts/demo.sh
+
+# Benchmarks (not tests): results are appended to BENCHMARKS.md.
+.PHONY: bench soak
+bench: soak
+soak:
+	bash -c 'source scripts/setup.sh test && .venv/bin/python bench/soak.py --minutes 60 --markdown BENCHMARKS.md'

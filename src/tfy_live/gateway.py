@@ -350,7 +350,9 @@ def _other_error(exc: BaseException, settings: Settings) -> TfyLiveError:
     if isinstance(exc, (ws.InvalidHandshake, ws.InvalidMessage)):
         return GatewayError(
             f"{host} did not answer as a WebSocket server ({_one_line(exc)}); check {env_name('base_url')} "
-            "points at the AI Gateway (…/api/llm)"
+            "points at the AI Gateway (…/api/llm)",
+            # No HTTP answer at all is also what a gateway that is shutting down gives.
+            retryable=isinstance(exc, ws.InvalidMessage),
         )
     if isinstance(exc, genai_errors.APIError):
         code = exc.code

@@ -199,6 +199,8 @@ class Link:
                     pending.cancel()
                     with contextlib.suppress(BaseException):
                         await pending
+                elif not pending.cancelled():
+                    pending.exception()  # looked at: a switch may leave it unread, and that is fine
             try:
                 message = pending.result()
             except StopAsyncIteration:

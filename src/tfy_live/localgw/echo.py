@@ -40,6 +40,7 @@ class EchoOptions:
     reply_speed: float = 1.0  # how much faster than real time the reply is sent (inf: at once)
     tokens_per_second: float = 25.0  # for usageMetadata
     tool_call: bool = False  # ask for a tool (get_time) before the first reply, wait for its answer
+    time_scale: float = 1.0  # how much faster than real time the client lives (benchmarks compress time)
 
 
 def get(d: dict[str, Any] | None, *names: str) -> Any:
@@ -81,6 +82,7 @@ class _Reply:
         self.start = start
         self.chunk_bytes = OUT_RATE * options.chunk_ms // 1000 * 2
         self.speed = options.reply_speed
+        self.time_scale = options.time_scale
         self.sent = 0
         self.done = False  # turnComplete sent
         self.duration = len(pcm) / (2 * OUT_RATE)
@@ -100,7 +102,7 @@ class _Reply:
         return self.start + (self.sent / (2 * OUT_RATE)) / self.speed
 
     def playing(self, now: float) -> bool:
-        return now < self.start + self.duration
+        return now < self.start + self.duration / self.time_scale
 
 
 class EchoModel:

@@ -122,8 +122,11 @@ class LocalGateway:
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, prefix: str = "/api/llm",
                  api_key: str | None = None, reply_speed: float = 1.0, options: EchoOptions | None = None,
-                 faults: Sequence[Fault] = ()) -> None:
+                 faults: Sequence[Fault] = (), record: bool = False) -> None:
         self.faults = list(faults)
+        # Keep every message and all audio of each connection (for tests to inspect). Off for
+        # `talk --local` and the standalone gateway: a long session would grow without bound.
+        self.record = record
         self.host = host
         self.port = port
         self.prefix = prefix.rstrip("/")
@@ -252,8 +255,9 @@ class LocalGateway:
                     out = model.tick(loop.time())
                 else:
                     message = json.loads(raw)
-                    record.received.append(message)
-                    self._record_audio(record, message)
+                    if self.record:
+                        record.received.append(message)
+                        self._record_audio(record, message)
                     out = model.feed(message, loop.time())
                 await self._send_all(ws, record, out)
         except (ValueError, TypeError) as exc:
@@ -276,13 +280,13 @@ class LocalGateway:
         for message in messages:
             await self._send(ws, record, message)
 
-    @staticmethod
-    async def _send(ws: ServerConnection, record: ConnectionRecord, message: dict[str, Any]) -> None:
-        record.sent.append(message)
-        turn = get(get(message, "serverContent"), "modelTurn")
-        for part in (turn or {}).get("parts", []):
-            if "inlineData" in part:
-                record.audio_out += decode_b64(part["inlineData"]["data"])
+    async def _send(self, ws: ServerConnection, record: ConnectionRecord, message: dict[str, Any]) -> None:
+        if self.record:
+            record.sent.append(message)
+            turn = get(get(message, "serverContent"), "modelTurn")
+            for part in (turn or {}).get("parts", []):
+                if "inlineData" in part:
+                    record.audio_out += decode_b64(part["inlineData"]["data"])
         await ws.send(json.dumps(message))
 
 
@@ -290,7 +294,7 @@ class GatewayThread:
     """A LocalGateway on its own event loop in a daemon thread (for tests and busy processes)."""
 
     def __init__(self, **kwargs: Any) -> None:
-        self.kwargs = kwargs
+        self.kwargs = {"record": True, **kwargs}
         self.gateway: LocalGateway | None = None
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="local-gateway", daemon=True)

@@ -3,7 +3,7 @@
 All audio inside tfy-live is 16-bit signed little-endian mono PCM (``s16le``).
 A source produces it at ``sample_rate`` (16 kHz for the Live API); a sink
 consumes it at its own ``sample_rate`` (the rate the server declares, 24 kHz
-today). Adapters live beside this file: PyAudio devices (``devices.py``) and WAV
+today). Adapters live beside this file: PyAudio devices (``devices.py``, over ``portaudio.py``) and WAV
 files (``wavfile.py``); sample-rate and channel conversion is ``pcm.py``.
 """
 

@@ -6,7 +6,9 @@ demo:
 	scripts/demo.sh
 
 # Benchmarks (not tests): results are appended to BENCHMARKS.md.
-.PHONY: bench soak
-bench: soak
+.PHONY: bench bench-seed soak
+bench: bench-seed soak
+bench-seed:
+	bash -c 'source scripts/setup.sh test && .venv/bin/python bench/vs_seed.py --trials 5 --markdown BENCHMARKS.md'
 soak:
 	bash -c 'source scripts/setup.sh test && .venv/bin/python bench/soak.py --minutes 60 --markdown BENCHMARKS.md'

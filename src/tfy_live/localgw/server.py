@@ -16,6 +16,7 @@ import json
 import logging
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -49,6 +50,8 @@ class ConnectionRecord:
     audio_in: bytearray = field(default_factory=bytearray)
     audio_out: bytearray = field(default_factory=bytearray)
     sent: list[dict[str, Any]] = field(default_factory=list)
+    sent_at: list[float] = field(default_factory=list)  # time.monotonic() of each message in sent
+    received_at: list[float] = field(default_factory=list)  # ... and in received
 
     @property
     def model(self) -> str | None:
@@ -257,6 +260,7 @@ class LocalGateway:
                     message = json.loads(raw)
                     if self.record:
                         record.received.append(message)
+                        record.received_at.append(time.monotonic())
                         self._record_audio(record, message)
                     out = model.feed(message, loop.time())
                 await self._send_all(ws, record, out)
@@ -283,6 +287,7 @@ class LocalGateway:
     async def _send(self, ws: ServerConnection, record: ConnectionRecord, message: dict[str, Any]) -> None:
         if self.record:
             record.sent.append(message)
+            record.sent_at.append(time.monotonic())
             turn = get(get(message, "serverContent"), "modelTurn")
             for part in (turn or {}).get("parts", []):
                 if "inlineData" in part:

@@ -1,0 +1,46 @@
+"""The benchmark harness's own parts (no timings asserted: those live in BENCHMARKS.md)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def load(path: Path, name: str):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_seed_sample_is_extracted_with_only_its_placeholders_filled(tmp_path):
+    bench = load(ROOT / "bench" / "vs_seed.py", "vs_seed")
+    program = bench.seed_program("https://127.0.0.1:1/api/llm", tmp_path / "seed.py").read_text()
+    compile(program, "seed.py", "exec")
+    original = bench.SEED.read_text()
+    for line in program.splitlines():
+        if line.startswith(("API_KEY =", "BASE_URL =")):
+            continue
+        assert line in original, line  # everything else is the documentation's code, unmodified
+    assert 'BASE_URL = "https://127.0.0.1:1/api/llm/live/acct"' in program
+
+
+def test_the_simulated_devices_play_the_file_then_silence_and_log_what_is_heard(tmp_path, monkeypatch):
+    mic, log = tmp_path / "mic.raw", tmp_path / "spk.log"
+    mic.write_bytes(b"\x01\x00" * 10)
+    monkeypatch.setenv("FAKEAUDIO_MIC", str(mic))
+    monkeypatch.setenv("FAKEAUDIO_SPK_LOG", str(log))
+    fake = load(ROOT / "bench" / "fakeaudio" / "pyaudio.py", "fake_pyaudio")
+    pa = fake.PyAudio()
+    assert pa.get_default_input_device_info()["maxInputChannels"] == 1
+    source = pa.open(rate=16000, channels=1, format=fake.paInt16, input=True, frames_per_buffer=16)
+    assert source.read(16) == b"\x01\x00" * 10 + b"\x00\x00" * 6
+    sink = pa.open(rate=24000, channels=1, format=fake.paInt16, output=True)
+    sink.write(b"\x10\x27" * 480)  # 20 ms at 10000
+    sink.close()
+    start, frames, peak = log.read_text().split()
+    assert int(frames) == 480 and int(peak) == 10000

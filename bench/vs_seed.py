@@ -32,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -39,21 +40,37 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from tfy_live.localgw import GatewayThread  # noqa: E402
+from tfy_live.localgw import EchoOptions, GatewayThread  # noqa: E402
 from tfy_live.localgw.echo import audio_chunks  # noqa: E402
 
 KEY = "bench-key"
 RATE = 16000
 # The gateway documentation page the product started from (shared/seed), kept here verbatim.
 SEED = ROOT / "bench" / "seed" / "gateway-sample.txt"
-RUN_S = 9.0  # the scenario is 7.9 s of microphone audio
 
 
-def mic_pcm() -> bytes:
-    t1, t2 = np.arange(2 * RATE) / RATE, np.arange(int(0.8 * RATE)) / RATE
-    # The pause lets the whole first reply arrive (0.5 s at 4x) before the user talks over it, a
-    # second into its playback: what is still queued then is what barge-in must drop.
-    parts = [np.zeros(int(0.5 * RATE)), 8000 * np.sin(2 * np.pi * 300 * t1), np.zeros(int(1.6 * RATE)),
+@dataclass(frozen=True)
+class Case:
+    """A barge-in scenario: the user speaks ``speech_s``, pauses ``pause_s``, then talks over the reply."""
+
+    name: str
+    speech_s: float
+    pause_s: float
+    turn_complete_s: float  # how long after `interrupted` the gateway sends turnComplete
+
+
+CASES = [
+    # The reply (4 s, sent at 4x) is still being sent when the user talks over it, half a second in.
+    Case("barge-in, turnComplete at once", 4.0, 1.0, 0.0),
+    Case("barge-in, turnComplete 600 ms later", 4.0, 1.0, 0.6),
+    # The whole reply (2 s) has arrived before the user talks over it, a second into its playback.
+    Case("barge-in after the whole reply arrived", 2.0, 1.6, 0.0),
+]
+
+
+def mic_pcm(case: Case) -> bytes:
+    t1, t2 = np.arange(int(case.speech_s * RATE)) / RATE, np.arange(int(0.8 * RATE)) / RATE
+    parts = [np.zeros(int(0.5 * RATE)), 8000 * np.sin(2 * np.pi * 300 * t1), np.zeros(int(case.pause_s * RATE)),
              8000 * np.sin(2 * np.pi * 500 * t2), np.zeros(3 * RATE)]
     return np.concatenate(parts).astype("<i2").tobytes()
 
@@ -70,12 +87,14 @@ def seed_program(base_url: str, path: Path) -> Path:
     return path
 
 
-def trial(program: str, workdir: Path) -> dict[str, float]:
-    thread = GatewayThread(api_key=KEY, reply_speed=4.0)
+def trial(program: str, case: Case, workdir: Path) -> dict[str, float]:
+    options = EchoOptions(reply_speed=4.0, interrupted_turn_complete_s=case.turn_complete_s)
+    thread = GatewayThread(api_key=KEY, options=options)
     gw = thread.start()
     try:
         mic, spk_log, mic_log = workdir / "mic.raw", workdir / f"{program}.spk", workdir / f"{program}.mic"
-        mic.write_bytes(mic_pcm())
+        pcm = mic_pcm(case)
+        mic.write_bytes(pcm)
         for log in (spk_log, mic_log):
             log.unlink(missing_ok=True)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("TFY_", "GOOGLE_", "GEMINI_"))}
@@ -89,7 +108,7 @@ def trial(program: str, workdir: Path) -> dict[str, float]:
         started = time.monotonic()
         child = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                  stderr=subprocess.DEVNULL, cwd=workdir)
-        time.sleep(RUN_S)
+        time.sleep(len(pcm) / 2 / RATE + 1.0)
         child.send_signal(signal.SIGINT)
         try:
             _, status, usage = os.wait4(child.pid, 0)
@@ -133,8 +152,7 @@ def measure(conn, spk_log: Path, mic_log: Path, started: float, wall: float, usa
             "cpu_pct": 100 * cpu}
 
 
-METRICS = [("barge_in_ms", "barge-in: reply heard after `interrupted`", "ms"),
-           ("capture_ms", "capture: oldest sample of a message, microphone → gateway", "ms"),
+METRICS = [("capture_ms", "capture: oldest sample of a message, microphone → gateway", "ms"),
            ("playback_ms", "playback: first reply audio sent → heard", "ms"),
            ("startup_ms", "start-up: launch → first audio at the gateway", "ms"),
            ("cpu_pct", "CPU while talking (user + system / wall)", "%")]
@@ -148,11 +166,16 @@ def p95(values: list[float]) -> float:
 def table(results: dict[str, list[dict[str, float]]], trials: int) -> str:
     day = datetime.date.today().isoformat()
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    lines = [f"Run {day} on {machine}, {trials} trials each; median (p95).", "",
+    lines = [f"Run {day} on {machine}, {trials} trials of each case for each program; median (p95). "
+             "Barge-in is model audio heard after `interrupted` (until the next reply); the other rows pool "
+             "all cases.", "",
              "| metric | tfy-live | seed sample | tfy-live / seed |", "|---|---|---|---|"]
-    for key, label, unit in METRICS:
-        ours = [r[key] for r in results["tfy-live"]]
-        theirs = [r[key] for r in results["seed"]]
+    rows = [(f"{case.name}", "ms", lambda r, c=case: r["barge_in_ms"] if r["case"] == c.name else None)
+            for case in CASES]
+    rows += [(label, unit, lambda r, k=key: r[k]) for key, label, unit in METRICS]
+    for label, unit, pick in rows:
+        ours = [v for r in results["tfy-live"] if (v := pick(r)) is not None]
+        theirs = [v for r in results["seed"] if (v := pick(r)) is not None]
         mo, ms = statistics.median(ours), statistics.median(theirs)
         ratio = f"{mo / ms:.2f}" if ms else "—"
         lines.append(f"| {label} | {mo:.0f} {unit} ({p95(ours):.0f}) | {ms:.0f} {unit} ({p95(theirs):.0f}) | {ratio} |")
@@ -167,16 +190,26 @@ def main() -> None:
     results: dict[str, list[dict[str, float]]] = {"tfy-live": [], "seed": []}
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(args.trials):
-            for program in results:  # interleaved, so drift in the machine's load hits both alike
-                results[program].append(trial(program, Path(tmp)))
-                print(program, {k: round(v) for k, v in results[program][-1].items()}, file=sys.stderr)
+            for case in CASES:
+                for program in results:  # interleaved, so drift in the machine's load hits both alike
+                    result: dict = {**trial(program, case, Path(tmp)), "case": case.name}
+                    results[program].append(result)
+                    print(program, case.name, {k: round(v) for k, v in result.items() if k != "case"},
+                          file=sys.stderr)
     text = table(results, args.trials)
     print(text)
     if args.markdown:
         old = args.markdown.read_text() if args.markdown.exists() else ""
         marker = "## tfy-live and the seed sample, side by side"
-        section = (f"{marker}\n\n`make bench-seed` ({Path(__file__).name}): both programs against the local gateway "
-                   "with the same real-time simulated sound card (bench/fakeaudio).\n\n" + text + "\n")
+        section = (
+            f"{marker}\n\n`make bench-seed` ({Path(__file__).name}): tfy-live and the gateway documentation's "
+            "sample (bench/seed, unmodified but for its URL and key), one after the other in each trial, against "
+            "the local gateway (echo model, reply sent at 4x real time).\n\n"
+            "The simulated sound card (bench/fakeaudio/pyaudio.py, first on PYTHONPATH for both programs) "
+            "behaves like PortAudio's blocking streams in real time: a microphone read returns when its frames "
+            "would have been captured (the scenario's audio, then silence); a speaker write blocks while more "
+            "than 40 ms is queued, as a device buffer does, and logs when each write starts to play on "
+            "CLOCK_MONOTONIC, which the gateway's timestamps share.\n\n" + text + "\n")
         if marker in old:
             head, _, rest = old.partition(marker)
             tail = rest[rest.find("\n## "):] if "\n## " in rest else ""

@@ -113,6 +113,22 @@ def test_interrupted_mid_generation_also_completes_the_turn():
     assert "interrupted" in kinds and kinds.index("interrupted") < kinds.index("turnComplete")
 
 
+def test_the_turn_complete_after_an_interruption_can_be_held_back():
+    talker = Talker(EchoModel(EchoOptions(reply_speed=1.0, interrupted_turn_complete_s=0.6)))
+    talker.say(speech(2000) + quiet(500))
+    before = len(talker.out)
+    talker.say(speech(200))  # the interruption comes 60 ms into this, at 2.54 s
+
+    def kinds() -> list[str]:
+        return Talker.kinds(type("T", (), {"out": talker.out[before:]})())
+
+    assert "interrupted" in kinds() and "turnComplete" not in kinds()
+    talker.wait(0.4)  # 3.1 s: 560 ms after the interruption
+    assert "turnComplete" not in kinds()
+    talker.wait(0.1)  # 3.2 s
+    assert kinds().count("turnComplete") == 1 and talker.model.next_deadline() is None
+
+
 def test_no_interruption_after_the_reply_has_played():
     talker = Talker(EchoModel(EchoOptions(reply_speed=math.inf)))
     talker.say(speech(500) + quiet(500))

@@ -41,6 +41,7 @@ class EchoOptions:
     tokens_per_second: float = 25.0  # for usageMetadata
     tool_call: bool = False  # ask for a tool (get_time) before the first reply, wait for its answer
     time_scale: float = 1.0  # how much faster than real time the client lives (benchmarks compress time)
+    interrupted_turn_complete_s: float = 0.0  # after `interrupted` mid-reply, turnComplete this much later
 
 
 def get(d: dict[str, Any] | None, *names: str) -> Any:
@@ -125,6 +126,7 @@ class EchoModel:
         self._handles = 0
         self.turns = 0
         self.interruptions = 0
+        self._complete_at: float | None = None  # a held turnComplete (interrupted_turn_complete_s)
 
     @property
     def replying(self) -> bool:
@@ -133,9 +135,17 @@ class EchoModel:
 
     # -- the clock -----------------------------------------------------------
     def next_deadline(self) -> float | None:
-        return self._reply.next_send() if self._reply is not None else None
+        deadlines = [self._reply.next_send() if self._reply is not None else None, self._complete_at]
+        return min((d for d in deadlines if d is not None), default=None)
 
     def tick(self, now: float) -> list[dict[str, Any]]:
+        late: list[dict[str, Any]] = []
+        if self._complete_at is not None and now >= self._complete_at:
+            self._complete_at = None
+            late = [{"serverContent": {"turnComplete": True}}]  # of the turn interrupted earlier
+        return late + self._tick_reply(now)
+
+    def _tick_reply(self, now: float) -> list[dict[str, Any]]:
         reply = self._reply
         if reply is None or reply.done:
             return []
@@ -256,7 +266,10 @@ class EchoModel:
         if not reply.done:
             reply.done = True
             self.turns += 1
-            out.append({"serverContent": {"turnComplete": True}})
+            if self.options.interrupted_turn_complete_s > 0:
+                self._complete_at = now + self.options.interrupted_turn_complete_s
+            else:
+                out.append({"serverContent": {"turnComplete": True}})
         return out
 
     def _finish_turn(self, reply: _Reply, tokens: int | None = None) -> list[dict[str, Any]]:

@@ -3,19 +3,26 @@
 Both programs run as they are (the seed unmodified but for its URL and key
 placeholders) against the built-in local gateway, with the real-time
 simulated sound card of ``bench/fakeaudio`` (a stand-in PyAudio, first on
-PYTHONPATH). The microphone says a 2 s tone, pauses, then talks over the
-reply with a 0.8 s tone; the gateway answers 4x faster than real time, as
-Gemini does, so most of the first reply is queued when the user barges in.
+PYTHONPATH) and its wire probe (``sitecustomize.py``: when each frame leaves
+and reaches the program's own socket).
 
-Per trial:
-- barge-in: model audio heard after the gateway said ``interrupted`` (until
+Latency trials: the microphone says a tone, pauses, then talks over the reply
+with a 0.8 s tone; the gateway answers 4x faster than real time, as Gemini
+does, so most of the first reply is queued when the user barges in. Per trial:
+- barge-in: model audio heard after ``interrupted`` reached the program (until
   the next reply starts) — what the user has to sit through;
-- capture: microphone to gateway, per audio message (capture time from the
-  fake device's clock, arrival from the gateway's), median;
-- playback: the gateway sending the reply's first audio to its first sound
-  at the speaker;
-- start-up: process start to the first audio at the gateway;
-- CPU: user + system seconds of the process per second of wall time.
+- capture → wire: from when the oldest sample of a microphone frame was
+  captured to the frame leaving the socket (and from its newest sample: the
+  program's own delay);
+- wire → speaker: the reply's first audio frame read from the socket to its
+  first sample playing on the idle speaker;
+- start-up: launch to the setup answer read, and to the first microphone frame sent.
+
+CPU trials: full duplex in real time, the microphone streaming (as both
+programs always do) while the model's reply streams at real time for 20 s;
+user + system CPU of the process over that window, from /proc, probe off.
+
+Start-up of tfy-live alone: ``tfy-live --help``, and ``talk --local`` to connected.
 
     .venv/bin/python bench/vs_seed.py [--trials 5] [--markdown BENCHMARKS.md]
 """
@@ -32,6 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,8 +53,11 @@ from tfy_live.localgw.echo import audio_chunks  # noqa: E402
 
 KEY = "bench-key"
 RATE = 16000
+FAKE = ROOT / "bench" / "fakeaudio"  # the stand-in PyAudio and the wire probe
 # The gateway documentation page the product started from (shared/seed), kept here verbatim.
 SEED = ROOT / "bench" / "seed" / "gateway-sample.txt"
+DUPLEX_S = 20  # seconds of reply streamed in real time in a CPU trial
+TFY_LIVE = Path(sys.executable).with_name("tfy-live")
 
 
 @dataclass(frozen=True)
@@ -68,10 +79,13 @@ CASES = [
 ]
 
 
+def tone(seconds: float, hz: float) -> np.ndarray:
+    return 8000 * np.sin(2 * np.pi * hz * np.arange(int(seconds * RATE)) / RATE)
+
+
 def mic_pcm(case: Case) -> bytes:
-    t1, t2 = np.arange(int(case.speech_s * RATE)) / RATE, np.arange(int(0.8 * RATE)) / RATE
-    parts = [np.zeros(int(0.5 * RATE)), 8000 * np.sin(2 * np.pi * 300 * t1), np.zeros(int(case.pause_s * RATE)),
-             8000 * np.sin(2 * np.pi * 500 * t2), np.zeros(3 * RATE)]
+    parts = [np.zeros(int(0.5 * RATE)), tone(case.speech_s, 300), np.zeros(int(case.pause_s * RATE)),
+             tone(0.8, 500), np.zeros(3 * RATE)]
     return np.concatenate(parts).astype("<i2").tobytes()
 
 
@@ -87,75 +101,177 @@ def seed_program(base_url: str, path: Path) -> Path:
     return path
 
 
-def trial(program: str, case: Case, workdir: Path) -> dict[str, float]:
+def environment(workdir: Path, mic: bytes, **extra: str) -> dict[str, str]:
+    (workdir / "mic.raw").write_bytes(mic)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TFY_", "GOOGLE_", "GEMINI_", "BENCH_"))}
+    env.update(PYTHONPATH=str(FAKE), FAKEAUDIO_MIC=str(workdir / "mic.raw"), NO_PROXY="127.0.0.1,localhost",
+               PYTHONWARNINGS="ignore", **extra)
+    return env
+
+
+def command(program: str, gw, workdir: Path) -> list[str]:
+    if program == "tfy-live":
+        return [sys.executable, "-m", "tfy_live", "talk", "--provider", "acct"]
+    return [sys.executable, str(seed_program(gw.base_url, workdir / "seed.py"))]
+
+
+def fresh(*paths: Path) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
+
+
+def interrupt(child: subprocess.Popen) -> None:
+    """Ctrl-C, as a user would; a program that does not stop is killed (it never should)."""
+    child.send_signal(signal.SIGINT)
+    try:
+        child.wait(10)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
+
+
+def trial(program: str, case: Case, workdir: Path) -> dict[str, float | list[float]]:
     options = EchoOptions(reply_speed=4.0, interrupted_turn_complete_s=case.turn_complete_s)
     thread = GatewayThread(api_key=KEY, options=options)
     gw = thread.start()
     try:
-        mic, spk_log, mic_log = workdir / "mic.raw", workdir / f"{program}.spk", workdir / f"{program}.mic"
+        spk_log, mic_log, wire_log = (workdir / f"{program}.{kind}" for kind in ("spk", "mic", "wire"))
+        fresh(spk_log, mic_log, wire_log)
         pcm = mic_pcm(case)
-        mic.write_bytes(pcm)
-        for log in (spk_log, mic_log):
-            log.unlink(missing_ok=True)
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("TFY_", "GOOGLE_", "GEMINI_"))}
-        env.update(PYTHONPATH=str(ROOT / "bench" / "fakeaudio"), FAKEAUDIO_MIC=str(mic), FAKEAUDIO_SPK_LOG=str(spk_log),
-                   FAKEAUDIO_MIC_LOG=str(mic_log), SSL_CERT_FILE=gw.ca_file, NO_PROXY="127.0.0.1,localhost",
-                   TFY_API_KEY=KEY, TFY_BASE_URL=gw.base_url, PYTHONWARNINGS="ignore")
-        if program == "tfy-live":
-            command = [sys.executable, "-m", "tfy_live", "talk", "--provider", "acct"]
-        else:
-            command = [sys.executable, str(seed_program(gw.base_url, workdir / "seed.py"))]
+        env = environment(workdir, pcm, FAKEAUDIO_SPK_LOG=str(spk_log), FAKEAUDIO_MIC_LOG=str(mic_log),
+                          BENCH_WIRE_LOG=str(wire_log), SSL_CERT_FILE=gw.ca_file, TFY_API_KEY=KEY,
+                          TFY_BASE_URL=gw.base_url)
         started = time.monotonic()
-        child = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.DEVNULL, cwd=workdir)
+        child = subprocess.Popen(command(program, gw, workdir), env=env, stdin=subprocess.DEVNULL,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=workdir)
         time.sleep(len(pcm) / 2 / RATE + 1.0)
-        child.send_signal(signal.SIGINT)
-        try:
-            _, status, usage = os.wait4(child.pid, 0)
-        except ChildProcessError:
-            usage = None
-        wall = time.monotonic() - started
-        child.returncode = 0
+        interrupt(child)
         conn = gw.connections[-1]
     finally:
         thread.stop()
-    return measure(conn, spk_log, mic_log, started, wall, usage)
+    return measure(conn, read_log(spk_log), read_log(mic_log), read_log(wire_log), started)
 
 
-def measure(conn, spk_log: Path, mic_log: Path, started: float, wall: float, usage) -> dict[str, float]:
-    plays = [tuple(map(float, line.split())) for line in spk_log.read_text().splitlines()] if spk_log.exists() else []
-    sent = list(zip(conn.sent_at, conn.sent))
-    interrupted_at = next(t for t, m in sent if m.get("serverContent", {}).get("interrupted"))
-    audio_sent = [t for t, m in sent if "modelTurn" in m.get("serverContent", {})]
-    next_reply = next((t for t in audio_sent if t > interrupted_at), float("inf"))
-    heard_after = 0.0
-    for start, frames, peak in plays:
-        end = start + frames / 24000
-        if peak > 500:
-            heard_after += max(0.0, min(end, next_reply) - max(start, interrupted_at))
-    # The reply opens with the echo's pre-roll (quiet), so the first write after it was sent, loud or not.
-    first_sound = next(start for start, _, _ in plays if start >= audio_sent[0])
-    capture = []
-    if mic_log.exists():
-        opened = float(mic_log.read_text().split()[0])
-        offset = 0
-        for t, message in zip(conn.received_at, conn.received):
-            realtime = message.get("realtimeInput", message.get("realtime_input", {}))
-            for pcm in audio_chunks(realtime) if isinstance(realtime, dict) else []:
-                capture.append(t - (opened + offset / RATE))  # the oldest sample in the message
-                offset += len(pcm) // 2
-    first_audio_in = next(t for t, m in zip(conn.received_at, conn.received)
-                          if audio_chunks(m.get("realtimeInput", m.get("realtime_input", {})) or {}))
-    cpu = (usage.ru_utime + usage.ru_stime) / wall if usage else float("nan")
-    return {"barge_in_ms": 1000 * heard_after, "capture_ms": 1000 * statistics.median(capture),
-            "playback_ms": 1000 * (first_sound - audio_sent[0]), "startup_ms": 1000 * (first_audio_in - started),
-            "cpu_pct": 100 * cpu}
+def read_log(path: Path) -> list[list[str]]:
+    return [line.split() for line in path.read_text().splitlines()] if path.exists() else []
 
 
-METRICS = [("capture_ms", "capture: oldest sample of a message, microphone → gateway", "ms"),
-           ("playback_ms", "playback: first reply audio sent → heard", "ms"),
-           ("startup_ms", "start-up: launch → first audio at the gateway", "ms"),
-           ("cpu_pct", "CPU while talking (user + system / wall)", "%")]
+def measure(conn, plays: list[list[str]], mic: list[list[str]], wire: list[list[str]],
+            started: float) -> dict[str, float | list[float]]:
+    speaker = [(float(start), int(frames) / 24000, int(peak)) for start, frames, peak in plays]
+    arrived = [(float(t), kind) for t, kind in wire if kind != "sent-audio"]
+    sent_audio = [float(t) for t, kind in wire if kind == "sent-audio"]
+    interrupted_at = next(t for t, kind in arrived if kind == "interrupted")
+    audio_in = [t for t, kind in arrived if kind == "audio"]
+    next_reply = next((t for t in audio_in if t > interrupted_at), float("inf"))
+    heard_after = sum(max(0.0, min(start + length, next_reply) - max(start, interrupted_at))
+                      for start, length, peak in speaker if peak > 500)
+    # The reply opens with the echo's pre-roll (quiet), so the first write after it arrived, loud or not.
+    first_sound = next(start for start, _, _ in speaker if start >= audio_in[0])
+    # The k-th microphone frame to leave the socket is the k-th the gateway read (one TCP stream).
+    opened = float(mic[0][0])
+    oldest, newest, offset = [], [], 0
+    frames = [len(pcm) // 2 for message in conn.received
+              for pcm in audio_chunks(message.get("realtimeInput", message.get("realtime_input", {})) or {})]
+    for left, n in zip(sent_audio, frames):
+        oldest.append(1000 * (left - (opened + offset / RATE)))
+        newest.append(1000 * (left - (opened + (offset + n) / RATE)))
+        offset += n
+    return {"barge_in_ms": 1000 * heard_after, "capture_ms": oldest, "processing_ms": newest,
+            "playback_ms": 1000 * (first_sound - audio_in[0]),
+            "connected_ms": 1000 * (next(t for t, kind in arrived if kind == "setup") - started),
+            "first_frame_ms": 1000 * (sent_audio[0] - started)}
+
+
+def cpu_ticks(pid: int) -> int:
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime, every thread of the process
+
+
+def duplex_trial(program: str, workdir: Path) -> dict[str, float]:
+    """CPU while the microphone streams and the model's reply streams in real time, probe off."""
+    thread = GatewayThread(api_key=KEY, options=EchoOptions(reply_speed=1.0))
+    gw = thread.start()
+    try:
+        pcm = np.concatenate([np.zeros(RATE // 2), tone(DUPLEX_S, 300), np.zeros((DUPLEX_S + 10) * RATE)])
+        env = environment(workdir, pcm.astype("<i2").tobytes(), SSL_CERT_FILE=gw.ca_file, TFY_API_KEY=KEY,
+                          TFY_BASE_URL=gw.base_url)
+        child = subprocess.Popen(command(program, gw, workdir), env=env, stdin=subprocess.DEVNULL,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=workdir)
+        try:
+            deadline = time.monotonic() + 2 * DUPLEX_S
+            while not (gw.connections and any("modelTurn" in m.get("serverContent", {})
+                                              for m in list(gw.connections[-1].sent))):
+                if time.monotonic() > deadline or child.poll() is not None:
+                    raise RuntimeError(f"{program}: no reply in the CPU trial")
+                time.sleep(0.02)
+            time.sleep(1.0)  # the reply is flowing both ways
+            ticks, began = cpu_ticks(child.pid), time.monotonic()
+            time.sleep(DUPLEX_S - 3.0)
+            ticks, wall = cpu_ticks(child.pid) - ticks, time.monotonic() - began
+        finally:
+            interrupt(child)
+    finally:
+        thread.stop()
+    return {"cpu_pct": 100 * ticks / os.sysconf("SC_CLK_TCK") / wall}
+
+
+def help_ms() -> float:
+    began = time.perf_counter()
+    subprocess.run([str(TFY_LIVE), "--help"], stdout=subprocess.DEVNULL, check=True,
+                   env={k: v for k, v in os.environ.items() if not k.startswith("BENCH_")})
+    return 1000 * (time.perf_counter() - began)
+
+
+def local_connected_ms(workdir: Path) -> float:
+    """``tfy-live talk --local``: launch to the built-in gateway's setup answer read by the client."""
+    wire = workdir / "local.wire"
+    fresh(wire)
+    env = environment(workdir, bytes(RATE * 2), BENCH_WIRE_LOG=str(wire))
+    started = time.monotonic()
+    child = subprocess.Popen([str(TFY_LIVE), "talk", "--local"], env=env, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=workdir)
+    time.sleep(3.0)
+    interrupt(child)
+    return 1000 * (next(float(t) for t, kind in read_log(wire) if kind == "setup") - started)
+
+
+@dataclass(frozen=True)
+class Row:
+    label: str
+    unit: str
+    pick: Callable[[dict], float | list[float] | None]
+    target: str = ""
+    met: Callable[[float, float, float | None], bool] | None = None  # (median, p95, seed median) -> met?
+
+
+ROWS = [
+    *(Row(case.name, "ms", lambda r, c=case: r.get("barge_in_ms") if r.get("case") == c.name else None,
+          "≤ 60 ms", lambda m, p, s: p <= 60) for case in CASES[:2]),
+    Row(CASES[2].name, "ms", lambda r: r.get("barge_in_ms") if r.get("case") == CASES[2].name else None),
+    Row("capture → wire: oldest sample of a frame captured → frame leaves the socket", "ms",
+        lambda r: r.get("capture_ms"), "p95 ≤ 25 ms", lambda m, p, s: p <= 25),
+    Row("… from its newest sample (the program's own delay)", "ms", lambda r: r.get("processing_ms")),
+    Row("wire → speaker: reply's first audio read from the socket → first sample plays", "ms",
+        lambda r: r.get("playback_ms"), "p95 ≤ 5 ms", lambda m, p, s: p <= 5),
+    Row("CPU, full duplex in real time (user + system, % of one core)", "%", lambda r: r.get("cpu_pct"),
+        "≤ 3 %, ≤ seed", lambda m, p, s: m <= 3 and s is not None and m <= s),
+    Row("start-up: launch → connected (setup answer read)", "ms", lambda r: r.get("connected_ms")),
+    Row("start-up: launch → first microphone frame sent", "ms", lambda r: r.get("first_frame_ms")),
+    Row("`tfy-live --help`", "ms", lambda r: r.get("help_ms"), "≤ 300 ms", lambda m, p, s: m <= 300),
+    Row("`tfy-live talk --local` → connected", "ms", lambda r: r.get("local_connected_ms")),
+]
+
+
+def values(results: list[dict], pick: Callable) -> list[float]:
+    out: list[float] = []
+    for result in results:
+        value = pick(result)
+        if isinstance(value, list):
+            out += value
+        elif value is not None:
+            out.append(value)
+    return out
 
 
 def p95(values: list[float]) -> float:
@@ -163,53 +279,69 @@ def p95(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
 
 
-def table(results: dict[str, list[dict[str, float]]], trials: int) -> str:
+def number(value: float) -> str:
+    return f"{value:.1f}" if abs(value) < 10 else f"{value:.0f}"
+
+
+def table(results: dict[str, list[dict]], trials: int, cpu_trials: int) -> str:
     day = datetime.date.today().isoformat()
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    lines = [f"Run {day} on {machine}, {trials} trials of each case for each program; median (p95). "
-             "Barge-in is model audio heard after `interrupted` (until the next reply); the other rows pool "
-             "all cases.", "",
-             "| metric | tfy-live | seed sample | tfy-live / seed |", "|---|---|---|---|"]
-    rows = [(f"{case.name}", "ms", lambda r, c=case: r["barge_in_ms"] if r["case"] == c.name else None)
-            for case in CASES]
-    rows += [(label, unit, lambda r, k=key: r[k]) for key, label, unit in METRICS]
-    for label, unit, pick in rows:
-        ours = [v for r in results["tfy-live"] if (v := pick(r)) is not None]
-        theirs = [v for r in results["seed"] if (v := pick(r)) is not None]
-        mo, ms = statistics.median(ours), statistics.median(theirs)
+    lines = [f"Run {day} on {machine}: {trials} latency trials of each barge-in case and {cpu_trials} CPU trials "
+             "for each program, interleaved; median (p95) over every trial (capture: over every frame). The "
+             "latency rows other than barge-in pool the three cases.", "",
+             "| metric | tfy-live | seed sample | tfy-live / seed | target |", "|---|---|---|---|---|"]
+    for row in ROWS:
+        ours, theirs = values(results["tfy-live"], row.pick), values(results["seed"], row.pick)
+        mo = statistics.median(ours)
+        ms = statistics.median(theirs) if theirs else None
+        seed = f"{number(ms)} {row.unit} ({number(p95(theirs))})" if ms is not None else "—"
         ratio = f"{mo / ms:.2f}" if ms else "—"
-        lines.append(f"| {label} | {mo:.0f} {unit} ({p95(ours):.0f}) | {ms:.0f} {unit} ({p95(theirs):.0f}) | {ratio} |")
+        target = ""
+        if row.met is not None:
+            target = f"{row.target}: {'met' if row.met(mo, p95(ours), ms) else '**missed**'}"
+        lines.append(f"| {row.label} | {number(mo)} {row.unit} ({number(p95(ours))}) | {seed} | {ratio} | {target} |")
     return "\n".join(lines)
+
+
+SECTION = """## tfy-live and the seed sample, side by side
+
+`make bench-seed` ({script}): tfy-live and the gateway documentation's sample (bench/seed, unmodified but for its URL and key), one after the other in each trial, against the local gateway (its echo model).
+
+The simulated sound card (bench/fakeaudio/pyaudio.py, first on PYTHONPATH for both programs) behaves like PortAudio's blocking streams in real time: a microphone read returns when its frames would have been captured (the scenario's audio, then silence); a speaker write blocks while more than 40 ms is queued, as a device buffer does, and logs when each write starts to play on CLOCK_MONOTONIC, which every process shares. The wire probe (bench/fakeaudio/sitecustomize.py) stamps, inside each program, when each frame leaves its socket and when each frame is read from it; it is off in the CPU trials.
+
+Latency trials: the user speaks, pauses, and talks over the reply, which the gateway sends at 4x real time. CPU trials: 20 s of full duplex, the microphone streaming while the reply streams in real time.
+
+{table}
+"""
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--trials", type=int, default=5)
+    parser.add_argument("--trials", type=int, default=5, help="latency trials of each case, for each program")
+    parser.add_argument("--cpu-trials", type=int, default=3, help="CPU trials for each program")
     parser.add_argument("--markdown", type=Path)
     args = parser.parse_args()
-    results: dict[str, list[dict[str, float]]] = {"tfy-live": [], "seed": []}
+    results: dict[str, list[dict]] = {"tfy-live": [], "seed": []}
     with tempfile.TemporaryDirectory() as tmp:
-        for i in range(args.trials):
-            for case in CASES:
+        workdir = Path(tmp)
+        for i in range(max(args.trials, args.cpu_trials)):
+            runs = [(case.name, lambda p, c=case: trial(p, c, workdir)) for case in CASES] if i < args.trials else []
+            if i < args.cpu_trials:
+                runs.append(("cpu", lambda p: duplex_trial(p, workdir)))
+            for name, run in runs:
                 for program in results:  # interleaved, so drift in the machine's load hits both alike
-                    result: dict = {**trial(program, case, Path(tmp)), "case": case.name}
+                    result = {**run(program), "case": name}
                     results[program].append(result)
-                    print(program, case.name, {k: round(v) for k, v in result.items() if k != "case"},
-                          file=sys.stderr)
-    text = table(results, args.trials)
+                    print(program, name, {k: round(statistics.median(v) if isinstance(v, list) else v, 1)
+                                          for k, v in result.items() if k != "case"}, file=sys.stderr)
+        for _ in range(args.trials):
+            results["tfy-live"].append({"help_ms": help_ms(), "local_connected_ms": local_connected_ms(workdir)})
+    text = table(results, args.trials, args.cpu_trials)
     print(text)
     if args.markdown:
         old = args.markdown.read_text() if args.markdown.exists() else ""
         marker = "## tfy-live and the seed sample, side by side"
-        section = (
-            f"{marker}\n\n`make bench-seed` ({Path(__file__).name}): tfy-live and the gateway documentation's "
-            "sample (bench/seed, unmodified but for its URL and key), one after the other in each trial, against "
-            "the local gateway (echo model, reply sent at 4x real time).\n\n"
-            "The simulated sound card (bench/fakeaudio/pyaudio.py, first on PYTHONPATH for both programs) "
-            "behaves like PortAudio's blocking streams in real time: a microphone read returns when its frames "
-            "would have been captured (the scenario's audio, then silence); a speaker write blocks while more "
-            "than 40 ms is queued, as a device buffer does, and logs when each write starts to play on "
-            "CLOCK_MONOTONIC, which the gateway's timestamps share.\n\n" + text + "\n")
+        section = SECTION.format(script=Path(__file__).name, table=text)
         if marker in old:
             head, _, rest = old.partition(marker)
             tail = rest[rest.find("\n## "):] if "\n## " in rest else ""

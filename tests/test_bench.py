@@ -44,3 +44,41 @@ def test_the_simulated_devices_play_the_file_then_silence_and_log_what_is_heard(
     sink.close()
     start, frames, peak = log.read_text().split()
     assert int(frames) == 480 and int(peak) == 10000
+
+
+def test_the_wire_probe_stamps_setup_microphone_frames_and_model_audio(tmp_path):
+    """Both programs are probed by sitecustomize alone: run the real talk command under it, briefly."""
+    import signal
+    import subprocess
+
+    from tests.cli_run import clean_env
+    from tfy_live.localgw import GatewayThread
+
+    bench = load(ROOT / "bench" / "vs_seed.py", "vs_seed")
+    thread = GatewayThread(api_key="k", reply_speed=8.0)
+    gw = thread.start()
+    try:
+        wire = tmp_path / "wire.log"
+        pcm = (bench.tone(0.6, 300).astype("<i2").tobytes() + bytes(2 * 16000 * 3))
+        env = bench.environment(tmp_path, pcm, BENCH_WIRE_LOG=str(wire), SSL_CERT_FILE=gw.ca_file,
+                                TFY_API_KEY="k", TFY_BASE_URL=gw.base_url)
+        env = {**clean_env(), **env}
+        child = subprocess.Popen(bench.command("tfy-live", gw, tmp_path), env=env, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, cwd=tmp_path)
+        import time
+
+        deadline, began = 20.0, time.monotonic()
+        while time.monotonic() - began < deadline and not any(
+                "modelTurn" in m.get("serverContent", {}) for c in gw.connections for m in list(c.sent)):
+            time.sleep(0.05)
+        time.sleep(0.5)
+        child.send_signal(signal.SIGINT)
+        assert child.wait(10) == 130
+        (conn,) = gw.connections
+    finally:
+        thread.stop()
+    kinds = [kind for _, kind in bench.read_log(wire)]
+    assert kinds[0] == "setup" and "audio" in kinds and "other" in kinds  # transcriptions, turnComplete
+    sent = kinds.count("sent-audio")
+    received = sum(1 for m in conn.received if "audio" in m.get("realtime_input", {}))
+    assert sent >= 20 and sent == received  # every microphone frame, and nothing else

@@ -152,3 +152,78 @@ def test_keepalive_is_tuned_against_the_client_s_own_ping_timeout():
     client = build_client(resolve({"provider": "acct"}, {"TFY_API_KEY": KEY, "TFY_BASE_URL": "https://gw.example.com/api/llm"}))
     args = client._api_client._http_options.async_client_args
     assert args["ping_interval"] == PING_INTERVAL_S and args["ping_timeout"] == PING_TIMEOUT_S > 20
+
+
+class _Wire:
+    """Stands in for the SDK's websocket: keeps what would be written."""
+
+    def __init__(self) -> None:
+        self.frames: list[str] = []
+
+    async def send(self, frame: str) -> None:
+        self.frames.append(frame)
+
+
+@pytest.mark.parametrize("kind", ["gemini", "vertex"])
+@pytest.mark.parametrize("rate", [16000, 24000])
+async def test_audio_written_straight_to_the_socket_is_byte_for_byte_the_sdk_s_own_frame(kind, rate):
+    from google.genai.live import AsyncSession
+
+    from tfy_live.gateway import LiveSession, build_client
+
+    settings = resolve({"provider": "acct", "provider_kind": kind},
+                       {"TFY_API_KEY": KEY, "TFY_BASE_URL": "https://gw.example.com/api/llm"})
+    api_client = build_client(settings)._api_client
+    ours, theirs = _Wire(), _Wire()
+    session = AsyncSession(api_client, ours)
+    reference = AsyncSession(api_client, theirs)
+    live = LiveSession(session, settings)
+    from google.genai import types
+
+    pcm = bytes(range(256)) * 5  # every byte value: both alphabets' last characters, and padding
+    for chunk in (pcm, pcm[:638], b""):
+        await live.send_audio(chunk, rate)
+        await reference.send_realtime_input(audio=types.Blob(data=chunk, mime_type=f"audio/pcm;rate={rate}"))
+    assert ours.frames == theirs.frames and len(ours.frames) == 3
+
+
+async def test_without_the_sdk_s_socket_audio_goes_through_the_sdk_s_call():
+    from tfy_live.gateway import LiveSession
+
+    calls = []
+
+    class Session:  # an SDK that keeps its socket elsewhere
+        async def send_realtime_input(self, **kwargs):
+            calls.append(kwargs)
+
+    settings = resolve({"provider": "acct"}, {"TFY_API_KEY": KEY, "TFY_BASE_URL": "https://gw.example.com/api/llm"})
+    await LiveSession(Session(), settings).send_audio(b"\x01\x02", 16000)
+    (call,) = calls
+    assert call["audio"].data == b"\x01\x02" and call["audio"].mime_type == "audio/pcm;rate=16000"
+
+
+async def test_frames_are_not_deflated(gateway):
+    """permessage-deflate would cost more CPU than the rest of the send path, for a quarter of the bytes."""
+    async with connect(settings_for(gateway, "gemini"), context=gateway.client_ssl_context()) as session:
+        await session.send_audio(bytes(640))
+    (conn,) = gateway.connections
+    assert "permessage-deflate" not in conn.headers.get("sec-websocket-extensions", "")
+    assert "sec-websocket-key" in conn.headers  # the headers are the upgrade request's
+
+
+@pytest.mark.parametrize("kind", ["gemini", "vertex"])
+async def test_the_warm_up_frames_are_each_read_by_the_sdk_and_translated(kind):
+    """The warm-up hides its errors (it is only a head start), so its frames are checked here."""
+    from google.genai.live import AsyncSession
+
+    from tfy_live import events
+    from tfy_live.gateway import _WARM_UP_FRAMES, _Replay, build_client
+
+    settings = resolve({"provider": "acct", "provider_kind": kind},
+                       {"TFY_API_KEY": KEY, "TFY_BASE_URL": "https://gw.example.com/api/llm"})
+    session = AsyncSession(build_client(settings)._api_client, _Replay(_WARM_UP_FRAMES))
+    messages = [message async for message in session.receive()]
+    assert len(messages) == len(_WARM_UP_FRAMES)
+    kinds = {type(event).__name__ for message in messages for event in events.translate(message)}
+    assert {"Audio", "Text", "InputTranscript", "OutputTranscript", "Interrupted", "GenerationComplete",
+            "ResumptionUpdate", "GoAway", "ToolCall", "TurnComplete", "Usage"} <= kinds, kinds

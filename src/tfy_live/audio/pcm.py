@@ -89,11 +89,11 @@ class Resampler:
 
 def rms_dbfs(pcm: bytes) -> float:
     """RMS level in dBFS (a full-scale square wave is 0 dB); ``-inf`` for silence or b""."""
-    x = _s16(pcm).astype(np.float64)
+    x = _s16(pcm).astype(np.float64)  # runs 50 times a second on the microphone: one dot product
     if x.size == 0:
         return -math.inf
-    rms = math.sqrt(float(np.mean(x * x)))
-    return 20 * math.log10(rms / 32768) if rms > 0 else -math.inf
+    power = float(np.dot(x, x)) / x.size
+    return 10 * math.log10(power / 32768**2) if power > 0 else -math.inf
 
 
 def slices(pcm: bytes, frames: int) -> Iterator[bytes]:

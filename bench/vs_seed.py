@@ -111,7 +111,8 @@ def environment(workdir: Path, mic: bytes, **extra: str) -> dict[str, str]:
 
 def command(program: str, gw, workdir: Path) -> list[str]:
     if program == "tfy-live":
-        return [sys.executable, "-m", "tfy_live", "talk", "--provider", "acct"]
+        # Like for like: the seed cancels no echo (and the simulated room has none); bench/aec.py measures it.
+        return [sys.executable, "-m", "tfy_live", "talk", "--provider", "acct", "--aec", "off"]
     return [sys.executable, str(seed_program(gw.base_url, workdir / "seed.py"))]
 
 
@@ -229,7 +230,7 @@ def local_connected_ms(workdir: Path) -> float:
     fresh(wire)
     env = environment(workdir, bytes(RATE * 2), BENCH_WIRE_LOG=str(wire))
     started = time.monotonic()
-    child = subprocess.Popen([str(TFY_LIVE), "talk", "--local"], env=env, stdin=subprocess.DEVNULL,
+    child = subprocess.Popen([str(TFY_LIVE), "talk", "--local", "--aec", "off"], env=env, stdin=subprocess.DEVNULL,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=workdir)
     time.sleep(3.0)
     interrupt(child)

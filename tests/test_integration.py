@@ -110,12 +110,26 @@ def test_local_flag_runs_the_built_in_gateway_in_process(tmp_path):
 
 def test_microphone_and_speaker_through_real_portaudio_and_alsa(tmp_path):
     env, out_raw = device_env(tmp_path, hello_16k())
-    result = tfy_live("talk", "--local", "--turns", "1", env=env)
+    # Without echo cancellation the model hears the microphone sample for sample.
+    result = tfy_live("talk", "--local", "--turns", "1", "--aec", "off", env=env)
     assert result.returncode == 0, result.stderr
+    assert "echo cancellation off" in result.stdout
     played = out_raw.read_bytes()
     assert len(played) > 24000  # over half a second of the model's voice reached the speaker
     assert similarity(resample(played, 24000, 16000), hello_16k()) > 0.9
     assert "Unknown PCM" not in result.stderr and "jack" not in result.stderr.lower()
+
+
+def test_echo_cancellation_and_local_barge_in_are_on_by_default_with_a_microphone(tmp_path):
+    pytest.importorskip("livekit.rtc", reason="the 'aec' extra is part of the test extra")
+    env, out_raw = device_env(tmp_path, hello_16k())
+    result = tfy_live("talk", "--local", "--turns", "1", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "status: echo cancellation on, local barge-in on" in result.stdout
+    played = out_raw.read_bytes()
+    assert len(played) > 24000
+    # The canceller's high-pass filter shifts the phase of the lowest tones: still the same words.
+    assert similarity(resample(played, 24000, 16000), hello_16k()) > 0.5
 
 
 def test_ctrl_c_exits_130_quickly_without_a_traceback(tmp_path):

@@ -35,7 +35,7 @@ def main_hz(pcm: bytes, rate: int) -> float:
     (Fault("drop", after_turns=1), "connection closed with code 1006", True),
     (Fault("go_away", after_turns=1, time_left_s=1.5), "will close this connection in 2 s", True),
     (Fault("go_away", after_turns=0, during_reply=True, time_left_s=1.5), "will close this connection in 2 s", True),
-    (Fault("oversized", after_turns=1), "connection closed with code 1009: frame exceeds limit", True),
+    (Fault("oversized", after_turns=1), "connection closed with code 1009: frame ", True),
 ], ids=["1011-between-turns", "1011-mid-reply", "tcp-drop", "goaway-between-turns", "goaway-mid-reply", "oversized"])
 def test_the_second_turn_goes_to_a_resumed_connection_and_nothing_is_lost(tmp_path, fault, seen, whole_first_reply):
     wav_in, sent_bytes = two_utterances(tmp_path)

@@ -193,6 +193,28 @@ def talk(
     chunk_ms: Annotated[int, typer.Option(
         "--chunk-ms", envvar="TFY_LIVE_CHUNK_MS", min=10, max=200, rich_help_panel=AUDIO,
         help="Microphone chunk length sent per message, in milliseconds.")] = 20,
+    aec: Annotated[str, typer.Option(
+        "--aec", envvar="TFY_LIVE_AEC", rich_help_panel=AUDIO,
+        help="Echo cancellation, so the model does not hear itself on laptop speakers: auto (on when the "
+             "'aec' extra is installed and a microphone is used), on or off.")] = "auto",
+    noise_suppression: Annotated[bool, typer.Option(
+        "--noise-suppression", envvar="TFY_LIVE_NOISE_SUPPRESSION", rich_help_panel=AUDIO,
+        help="With echo cancellation: also suppress steady background noise.")] = False,
+    high_pass: Annotated[bool, typer.Option(
+        "--high-pass", envvar="TFY_LIVE_HIGH_PASS", rich_help_panel=AUDIO,
+        help="With echo cancellation: also filter out rumble below about 80 Hz.")] = False,
+    half_duplex: Annotated[bool, typer.Option(
+        "--half-duplex", envvar="TFY_LIVE_HALF_DUPLEX", rich_help_panel=AUDIO,
+        help="Instead of echo cancellation: mute the microphone while the model speaks (and a short tail after); "
+             "you cannot talk over it, but type to interrupt.")] = False,
+    half_duplex_tail_ms: Annotated[Optional[int], typer.Option(
+        "--half-duplex-tail-ms", envvar="TFY_LIVE_HALF_DUPLEX_TAIL_MS", min=0, rich_help_panel=AUDIO,
+        help="With --half-duplex: how long the microphone stays muted after the model stops, in ms (300).")] = None,
+    barge_in: Annotated[str, typer.Option(
+        "--barge-in", envvar="TFY_LIVE_BARGE_IN", rich_help_panel=AUDIO,
+        help="Who stops the model when you talk over it: local (a voice detector on the echo-cancelled "
+             "microphone, at once), server (its 'interrupted', a round trip later) or auto (local with "
+             "echo cancellation).")] = "auto",
     system: System = None,
     system_file: SystemFile = None,
     language: Language = None,
@@ -243,6 +265,7 @@ def talk(
 
     Type a line and press Enter to send it as text (it interrupts the model, as speech does).
     """
+    from tfy_live.echoguard import echo_options
     from tfy_live.shaping import model_options
     from tfy_live.talk import AudioChoice, OutputChoice, talk as run_talk
 
@@ -260,8 +283,10 @@ def talk(
             thinking_budget=thinking_budget, google_search=google_search, compression=not no_compression,
             compression_trigger_tokens=compression_trigger, compression_target_tokens=compression_target,
         )
+        echo = echo_options(aec=aec, noise_suppression=noise_suppression, high_pass=high_pass,
+                            half_duplex=half_duplex, barge_in=barge_in, tail_ms=half_duplex_tail_ms)
         return await run_talk(settings, audio, options=options, local=local, turns=turns,
-                              reply_timeout=reply_timeout, output=output)
+                              reply_timeout=reply_timeout, output=output, echo=echo)
 
     run(main)
 

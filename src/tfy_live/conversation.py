@@ -90,6 +90,7 @@ class Conversation:
         lines: AsyncIterator[str] | None = None,
         push_to_talk: bool = False,
         recorder: Recorder | None = None,
+        guard: Any = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.session = session
@@ -102,7 +103,9 @@ class Conversation:
         self.lines = lines
         self.push_to_talk = push_to_talk
         self.recorder = recorder
-        self.player = Player(sink, on_played=recorder.played if recorder is not None else None)
+        self.guard = guard  # echoguard.EchoGuard: echo cancellation, half-duplex, local barge-in
+        self.local_barge_ins = 0
+        self.player = Player(sink, on_played=self._played if recorder is not None or guard is not None else None)
         self.timeline = Timeline(started=clock())
         self._user_turn_open = False  # push-to-talk: between the two Enters
         self.tool_calls = 0
@@ -157,10 +160,30 @@ class Conversation:
     def _event(self) -> None:
         self._changed.set()
 
+    def _played(self, pcm: bytes) -> None:
+        if self.guard is not None:
+            self.guard.played(pcm, self.clock())
+        if self.recorder is not None:
+            self.recorder.played(pcm)
+
+    def _local_barge_in(self) -> None:
+        """The user began speaking over the model: stop playback now, and the rest of this reply."""
+        dropped = self.player.interrupt(hold=True)
+        self.local_barge_ins += 1
+        self.timeline.interrupted(self.clock())
+        self.reporter.notice(f"you spoke over the model: playback stopped at once (local barge-in; "
+                             f"{dropped:.0f} ms of queued audio dropped)")
+
     async def _capture(self) -> None:
         assert self.source is not None
         rate = self.source.sample_rate
         async for chunk in self.source.stream(self.chunk_frames):
+            if self.guard is not None:
+                chunk, began = self.guard.mic(chunk, self.clock())
+                if began and not self.player.holding:
+                    self._local_barge_in()
+                if not chunk:
+                    continue  # the canceller holds part of a 10 ms frame until the next chunk
             if self.recorder is not None:
                 self.recorder.mic(chunk)
             # With push-to-talk the server's voice detection is off: only the marked turn is sent.
@@ -225,6 +248,7 @@ class Conversation:
         now = self.clock()
         if isinstance(event, ev.Interrupted):
             dropped = self.player.interrupt()
+            self.player.release()  # after a local barge-in: the next turn is heard
             self._interrupted_since_send = True
             self.timeline.interrupted(now)
             self.rule.turn_interrupted(now)
@@ -244,6 +268,7 @@ class Conversation:
             self.rule.user_heard(now)
             self.reporter.user_transcript(event.text, event.finished)
         elif isinstance(event, ev.TurnComplete):
+            self.player.release()
             self.rule.turn_complete(now)
             turn = self.timeline.turn_complete(now)
             if (turn.started >= self._sent_at) if turn is not None else not self._interrupted_since_send:

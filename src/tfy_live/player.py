@@ -31,6 +31,7 @@ class Player:
         self._idle.set()
         self._tail = b""  # an odd byte left over from a chunk, kept for the next one
         self._writing = False
+        self._holding = False  # after a local barge-in: the rest of this model turn is not played
         self.played_bytes = 0
         self.dropped_bytes = 0
 
@@ -44,6 +45,9 @@ class Player:
 
     def put(self, pcm: bytes, rate: int | None = None) -> None:
         """Queue model audio (s16le mono at ``rate``, the sink's rate if omitted)."""
+        if self._holding:
+            self.dropped_bytes += len(pcm) - len(pcm) % SAMPLE_WIDTH
+            return
         if rate is not None and rate != self.sink.sample_rate:
             if self._resampler is None or self._resampler.from_rate != rate:
                 from tfy_live.audio.pcm import Resampler
@@ -61,8 +65,13 @@ class Player:
             self._idle.clear()
             self._wakeup.set()
 
-    def interrupt(self) -> float:
-        """Drop all pending audio at once; return how many milliseconds were dropped."""
+    def interrupt(self, *, hold: bool = False) -> float:
+        """Drop all pending audio at once; return how many milliseconds were dropped.
+
+        ``hold``: also drop what arrives after, until ``release()`` — a local barge-in
+        stops the model before the server knows, and the rest of its reply is on the way.
+        """
+        self._holding = self._holding or hold
         dropped = self._queued_bytes
         self._slices.clear()
         self._queued_bytes = 0
@@ -71,6 +80,14 @@ class Player:
         if not self._writing:
             self._idle.set()
         return 1000 * dropped / (SAMPLE_WIDTH * self.sink.sample_rate)
+
+    def release(self) -> None:
+        """Play what arrives again (the server ended the turn that was cut short)."""
+        self._holding = False
+
+    @property
+    def holding(self) -> bool:
+        return self._holding
 
     async def wait_idle(self) -> None:
         """Return once everything queued has been handed to the sink."""

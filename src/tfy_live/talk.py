@@ -18,6 +18,7 @@ from typing import Any, Callable
 from tfy_live.audio import INPUT_RATE, OUTPUT_RATE, AudioSink, AudioSource
 from tfy_live.config import Settings
 from tfy_live.conversation import Conversation
+from tfy_live.echoguard import EchoGuard, EchoOptions
 from tfy_live.endrule import EndRule
 from tfy_live.link import Link
 from tfy_live.shaping import ModelOptions
@@ -82,6 +83,23 @@ def open_sink(choice: AudioChoice) -> AudioSink:
     return PyAudioSink(choice.output_device, sample_rate=OUTPUT_RATE)
 
 
+def open_guard(options: EchoOptions, source: AudioSource, sink: AudioSink, *, microphone: bool) -> tuple[EchoGuard, str]:
+    """Echo cancellation, half-duplex and local barge-in as asked and installed; checked before connecting."""
+    from tfy_live.audio import echo, vad
+    from tfy_live.echoguard import plan
+
+    chosen = plan(options, microphone=microphone, aec_installed=echo.available(), vad_installed=vad.available())
+    canceller = onset = None
+    if chosen.aec:
+        canceller = echo.EchoCanceller(near_rate=source.sample_rate, far_rate=sink.sample_rate,
+                                       noise_suppression=options.noise_suppression, high_pass=options.high_pass)
+    if chosen.local_barge_in:
+        onset = vad.SpeechOnset()
+    guard = EchoGuard(canceller=canceller, onset=onset, half_duplex=chosen.half_duplex, tail_s=options.tail_s,
+                      far_rate=sink.sample_rate)
+    return guard, chosen.note
+
+
 def describe(settings: Settings, url: str) -> str:
     return (
         f"provider {settings.provider} ({settings.provider_kind}) · model {settings.model} · "
@@ -98,6 +116,7 @@ async def talk(
     reply_timeout: float = 30.0,
     options: ModelOptions = ModelOptions(),
     output: OutputChoice = OutputChoice(),
+    echo: EchoOptions = EchoOptions(),
     connect: Callable[..., Any] | None = None,
 ) -> int:
     """Run one conversation; return the exit code (errors are raised as TfyLiveError)."""
@@ -106,6 +125,7 @@ async def talk(
     connect = connect or gateway.connect
     source = open_source(audio)
     sink = open_sink(audio)
+    guard, echo_note = open_guard(echo, source, sink, microphone=audio.input_file is None)
     async with contextlib.AsyncExitStack() as stack:
         recorder = None
         if output.record is not None:
@@ -117,8 +137,10 @@ async def talk(
         if audio.input_file is not None:
             reporter.input_label = f"{audio.input_file} ({source.duration_s:.1f} s)"
         rule = EndRule(max_turns=turns, reply_timeout_s=reply_timeout)
+        reporter.status(echo_note)
         await _converse(settings, source, sink, reporter, rule, local=local, options=options,
-                        transcripts=output.transcripts, connect=connect, chunk_ms=audio.chunk_ms, recorder=recorder)
+                        transcripts=output.transcripts, connect=connect, chunk_ms=audio.chunk_ms, recorder=recorder,
+                        guard=guard)
     return 0
 
 
@@ -179,7 +201,7 @@ async def _given(messages: list[str]) -> Any:
 
 async def _converse(settings: Settings, source: AudioSource | None, sink: AudioSink, reporter: Any, rule: EndRule,
                     *, local: bool, options: ModelOptions, transcripts: bool, connect: Callable[..., Any],
-                    chunk_ms: float = 20.0, recorder: Any = None, lines: Any = None) -> None:
+                    chunk_ms: float = 20.0, recorder: Any = None, lines: Any = None, guard: Any = None) -> None:
     from tfy_live import gateway
 
     if lines is None:
@@ -219,7 +241,7 @@ async def _converse(settings: Settings, source: AudioSource | None, sink: AudioS
             reporter.status("push-to-talk: press Enter to start speaking and Enter again when done")
         conversation = Conversation(
             session, source, sink, reporter, chunk_ms=chunk_ms, rule=rule, lines=lines,
-            push_to_talk=options.push_to_talk, recorder=recorder,
+            push_to_talk=options.push_to_talk, recorder=recorder, guard=guard,
         )
         session.on_state = conversation.connection_state
         session.can_switch = conversation.user_quiet

@@ -1,0 +1,151 @@
+"""What happens to the microphone while the model may be heard through the speaker.
+
+``EchoGuard`` sits between the microphone and the wire (and is told what the
+speaker plays). Pure logic around two optional parts, both given ready-made:
+
+- ``canceller`` (``audio.echo.EchoCanceller``): the model's voice is taken out
+  of the microphone before it is sent; the far-end reference is each slice as
+  it is handed to the speaker;
+- ``onset`` (``audio.vad.SpeechOnset``): on the cleaned microphone, the user
+  starting to speak while the model is audible is a local barge-in — playback
+  can stop now, before the server's ``interrupted`` arrives.
+
+Or, instead of cancelling, ``half_duplex``: the microphone sends silence while
+the model is audible and for ``tail_s`` after (the room's echo dies away), so the
+model never hears itself — nor the user, until it stops.
+
+"Audible" is reckoned from the slices handed to the speaker: each plays after
+those before it, so the model is audible until the last one ends.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from tfy_live.audio import SAMPLE_WIDTH
+
+AecChoice = Literal["auto", "on", "off"]
+BargeInChoice = Literal["auto", "local", "server"]
+HALF_DUPLEX_TAIL_S = 0.3
+
+
+@dataclass(frozen=True)
+class EchoOptions:
+    aec: AecChoice = "auto"
+    noise_suppression: bool = False
+    high_pass: bool = False
+    half_duplex: bool = False
+    tail_s: float = HALF_DUPLEX_TAIL_S
+    barge_in: BargeInChoice = "auto"
+
+
+@dataclass(frozen=True)
+class EchoPlan:
+    """What ``EchoOptions`` come to on this machine, with the reason, for the status line."""
+
+    aec: bool
+    local_barge_in: bool
+    half_duplex: bool
+    note: str
+
+
+def echo_options(*, aec: str = "auto", noise_suppression: bool = False, high_pass: bool = False,
+                 half_duplex: bool = False, barge_in: str = "auto", tail_ms: int | None = None) -> EchoOptions:
+    """Validated options, or a ConfigError naming the fix."""
+    from tfy_live.errors import ConfigError
+
+    aec, barge_in = aec.strip().lower(), barge_in.strip().lower()
+    if aec not in ("auto", "on", "off"):
+        raise ConfigError(f"--aec must be auto, on or off (got {aec!r})")
+    if barge_in not in ("auto", "local", "server"):
+        raise ConfigError(f"--barge-in must be auto, local or server (got {barge_in!r})")
+    if tail_ms is not None and tail_ms < 0:
+        raise ConfigError(f"--half-duplex-tail-ms must be 0 or more (got {tail_ms})")
+    tail_s = HALF_DUPLEX_TAIL_S if tail_ms is None else tail_ms / 1000
+    if aec == "on" and half_duplex:
+        raise ConfigError("--half-duplex is the alternative to echo cancellation: use --aec off or drop --half-duplex")
+    if barge_in == "local" and half_duplex:
+        raise ConfigError("--half-duplex mutes the microphone while the model speaks, so it cannot hear you "
+                          "barge in: use --barge-in server or drop --half-duplex")
+    if barge_in == "local" and aec == "off":
+        raise ConfigError("--barge-in local listens on the echo-cancelled microphone: drop --aec off "
+                          "(with headphones, use --barge-in server)")
+    return EchoOptions(aec=aec, noise_suppression=noise_suppression, high_pass=high_pass,  # type: ignore[arg-type]
+                       half_duplex=half_duplex, tail_s=tail_s, barge_in=barge_in)  # type: ignore[arg-type]
+
+
+def plan(options: EchoOptions, *, microphone: bool, aec_installed: bool, vad_installed: bool) -> EchoPlan:
+    """Resolve ``auto``: echo cancellation when a microphone meets a speaker and the extra is there.
+
+    Asking for what is not installed (``--aec on``, ``--barge-in local``) is left to the
+    constructors, which raise a ConfigError naming the install command.
+    """
+    if options.aec == "on":
+        aec = True
+    elif options.aec == "off" or options.half_duplex or not microphone:
+        aec = False
+    else:
+        aec = aec_installed
+    if options.barge_in == "local":
+        aec = True  # asked for: the canceller's constructor says if it is missing
+        local = True
+    elif options.barge_in == "server":
+        local = False
+    else:
+        local = aec and vad_installed
+    if options.half_duplex:
+        note = "half-duplex: the microphone is muted while the model speaks"
+    elif aec:
+        note = "echo cancellation on" + (", local barge-in on" if local else "")
+    elif options.aec == "auto" and microphone and not aec_installed:
+        note = ("echo cancellation off (not installed: pip install 'tfy-live[aec]'); "
+                "use headphones or --half-duplex")
+    else:
+        note = "echo cancellation off"
+    return EchoPlan(aec=aec, local_barge_in=local, half_duplex=options.half_duplex, note=note)
+
+
+class EchoGuard:
+    def __init__(
+        self,
+        *,
+        canceller: Any = None,
+        onset: Any = None,
+        half_duplex: bool = False,
+        tail_s: float = HALF_DUPLEX_TAIL_S,
+        far_rate: int = 24_000,
+    ) -> None:
+        self.canceller = canceller
+        self.onset = onset
+        self.half_duplex = half_duplex
+        self.tail_s = tail_s
+        self.far_rate = far_rate
+        self.audible_until = -float("inf")  # when the last slice handed to the speaker ends
+        self.muted_chunks = 0
+        self.onsets = 0
+
+    def played(self, pcm: bytes, now: float) -> None:
+        """A slice of model audio was handed to the speaker at ``now``."""
+        start = max(self.audible_until, now)
+        self.audible_until = start + len(pcm) / SAMPLE_WIDTH / self.far_rate
+        if self.canceller is not None:
+            self.canceller.far(pcm)
+
+    def audible(self, now: float) -> bool:
+        return now < self.audible_until
+
+    def mic(self, pcm: bytes, now: float) -> tuple[bytes, bool]:
+        """Microphone audio -> (what to send, whether the user began speaking over the model)."""
+        if self.canceller is not None:
+            if self.audible(now):  # the echo's delay: the speaker's backlog plus this chunk
+                self.canceller.delay_ms = 1000 * (self.audible_until - now)
+            pcm = self.canceller.near(pcm)
+        if self.half_duplex and now < self.audible_until + self.tail_s:
+            self.muted_chunks += 1
+            return bytes(len(pcm)), False
+        began = False
+        if self.onset is not None and self.onset.feed(pcm) and self.audible(now):
+            self.onsets += 1
+            began = True
+        return pcm, began

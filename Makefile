@@ -6,9 +6,12 @@ demo:
 	scripts/demo.sh
 
 # Benchmarks (not tests): results are appended to BENCHMARKS.md.
-.PHONY: bench bench-seed soak
-bench: bench-seed soak
+.PHONY: bench bench-seed soak bench-aec
+bench: bench-seed soak bench-aec
 bench-seed:
 	bash -c 'source scripts/setup.sh test && .venv/bin/python bench/vs_seed.py --trials 5 --markdown BENCHMARKS.md'
 soak:
 	bash -c 'source scripts/setup.sh test && .venv/bin/python bench/soak.py --minutes 60 --markdown BENCHMARKS.md'
+
+bench-aec:
+	bash -c 'source scripts/setup.sh test && .venv/bin/python bench/aec.py --trials 3 --markdown BENCHMARKS.md'

@@ -287,6 +287,9 @@ class ScriptedOnset:
         self.fed += 1
         return self.fed == self.at
 
+    def reset(self):
+        pass
+
 
 def after(seconds):
     """A WaitUntil condition that is true ``seconds`` after it is first asked."""

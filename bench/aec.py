@@ -41,6 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
+from bench.report import replace_section  # noqa: E402
 from tests.speech import MODEL_SAYS, USER_SAYS, echo_of, power_db, s16, speech  # noqa: E402
 from tfy_live.audio.echo import EchoCanceller  # noqa: E402
 from tfy_live.audio.vad import OnsetRule, SpeechOnset  # noqa: E402
@@ -101,17 +102,19 @@ def erle_rows() -> list[str]:
             mic = echo_of(far16, delay_ms=delay, room_ms=reverb, gain=gain)
             # -90 dBFS of noise: far enough below the echo that ERLE is the canceller's, not the noise floor's
             mic += np.random.default_rng(1).standard_normal(len(mic)).astype(np.float32) * 3e-5
+            mic_pcm = s16(mic)
+            mic_db = power_db(mic_pcm)
             cells = []
             for ns in (False, True):
                 out, _, _ = run_chain(mic, far24, ns=ns)
                 per_second = []
                 for s in range(3, len(out) // 32000):
-                    a, b = slice(s * 32000, (s + 1) * 32000), slice(s * 32000, (s + 1) * 32000)
-                    echo_in = power_db(s16(mic)[a])
-                    if echo_in > power_db(s16(mic)) - 15:  # a second with the model speaking
-                        per_second.append(echo_in - power_db(out[b]))
+                    second = slice(s * 32000, (s + 1) * 32000)
+                    echo_in = power_db(mic_pcm[second])
+                    if echo_in > mic_db - 15:  # a second with the model speaking
+                        per_second.append(echo_in - power_db(out[second]))
                 cells.append(f"{statistics.median(per_second):.1f} dB (worst second {min(per_second):.1f})")
-            rows.append(f"| {delay} ms, {reverb} ms reverberation, {level} ({power_db(s16(mic)) - 90.3:.0f} dBFS) "
+            rows.append(f"| {delay} ms, {reverb} ms reverberation, {level} ({mic_db - 90.3:.0f} dBFS) "
                         f"| {cells[0]} | {cells[1]} |")
     return rows
 
@@ -321,15 +324,7 @@ def main() -> None:
                              cost=cost, trials=args.trials, e2e="\n".join(e2e), rule=rule)
     print(section)
     if args.markdown:
-        old = args.markdown.read_text() if args.markdown.exists() else ""
-        marker = "## Echo cancellation and local barge-in"
-        if marker in old:
-            head, _, rest = old.partition(marker)
-            tail = rest[rest.find("\n## "):] if "\n## " in rest else ""
-            old = head + section + tail
-        else:
-            old = old.rstrip("\n") + "\n\n" + section
-        args.markdown.write_text(old)
+        replace_section(args.markdown, section)
 
 
 if __name__ == "__main__":

@@ -47,7 +47,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT))
 
+from bench.report import replace_section  # noqa: E402
 from tfy_live.localgw import EchoOptions, GatewayThread  # noqa: E402
 from tfy_live.localgw.echo import audio_chunks  # noqa: E402
 
@@ -340,16 +342,7 @@ def main() -> None:
     text = table(results, args.trials, args.cpu_trials)
     print(text)
     if args.markdown:
-        old = args.markdown.read_text() if args.markdown.exists() else ""
-        marker = "## tfy-live and the seed sample, side by side"
-        section = SECTION.format(script=Path(__file__).name, table=text)
-        if marker in old:
-            head, _, rest = old.partition(marker)
-            tail = rest[rest.find("\n## "):] if "\n## " in rest else ""
-            old = head + section + tail
-        else:
-            old = old.rstrip("\n") + "\n\n" + section
-        args.markdown.write_text(old)
+        replace_section(args.markdown, SECTION.format(script=Path(__file__).name, table=text))
 
 
 if __name__ == "__main__":

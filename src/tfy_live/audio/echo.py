@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tfy_live.audio import INPUT_RATE, OUTPUT_RATE, SAMPLE_WIDTH
+from tfy_live.audio import INPUT_RATE, OUTPUT_RATE, SAMPLE_WIDTH, installed
 from tfy_live.errors import ConfigError
 
 FRAME_MS = 10  # the module's frame length
@@ -35,12 +35,7 @@ EXTRA_HINT = "pip install 'tfy-live[aec]'"
 
 def available() -> bool:
     """Whether the echo canceller's library is installed (without importing it)."""
-    import importlib.util
-
-    try:
-        return importlib.util.find_spec("livekit.rtc") is not None
-    except Exception:  # noqa: BLE001 - a broken install is not an installed one
-        return False
+    return installed("livekit.rtc")
 
 
 def _new_module(*, noise_suppression: bool, high_pass: bool) -> Any:
@@ -56,10 +51,13 @@ def _new_module(*, noise_suppression: bool, high_pass: bool) -> Any:
     )
 
 
-def _frame(pcm: bytes | bytearray, rate: int) -> Any:
+def _frame_maker() -> Any:
     from livekit import rtc
 
-    return rtc.AudioFrame(pcm, rate, 1, len(pcm) // SAMPLE_WIDTH)
+    def frame(pcm: bytes | bytearray, rate: int) -> Any:
+        return rtc.AudioFrame(pcm, rate, 1, len(pcm) // SAMPLE_WIDTH)
+
+    return frame
 
 
 class EchoCanceller:
@@ -80,7 +78,7 @@ class EchoCanceller:
         self.high_pass = high_pass
         self._apm = module if module is not None else _new_module(
             noise_suppression=noise_suppression, high_pass=high_pass)
-        self._frame = frame or _frame
+        self._frame = frame or _frame_maker()  # livekit is looked up once, not 200 times a second
         self._near_bytes = near_rate * FRAME_MS // 1000 * SAMPLE_WIDTH
         self._far_bytes = far_rate * FRAME_MS // 1000 * SAMPLE_WIDTH
         self._near_rest = b""

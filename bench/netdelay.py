@@ -14,37 +14,30 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import threading
+
+from tfy_live.localgw.loopthread import LoopThread
 
 
 class DelayProxy:
     def __init__(self, host: str, port: int, *, one_way_ms: float) -> None:
         self.host, self.port = host, port
         self.delay = one_way_ms / 1000
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="net-delay", daemon=True)
+        self._loop = LoopThread("net-delay")
         self._server: asyncio.Server | None = None
 
     def start(self) -> int:
         """Start listening on 127.0.0.1; returns the port to connect to."""
-        self._thread.start()
-        self._server = asyncio.run_coroutine_threadsafe(
-            asyncio.start_server(self._connection, "127.0.0.1", 0), self._loop).result(10)
+        self._loop.start()
+        self._server = self._loop.run(asyncio.start_server(self._connection, "127.0.0.1", 0))
         return self._server.sockets[0].getsockname()[1]
 
     def stop(self) -> None:
-        async def shut() -> None:
+        async def close() -> None:
             if self._server is not None:
                 self._server.close()
-            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
 
-        asyncio.run_coroutine_threadsafe(shut(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(5)
-        self._loop.close()
+        self._loop.run(close())
+        self._loop.stop()  # and the connections still open
 
     async def _connection(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
         try:

@@ -15,7 +15,6 @@ import http
 import json
 import logging
 import re
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
@@ -25,6 +24,7 @@ from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
 from tfy_live.localgw.echo import EchoModel, EchoOptions, audio_chunks, decode_b64, get
+from tfy_live.localgw.loopthread import LoopThread
 from tfy_live.localgw.tls import LocalCertificates
 
 log = logging.getLogger("tfy_live.localgw")
@@ -301,29 +301,18 @@ class GatewayThread:
     def __init__(self, **kwargs: Any) -> None:
         self.kwargs = {"record": True, **kwargs}
         self.gateway: LocalGateway | None = None
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="local-gateway", daemon=True)
+        self._loop = LoopThread("local-gateway")
 
     def start(self) -> LocalGateway:
-        self._thread.start()
+        self._loop.start()
         self.gateway = LocalGateway(**self.kwargs)
-        asyncio.run_coroutine_threadsafe(self.gateway.start(), self._loop).result(10)
+        self._loop.run(self.gateway.start())
         return self.gateway
 
     def stop(self) -> None:
         if self.gateway is not None:
-            asyncio.run_coroutine_threadsafe(self.gateway.stop(), self._loop).result(10)
-
-        async def finish_sessions() -> None:  # e.g. one still waiting out a slow setup
-            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-
-        asyncio.run_coroutine_threadsafe(finish_sessions(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(5)
-        self._loop.close()
+            self._loop.run(self.gateway.stop())
+        self._loop.stop()
 
 
 async def serve_forever(on_ready: Callable[[LocalGateway], None] | None = None, **kwargs: Any) -> None:

@@ -2,7 +2,7 @@
 
 A conversation wakes the loop about 150 times a second (microphone frames out,
 model audio in, speaker slices); uvloop's loop and its TLS transport are
-compiled, and take about a fifth off tfy-live's CPU in a conversation (see
+compiled, and take about a tenth off tfy-live's CPU in a conversation (see
 BENCHMARKS.md). ``TFY_LIVE_EVENT_LOOP`` chooses: ``auto`` (the default),
 ``uvloop`` (an error if it is not installed) or ``asyncio``.
 """

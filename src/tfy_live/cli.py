@@ -72,11 +72,11 @@ def run(make: Callable[[], Coroutine[Any, Any, int | None]]) -> None:
     from rich.console import Console
     from rich.markup import escape
 
-    from tfy_live import eventloop  # asyncio: not imported for --help
+    import asyncio  # here, not at the top: --help does not need it
 
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
-        code = eventloop.run(make(), os.environ)
+        code = asyncio.run(make())
     except TfyLiveError as exc:
         err.print(f"[bold red]error:[/bold red] {escape(redact(str(exc), _secrets()))}")
         raise typer.Exit(exc.exit_code) from None

@@ -126,6 +126,15 @@ HEADER = ("| date | machine | run | conversation | RSS after 1 min | at 10% | me
           "slope after 10% |\n|---|---|---|---|---|---|---|---|---|---|")
 
 
+def add_row(text: str, marker: str, row: str) -> str:
+    """``text`` with ``row`` after the last row of the table under ``marker`` (other sections may follow)."""
+    lines = text.rstrip("\n").split("\n")
+    start = lines.index(marker)
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+    last = max(i for i in range(start, end) if lines[i].startswith("|"))
+    return "\n".join(lines[: last + 1] + [row] + lines[last + 1:]) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=60.0)
@@ -143,7 +152,7 @@ def main() -> None:
             text += (f"\n{marker}\n\n`make soak` ({Path(__file__).name}): the whole client path through the local "
                      "gateway with time compressed; RSS of the process (client and in-process gateway) sampled "
                      "every simulated minute after a garbage collection.\n\n" + HEADER + "\n")
-        args.markdown.write_text(text.rstrip("\n") + "\n" + row + "\n")
+        args.markdown.write_text(add_row(text, marker, row))
 
 
 if __name__ == "__main__":

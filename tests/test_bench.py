@@ -133,3 +133,10 @@ def test_the_users_voice_is_found_in_what_the_gateway_got_and_its_level_compared
     aec = load(ROOT / "bench" / "aec.py", "bench_aec")
     assert abs(aec.voice_kept(s16(sent), s16(voice)) - (-6.02)) < 0.1  # half the amplitude, where it is
     assert abs(aec.voice_kept(s16(np.concatenate([voice, voice[:10]])), s16(voice))) < 0.1
+
+
+def test_a_soak_row_goes_into_its_own_table_even_when_other_sections_follow():
+    soak = load(ROOT / "bench" / "soak.py", "bench_soak")
+    text = "# B\n\n## Soak\n\nintro\n\n| h |\n|---|\n| old |\n\n## Next\n\n| other |\n"
+    assert soak.add_row(text, "## Soak", "| new |") == (
+        "# B\n\n## Soak\n\nintro\n\n| h |\n|---|\n| old |\n| new |\n\n## Next\n\n| other |\n")

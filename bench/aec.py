@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-import platform
 import signal
 import statistics
 import subprocess
@@ -43,7 +42,7 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
 from bench.netdelay import DelayProxy  # noqa: E402
-from bench.report import replace_section  # noqa: E402
+from bench.report import machine, replace_section  # noqa: E402
 from tests.speech import MODEL_SAYS, USER_SAYS, echo_of, power_db, s16, speech  # noqa: E402
 from tfy_live.audio.echo import EchoCanceller  # noqa: E402
 from tfy_live.audio.vad import OnsetRule, SpeechOnset  # noqa: E402
@@ -357,9 +356,8 @@ def main() -> None:
         e2e = e2e_rows(args.trials, Path(tmp))
     r = OnsetRule()
     rule = f"a 32 ms window with speech probability ≥ {r.threshold} above {r.floor_dbfs:.0f} dBFS, {r.min_windows} in a row"
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     doc = "\n\n".join(p.replace("\n", " ") for p in __doc__.split("\n\n")[2:])
-    section = SECTION.format(script=Path(__file__).name, day=datetime.date.today().isoformat(), machine=machine,
+    section = SECTION.format(script=Path(__file__).name, day=datetime.date.today().isoformat(), machine=machine(),
                              doc=doc, erle="\n".join(erle), double="\n".join(double), false="\n".join(false),
                              cost=cost, trials=args.trials, e2e="\n".join(e2e), rule=rule)
     print(section)

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import platform
 from pathlib import Path
+
+
+def machine() -> str:
+    """The machine a run was made on, as every table says it."""
+    return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
 def replace_section(path: Path, section: str) -> None:

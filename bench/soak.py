@@ -17,7 +17,6 @@ import asyncio
 import datetime
 import gc
 import os
-import platform
 import statistics
 import sys
 import time
@@ -25,7 +24,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT))
 
+from bench.report import machine  # noqa: E402
 from tfy_live.audio import NullSink  # noqa: E402
 from tfy_live.audio.wavfile import WavFileSource  # noqa: E402
 from tfy_live.config import resolve  # noqa: E402
@@ -113,9 +114,8 @@ def report(result: dict) -> str:
     tenth = rss[max(0, len(rss) // 10 - 1)]
     slope = (rss[-1] - tenth) / max(1e-9, samples[-1][0] - samples[max(0, len(rss) // 10 - 1)][0]) * 60
     day = datetime.date.today().isoformat()
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     return (
-        f"| {day} | {machine} | {result['minutes']:.0f} min of audio in {result['wall_s']:.0f} s | "
+        f"| {day} | {machine()} | {result['minutes']:.0f} min of audio in {result['wall_s']:.0f} s | "
         f"{result['turns']} turns, {result['connections']} connections | "
         f"{rss[0]:.1f} MB | {tenth:.1f} MB | {statistics.median(rss):.1f} MB | {rss[-1]:.1f} MB | {max(rss):.1f} MB | "
         f"{slope:+.2f} MB/h |"

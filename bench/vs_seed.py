@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-import platform
 import signal
 import statistics
 import subprocess
@@ -49,7 +48,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
-from bench.report import replace_section  # noqa: E402
+from bench.report import machine, replace_section  # noqa: E402
 from tfy_live.localgw import EchoOptions, GatewayThread  # noqa: E402
 from tfy_live.localgw.echo import audio_chunks  # noqa: E402
 
@@ -288,8 +287,7 @@ def number(value: float) -> str:
 
 def table(results: dict[str, list[dict]], trials: int, cpu_trials: int) -> str:
     day = datetime.date.today().isoformat()
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    lines = [f"Run {day} on {machine}: {trials} latency trials of each barge-in case and {cpu_trials} CPU trials "
+    lines = [f"Run {day} on {machine()}: {trials} latency trials of each barge-in case and {cpu_trials} CPU trials "
              "for each program, interleaved; median (p95) over every trial (capture: over every frame). The "
              "latency rows other than barge-in pool the three cases.", "",
              "| metric | tfy-live | seed sample | tfy-live / seed | target |", "|---|---|---|---|---|"]

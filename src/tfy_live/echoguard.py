@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from tfy_live.audio import SAMPLE_WIDTH
+from tfy_live.audio import OUTPUT_RATE, SAMPLE_WIDTH
 
 AecChoice = Literal["auto", "on", "off"]
 BargeInChoice = Literal["auto", "local", "server"]
@@ -114,7 +114,7 @@ class EchoGuard:
         onset: Any = None,
         half_duplex: bool = False,
         tail_s: float = HALF_DUPLEX_TAIL_S,
-        far_rate: int = 24_000,
+        far_rate: int = OUTPUT_RATE,
     ) -> None:
         self.canceller = canceller
         self.onset = onset

@@ -278,7 +278,6 @@ class PyAudioSink:
         frames = len(pcm) // SAMPLE_WIDTH
         await asyncio.sleep(self._clock.wait_s(frames, time.monotonic()))
         self._clock.commit(frames, time.monotonic())
-        loop = asyncio.get_running_loop()
         try:
             if self._room(frames):
                 # The device has room: PortAudio copies the slice into its
@@ -289,7 +288,7 @@ class PyAudioSink:
             else:
                 # If we are cancelled here the slice still plays: a thread
                 # cannot be interrupted, and the slice is short.
-                await loop.run_in_executor(self._executor, self._stream.write, pcm)
+                await asyncio.get_running_loop().run_in_executor(self._executor, self._stream.write, pcm)
         except OSError as exc:
             raise portaudio_error(
                 exc, "output", self.device.name, self.sample_rate

@@ -411,6 +411,59 @@ def test_speaker_writes_on_the_loop_when_the_device_has_room_else_on_its_thread(
         assert len(out["threads"]) == 1 and out["threads"][0].startswith("tfy-speaker")
 
 
+@pytest.mark.parametrize("tells", [True, False])
+def test_the_player_feeds_the_speaker_directly_when_it_tells_its_room_else_through_its_thread(tmp_path, tells):
+    # The conversation's player tops the device's buffer up from the event loop (PortAudio's
+    # write returns at once when the frames fit); a device that cannot say what fits gets slices
+    # through the speaker thread. Either way every byte arrives, in order, in real time.
+    data = os.urandom(24000)  # 0.5 s at 24 kHz
+    env, out_raw = alsa_env(tmp_path)
+    code = f"""
+        import asyncio, json, threading, time
+        from tfy_live.audio.devices import PyAudioSink
+        from tfy_live.player import Player
+
+        async def main():
+            data = bytes.fromhex({data.hex()!r})
+            sink = PyAudioSink("testspk", sample_rate=24000, buffer_ms=40)
+            threads, most = set(), [0]
+            async with sink:
+                stream = sink._stream
+                write = stream.write
+                def spy(pcm, *args):
+                    threads.add(threading.current_thread().name)
+                    most[0] = max(most[0], len(pcm) // 2)
+                    return write(pcm, *args)
+                stream.write = spy
+                if not {tells!r}:
+                    def cannot_tell():
+                        raise OSError(-9999, "Unanticipated host error")
+                    stream.get_write_available = cannot_tell
+                player = Player(sink)
+                began = time.monotonic()
+                task = asyncio.create_task(player.run())
+                for i in range(0, len(data), 1920):  # 40 ms messages, as they come off the wire
+                    player.put(data[i : i + 1920])
+                await player.wait_idle()
+                elapsed = time.monotonic() - began
+                task.cancel()
+            return {{"threads": sorted(threads), "most": most[0], "elapsed": elapsed,
+                     "written": open({str(out_raw)!r}, "rb").read().hex()}}
+
+        print(json.dumps(asyncio.run(main())))
+    """
+    result = run_python(code, env)
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert bytes.fromhex(out["written"]) == data
+    assert out["elapsed"] >= 0.5 - 0.040 - 0.020 - 0.005  # never more than the buffer ahead (a lower bound)
+    if tells:
+        assert out["threads"] == ["MainThread"]
+        assert out["most"] <= 960  # never more than the 40 ms buffer at once
+    else:
+        assert len(out["threads"]) == 1 and out["threads"][0].startswith("tfy-speaker")
+
+
 def test_default_devices_in_full_duplex(tmp_path):
     # What `tfy-live talk` does with no device options: record and play at once.
     mic_pcm = np.random.default_rng(9).integers(-9000, 9000, 4800, dtype=np.int16)

@@ -191,6 +191,7 @@ class Conversation:
             self.timeline.mic(self.clock(), rms_dbfs(chunk), sent=send)
             if send:
                 await self.session.send_audio(chunk, rate)
+            self.player.pump()  # the loop is awake: top up the speaker now rather than wake it again for that
         await self.session.end_audio()
         self.rule.input_exhausted(self.clock())
         self.reporter.input_finished()

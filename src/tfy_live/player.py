@@ -6,15 +6,43 @@ sink one slice at a time, so ``interrupt()`` — which drops every slice not yet
 handed over — is heard within one slice plus the device's own small buffer, not
 at the end of the turn. (pipecat sends audio to the speaker in small chunks
 for the same reason.)
+
+A sink that can say how much its buffer takes without waiting (``room()``,
+``write_now()``, ``queued_s()``: the PortAudio speaker, WAV files, the null
+sink) is fed directly instead, whenever the event loop is awake anyway: when
+model audio arrives (``put``) and when the capture task has sent a microphone
+frame (``pump``), fifty times a second. The buffer is topped up then, so
+playback needs no wake-ups of its own; a timer tops it up only if nothing
+else woke the loop before the buffer ran down to ``LOW_S``. On a machine
+where every wake-up of the process costs a few hundred microseconds (a VM),
+that is a tenth of tfy-live's CPU in a conversation (BENCHMARKS.md).
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 from tfy_live.audio import SAMPLE_WIDTH, AudioSink, frames_for
+
+LOW_S = 0.010  # the fallback timer tops the buffer up when this much audio is left in it
+
+
+class BufferedSink(Protocol):
+    """A sink whose buffer can be filled without waiting, as much as it has room for."""
+
+    def room(self) -> int | None:
+        """Frames that fit now without waiting; None if it cannot tell (then ``write`` is used)."""
+        ...
+
+    def write_now(self, pcm: bytes) -> None:
+        """Hand over frames that fit (``room()`` said so)."""
+        ...
+
+    def queued_s(self) -> float:
+        """Audio handed over and not yet played, in seconds."""
+        ...
 
 
 class Player:
@@ -34,6 +62,10 @@ class Player:
         self._holding = False  # after a local barge-in: the rest of this model turn is not played
         self.played_bytes = 0
         self.dropped_bytes = 0
+        # Fed directly (see the module's docstring) while run() is running, if the sink can be.
+        self._direct = callable(getattr(sink, "room", None)) and callable(getattr(sink, "write_now", None))
+        self._running: asyncio.Future[None] | None = None  # run()'s, while it feeds directly
+        self._timer: asyncio.TimerHandle | None = None
 
     @property
     def queued_ms(self) -> float:
@@ -64,6 +96,7 @@ class Player:
         if self._slices:
             self._idle.clear()
             self._wakeup.set()
+            self.pump()
 
     def interrupt(self, *, hold: bool = False) -> float:
         """Drop all pending audio at once; return how many milliseconds were dropped.
@@ -77,6 +110,9 @@ class Player:
         self._queued_bytes = 0
         self._tail = b""
         self.dropped_bytes += dropped
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         if not self._writing:
             self._idle.set()
         return 1000 * dropped / (SAMPLE_WIDTH * self.sink.sample_rate)
@@ -93,8 +129,57 @@ class Player:
         """Return once everything queued has been handed to the sink."""
         await self._idle.wait()
 
+    def pump(self) -> None:
+        """Top the sink's buffer up now (the loop is awake anyway); a no-op unless fed directly.
+
+        Never raises: a sink's error ends ``run()``, the playback task, as an error of ``write`` does.
+        """
+        running = self._running
+        if running is None or running.done():
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        try:
+            room = self.sink.room()  # type: ignore[attr-defined]
+            if room is None:  # the sink cannot tell: run() goes back to writing slice by slice
+                running.set_result(None)
+                return
+            while self._slices and room > 0:
+                piece = self._slices[0]
+                frames = len(piece) // SAMPLE_WIDTH
+                if frames > room:  # the part that fits now; the rest stays first in line
+                    piece, self._slices[0] = piece[: room * SAMPLE_WIDTH], piece[room * SAMPLE_WIDTH:]
+                    frames = room
+                else:
+                    self._slices.popleft()
+                self._queued_bytes -= len(piece)
+                if self.on_played is not None:
+                    self.on_played(piece)
+                self.sink.write_now(piece)  # type: ignore[attr-defined]
+                self.played_bytes += len(piece)
+                room -= frames
+            if self._slices:
+                wait = max(0.0, self.sink.queued_s() - LOW_S)  # type: ignore[attr-defined]
+                self._timer = asyncio.get_running_loop().call_later(wait, self.pump)
+            else:
+                self._idle.set()
+        except Exception as exc:  # noqa: BLE001 - handed to run(), raised there
+            running.set_exception(exc)
+
     async def run(self) -> None:
-        """The playback task: feed the sink slice by slice, forever."""
+        """The playback task: feed the sink, forever (directly if it can be, else slice by slice)."""
+        if self._direct:
+            self._running = asyncio.get_running_loop().create_future()
+            self.pump()
+            try:
+                await self._running  # raises the sink's error; returns if it stops saying how much fits
+            finally:
+                self._running = None
+                if self._timer is not None:
+                    self._timer.cancel()
+                    self._timer = None
+            self._direct = False
         while True:
             if not self._slices:
                 self._idle.set()

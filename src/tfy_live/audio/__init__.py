@@ -80,3 +80,12 @@ class NullSink:
 
     async def write(self, pcm: bytes) -> None:
         return None
+
+    def room(self) -> int:
+        return 1 << 30
+
+    def write_now(self, pcm: bytes) -> None:
+        return None
+
+    def queued_s(self) -> float:
+        return 0.0

@@ -261,6 +261,34 @@ class PyAudioSink:
         executor.shutdown(wait=False)
         await asyncio.shield(asyncio.wrap_future(closing))
 
+    def room(self) -> int | None:
+        """Frames that fit now without a wait: in the device's buffer, and within ``buffer_ms`` of real time.
+
+        None if the device cannot tell (or is not open): then ``write`` hands slices to the speaker thread.
+        """
+        if self._stream is None:
+            return None
+        try:
+            available = int(self._stream.get_write_available())
+        except (OSError, AttributeError, TypeError, ValueError):  # a host API that cannot tell
+            return None
+        ahead = self._clock.buffer_s - self._clock.queued_s(time.monotonic())
+        return max(0, min(available, int(ahead * self.sample_rate)))
+
+    def write_now(self, pcm: bytes) -> None:
+        """Write frames that fit (``room()`` said so): PortAudio copies them and returns at once."""
+        if self._stream is None:
+            raise RuntimeError("PyAudioSink.write_now() outside `async with sink:`")
+        self._clock.commit(len(pcm) // SAMPLE_WIDTH, time.monotonic())
+        try:
+            self._stream.write(pcm)
+        except OSError as exc:
+            raise portaudio_error(exc, "output", self.device.name, self.sample_rate) from exc
+
+    def queued_s(self) -> float:
+        """Audio written and not yet played, by the clock that paces writes."""
+        return self._clock.queued_s(time.monotonic())
+
     def _room(self, frames: int) -> bool:
         """Whether ``frames`` fit in the device's buffer now (a write would not block)."""
         try:

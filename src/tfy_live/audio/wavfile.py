@@ -133,6 +133,9 @@ def _decode(path: Path, rate: int) -> bytes:
     return to_mono_s16(samples, file_rate, rate)
 
 
+_UNPACED_ROOM = 1 << 30  # an unpaced file takes everything at once
+
+
 class WavFileSink:
     """A mono 16-bit WAV file that behaves like a speaker (implements ``AudioSink``).
 
@@ -193,23 +196,42 @@ class WavFileSink:
         finally:
             self._close()
 
+    def room(self) -> int | None:
+        """Frames that fit now without a wait (all of them when not paced); None when not open."""
+        if self._wave is None:
+            return None
+        if not self.realtime:
+            return _UNPACED_ROOM
+        ahead = self._clock.buffer_s - self._clock.queued_s(time.monotonic())
+        return max(0, int(ahead * self.sample_rate))
+
+    def write_now(self, pcm: bytes) -> None:
+        """Write frames that fit (``room()`` said so)."""
+        if self._wave is None:
+            raise RuntimeError("WavFileSink.write_now() outside `async with sink:`")
+        self._append(pcm)
+
+    def queued_s(self) -> float:
+        return self._clock.queued_s(time.monotonic()) if self.realtime else 0.0
+
     async def write(self, pcm: bytes) -> None:
         if self._wave is None:
             raise RuntimeError("WavFileSink.write() outside `async with sink:`")
         if len(pcm) % SAMPLE_WIDTH:
-            raise ValueError(
-                f"s16le PCM must have an even number of bytes, got {len(pcm)}"
-            )
+            raise ValueError(f"s16le PCM must have an even number of bytes, got {len(pcm)}")
         frames = len(pcm) // SAMPLE_WIDTH
         delay = self._clock.wait_s(frames, time.monotonic()) if self.realtime else 0.0
         await asyncio.sleep(delay)  # also yields to the loop when unpaced
+        self._append(pcm)
+
+    def _append(self, pcm: bytes) -> None:  # even-length s16le: checked by write(), whole frames from the player
         try:
             # A few hundred bytes to a local file: cheaper inline than a thread hop.
-            self._wave.writeframes(pcm)  # patches the header's lengths too
-            self._file.flush()
+            self._wave.writeframes(pcm)  # type: ignore[union-attr]  # patches the header's lengths too
+            self._file.flush()  # type: ignore[union-attr]
         except OSError as exc:
             raise _write_error(self.path, exc) from exc
-        self._clock.commit(frames, time.monotonic())
+        self._clock.commit(len(pcm) // SAMPLE_WIDTH, time.monotonic())
 
     def _close(self) -> None:
         wav, f = self._wave, self._file

@@ -148,7 +148,7 @@ def test_help_imports_none_of_the_heavy_modules():
 
     code = ("import sys\nsys.argv = ['tfy-live', '--help']\nfrom tfy_live import cli\ntry:\n    cli.main()\n"
             "except SystemExit:\n    pass\n"
-            "heavy = ('google.genai', 'numpy', 'asyncio', 'pyaudio', 'livekit', 'websockets')\n"
+            "heavy = ('google.genai', 'numpy', 'asyncio', 'pyaudio', 'uvloop', 'livekit', 'websockets')\n"
             "print(sorted(m for m in heavy if m in sys.modules), file=sys.stderr)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=clean_env(), timeout=60)
     assert "Usage" in result.stdout

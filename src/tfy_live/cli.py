@@ -72,11 +72,11 @@ def run(make: Callable[[], Coroutine[Any, Any, int | None]]) -> None:
     from rich.console import Console
     from rich.markup import escape
 
-    import asyncio  # here, not at the top: --help does not need it
+    from tfy_live import eventloop  # asyncio: not imported for --help
 
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
-        code = asyncio.run(make())
+        code = eventloop.run(make(), os.environ)
     except TfyLiveError as exc:
         err.print(f"[bold red]error:[/bold red] {escape(redact(str(exc), _secrets()))}")
         raise typer.Exit(exc.exit_code) from None

@@ -54,3 +54,70 @@ def test_audio_rate_and_durations():
     assert ev.parse_duration("1.5s") == 1.5
     assert ev.parse_duration(datetime.timedelta(seconds=3)) == 3.0
     assert ev.parse_duration("soon") is None
+
+
+def _sdk_events(frame: dict) -> list:
+    """What the SDK's own parse of ``frame`` gives, translated."""
+    import asyncio
+
+    from google.genai import Client
+    from google.genai.live import AsyncSession
+
+    from tfy_live.gateway import _Replay
+
+    async def parse():
+        messages = AsyncSession(Client(api_key="unused")._api_client, _Replay([frame])).receive()
+        try:
+            return ev.translate(await messages.__anext__())
+        finally:
+            await messages.aclose()
+
+    return asyncio.run(parse())
+
+
+def _audio(data: str, mime: str = "audio/pcm;rate=24000", parts: int = 1) -> dict:
+    return {"serverContent": {"modelTurn": {"parts": [{"inlineData": {"mimeType": mime, "data": data}}] * parts}}}
+
+
+def test_an_audio_frame_is_read_without_the_sdk_into_the_events_the_sdk_would_give():
+    import base64
+    import json
+
+    pcm = bytes(range(256)) * 7 + b"\xfb\xff\x00\x01"  # padded; its base64 needs "+" and "/" (or "-" and "_")
+    encodings = [base64.b64encode(pcm).decode(), base64.urlsafe_b64encode(pcm).decode(),
+                 base64.urlsafe_b64encode(pcm).decode().rstrip("=")]
+    assert any("-" in e for e in encodings) and encodings[2] != encodings[1]
+    frames = [_audio(e) for e in encodings] + [_audio(encodings[0], "audio/pcm;rate=16000", parts=2),
+                                               _audio(encodings[0], "audio/pcm")]
+    for frame in frames:
+        fast = ev.audio_frame(json.dumps(frame).encode())
+        assert isinstance(fast, ev.Translated)
+        assert ev.translate(fast) == _sdk_events(frame)
+    assert ev.translate(ev.audio_frame(json.dumps(frames[3]))) == [ev.Audio(pcm, 16000)] * 2
+
+
+def test_every_other_frame_is_left_to_the_sdk():
+    import json
+
+    data = "AAECAw=="
+    others = [
+        {"serverContent": {"modelTurn": {"parts": [{"inlineData": {"mimeType": "audio/pcm", "data": data}}]},
+                           "outputTranscription": {"text": "hi"}}},  # audio and a transcript
+        {"serverContent": {"modelTurn": {"parts": [{"text": "hi"}]}}},
+        {"serverContent": {"modelTurn": {"parts": [{"inlineData": {"mimeType": "audio/pcm", "data": data}},
+                                                   {"text": "hi"}]}}},
+        {"serverContent": {"modelTurn": {"parts": [{"inlineData": {"mimeType": "image/png", "data": data}}]}}},
+        {"serverContent": {"modelTurn": {"parts": [{"inlineData": {"data": data}}]}}},
+        {"serverContent": {"modelTurn": {"parts": []}}},
+        {"serverContent": {"turnComplete": True}},
+        {"serverContent": {"modelTurn": {"parts": [{"inlineData": {"mimeType": "audio/pcm", "data": data}}]}},
+         "usageMetadata": {"totalTokenCount": 3}},
+        {"serverContent": {"modelTurn": {"parts": [{"inlineData": {"mimeType": "audio/pcm", "data": "A*B="}}]}}},
+        {"serverContent": {"modelTurn": {"parts": [{"inlineData": {"mimeType": "audio/pcm", "data": "AAECA"}}]}}},
+        {"goAway": {"timeLeft": "5s"}},
+        [], "text", 3, None,
+    ]
+    for frame in others:
+        assert ev.audio_frame(json.dumps(frame)) is None, frame
+    assert ev.audio_frame(b"not json") is None
+    assert ev.audio_frame(b"\xff\xfe") is None

@@ -12,6 +12,7 @@ import re
 
 import pytest
 
+from tfy_live import events as ev
 from tfy_live.config import resolve
 from tfy_live.gateway import connect
 from tfy_live.localgw import EchoOptions, GatewayThread
@@ -34,7 +35,7 @@ def settings_for(gw, kind: str):
 
 
 async def converse(gw, kind: str):
-    """Say something, answer the tool call, and collect one full reply."""
+    """Say something, answer the tool call, and collect one full reply's events."""
     received = []
     async with connect(settings_for(gw, kind), context=gw.client_ssl_context()) as session:
         tone = (b"\xfb\x7f" * 160 + b"\x05\x80" * 160) * 25  # 0.5 s of a loud square wave
@@ -43,11 +44,12 @@ async def converse(gw, kind: str):
             await session.send_audio(tone[start:start + 640])
         await session.end_audio()
         async with asyncio.timeout(10):
-            while not any(m.server_content and m.server_content.turn_complete for m in received):
+            while not any(isinstance(e, ev.TurnComplete) for e in received):
                 async for message in session.receive():
-                    received.append(message)
-                    if message.tool_call:
-                        await session.answer_tool_calls(message.tool_call.function_calls, "no tools here")
+                    for event in ev.translate(message):
+                        received.append(event)
+                        if isinstance(event, ev.ToolCall):
+                            await session.answer_tool_calls(event.calls, "no tools here")
     return received
 
 
@@ -77,8 +79,8 @@ async def test_headers_frames_and_tool_answer_on_the_wire(gateway, kind):
     calls = body.get("function_responses") or body["functionResponses"]
     assert calls[0]["id"] == "call-1" and calls[0]["response"] == {"error": "no tools here"}
     # and the reply parsed on this path: audio, transcripts, usage
-    assert any(m.data for m in received)
-    assert any(m.server_content and m.server_content.output_transcription for m in received)
+    assert any(isinstance(e, ev.Audio) and e.pcm and e.rate == 24000 for e in received)
+    assert any(isinstance(e, ev.OutputTranscript) for e in received)
 
 
 async def test_every_shaping_option_reaches_the_setup_message(gateway):
@@ -227,3 +229,30 @@ async def test_the_warm_up_frames_are_each_read_by_the_sdk_and_translated(kind):
     kinds = {type(event).__name__ for message in messages for event in events.translate(message)}
     assert {"Audio", "Text", "InputTranscript", "OutputTranscript", "Interrupted", "GenerationComplete",
             "ResumptionUpdate", "GoAway", "ToolCall", "TurnComplete", "Usage"} <= kinds, kinds
+
+
+@pytest.mark.parametrize("kind", ["gemini", "vertex"])
+async def test_audio_frames_skip_the_sdks_parse_and_the_reply_is_the_same(gateway, kind):
+    # Audio-only frames are read off the SDK's socket (events.audio_frame); every other frame,
+    # and every frame when that socket is not where we look, goes through the SDK's parse.
+    async def reply(raw: bool) -> list:
+        messages = []
+        async with connect(settings_for(gateway, kind), context=gateway.client_ssl_context()) as session:
+            session._raw = raw
+            tone = (b"\xfb\x7f" * 160 + b"\x05\x80" * 160) * 25
+            for start in range(0, len(tone), 640):
+                await session.send_audio(tone[start:start + 640])
+            await session.end_audio()
+            async with asyncio.timeout(10):
+                while not any(isinstance(e, ev.TurnComplete) for m in messages for e in ev.translate(m)):
+                    async for message in session.receive():
+                        messages.append(message)
+                        for event in ev.translate(message):
+                            if isinstance(event, ev.ToolCall):
+                                await session.answer_tool_calls(event.calls, "no tools here")
+        return messages
+
+    fast, slow = await reply(True), await reply(False)
+    assert any(isinstance(m, ev.Translated) for m in fast)
+    assert not any(isinstance(m, ev.Translated) for m in slow)
+    assert [e for m in fast for e in ev.translate(m)] == [e for m in slow for e in ev.translate(m)]

@@ -11,6 +11,8 @@ turn's token usage, then the end-of-turn markers.
 
 from __future__ import annotations
 
+import binascii
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -110,7 +112,54 @@ Event = (
     | ToolCallCancelled | MalformedFrame
 )
 
+@dataclass(frozen=True)
+class Translated:
+    """A server message already turned into events (``audio_frame``: audio read without the SDK)."""
+
+    events: tuple[Event, ...]
+
+
 _RATE = re.compile(r"rate=(\d+)")
+_URLSAFE = str.maketrans("-_", "+/")
+
+
+def audio_frame(frame: bytes | str) -> Translated | None:
+    """A raw server frame that carries model audio and nothing else, as events; None for any other frame.
+
+    Twenty-five frames a second are model audio, ``{"serverContent": {"modelTurn": {"parts":
+    [{"inlineData": {"mimeType": "audio/pcm;rate=24000", "data": "<base64>"}}]}}}``. The SDK
+    validates each into pydantic models before ``translate`` reads three fields back: most of the
+    receive path's CPU. Frames of exactly that shape are read here, with the SDK's leniency
+    (standard or URL-safe base64, padded or not); anything else — another field, another part,
+    base64 that does not decode — returns None and goes to the SDK as before.
+    """
+    try:
+        message = json.loads(frame)
+        if len(message) != 1:
+            return None
+        content = message["serverContent"]
+        if len(content) != 1:
+            return None
+        turn = content["modelTurn"]
+        parts = turn["parts"] if len(turn) == 1 else None
+        if not parts:
+            return None
+        events: list[Event] = []
+        for part in parts:
+            blob = part["inlineData"] if len(part) == 1 else None
+            if not blob or len(blob) != 2:
+                return None
+            mime, data = blob["mimeType"], blob["data"]
+            if not mime.startswith("audio/"):
+                return None
+            if "-" in data or "_" in data:
+                data = data.translate(_URLSAFE)
+            pcm = binascii.a2b_base64(data + "=" * (-len(data) % 4), strict_mode=True)
+            if pcm:
+                events.append(Audio(pcm, audio_rate(mime)))
+        return Translated(tuple(events))
+    except (ValueError, TypeError, KeyError, AttributeError, binascii.Error):
+        return None
 
 
 def audio_rate(mime_type: str | None, default: int = OUTPUT_RATE) -> int:
@@ -138,6 +187,8 @@ def translate(message: Any) -> list[Event]:
     """Every event in ``message``, in the order to act on them."""
     if isinstance(message, MalformedFrame):  # the gateway module's stand-in for a frame it skipped
         return [message]
+    if isinstance(message, Translated):
+        return list(message.events)
     events: list[Event] = []
     if (setup := getattr(message, "setup_complete", None)) is not None:
         events.append(SetupComplete(getattr(setup, "session_id", None)))

@@ -191,6 +191,7 @@ class LiveSession:
         self._types = types
         self.session_id: str | None = getattr(session, "session_id", None)
         self.malformed = 0  # frames skipped
+        self._raw = True  # read frames off the SDK's socket (see receive)
 
     async def send_audio(self, pcm: bytes, rate: int = INPUT_RATE) -> None:
         # Fifty times a second: the SDK's send_realtime_input validates and converts every chunk
@@ -234,12 +235,64 @@ class LiveSession:
     async def receive(self) -> AsyncIterator[Any]:
         """The server's messages until the end of the current turn (as the SDK's ``receive``).
 
+        Frames of model audio and nothing else are read straight off the SDK's socket and
+        come out as ``events.Translated`` (``events.audio_frame``: the SDK's pydantic parse
+        of them was most of the receive path's CPU); every other frame is parsed by the SDK
+        itself, and a failing socket is left to the SDK to read and report. Without that
+        socket where we look (another SDK version), the SDK's own ``receive`` is used.
+
         A frame that is not a Live message (not JSON, or JSON the SDK cannot read)
         comes out as ``events.MalformedFrame`` and reading goes on: one bad frame
         does not end a conversation.
         """
+        from tfy_live.events import audio_frame
+
+        ws = getattr(self._session, "_ws", None)
+        if self._raw and ws is not None and callable(getattr(ws, "recv", None)):
+            while True:
+                try:
+                    raw = await ws.recv(decode=False)
+                except asyncio.CancelledError:
+                    raise
+                except TypeError:  # a socket without decode=: the SDK knows how to read it
+                    self._raw = False
+                    break
+                except Exception:  # noqa: BLE001 - closed or failing: the SDK reads it again, and says how
+                    break
+                if (audio := audio_frame(raw)) is not None:
+                    yield audio
+                    continue
+                message = await self._parse(raw)
+                yield message
+                content = getattr(message, "server_content", None)
+                if content is not None and content.turn_complete:
+                    return
+        async for message in self._sdk_receive():
+            yield message
+
+    async def _parse(self, raw: bytes | str) -> Any:
+        """One raw frame through the SDK's own parser (a socket that replays it); MalformedFrame if it cannot."""
+        from google.genai.live import AsyncSession
+
+        messages = AsyncSession(self._session._api_client, _Replay([raw])).receive()
+        try:
+            with self._translated():
+                return await messages.__anext__()
+        except GatewayError as exc:
+            return self._malformed(exc)
+        finally:
+            await messages.aclose()
+
+    def _malformed(self, exc: GatewayError) -> Any:
         from tfy_live.events import MalformedFrame
 
+        cause = exc.__cause__
+        if not isinstance(cause, ValueError):  # pydantic's ValidationError is a ValueError too
+            raise exc
+        self.malformed += 1
+        return MalformedFrame("not JSON" if "parse" in str(cause).lower() else "not a Live message")
+
+    async def _sdk_receive(self) -> AsyncIterator[Any]:
         while True:
             try:
                 with self._translated():
@@ -247,12 +300,7 @@ class LiveSession:
                         yield message
                 return
             except GatewayError as exc:
-                cause = exc.__cause__
-                if not isinstance(cause, ValueError):  # pydantic's ValidationError is a ValueError too
-                    raise
-                self.malformed += 1
-                kind = "not JSON" if "parse" in str(cause).lower() else "not a Live message"
-                yield MalformedFrame(kind)
+                yield self._malformed(exc)
 
     @contextlib.contextmanager
     def _translated(self) -> Iterator[None]:
@@ -285,10 +333,10 @@ _warmed_up = False
 class _Replay:
     """A websocket that hands the SDK canned frames."""
 
-    def __init__(self, frames: list[dict[str, Any]]) -> None:
+    def __init__(self, frames: list[dict[str, Any] | bytes | str]) -> None:
         import json
 
-        self._frames = [json.dumps(frame).encode() for frame in frames]
+        self._frames = [frame if isinstance(frame, (bytes, str)) else json.dumps(frame).encode() for frame in frames]
 
     async def recv(self, decode: bool | None = None) -> bytes:
         return self._frames.pop(0)

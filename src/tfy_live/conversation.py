@@ -2,7 +2,7 @@
 
     capture  — microphone chunks -> ``session.send_audio``
     receive  — ``while True: async for message in session.receive()`` -> events
-    playback — ``Player.run``: queued model audio -> the speaker, slice by slice
+    playback — ``Player.run``: queued model audio -> the speaker (topped up on the other two's wake-ups)
 
 plus a small watcher that ends the conversation when the ``EndRule`` says so,
 and, when lines are typed, a keyboard task. With no ``source`` (``tfy-live

@@ -54,7 +54,9 @@ class AudioSink(Protocol):
     ``write`` takes short slices (≤ 20 ms) and returns once the slice is
     accepted by the device (it waits while the device buffer is full, without
     blocking the event loop), so that a caller that stops writing is heard to
-    stop within one slice plus the device buffer.
+    stop within one slice plus the device buffer. A sink that can also say how
+    much fits without waiting implements ``player.BufferedSink`` (``room``,
+    ``write_now``, ``queued_s``) and is fed directly.
     """
 
     sample_rate: int

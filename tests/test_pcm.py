@@ -181,6 +181,16 @@ def test_speaker_clock_lets_the_buffer_fill_then_holds_writes_back():
     assert clock.queued_s(now=10.020) == pytest.approx(0.040)
 
 
+def test_speaker_clock_says_how_many_frames_fit_now():
+    clock = SpeakerClock(1000, buffer_s=0.040)
+    assert clock.room(now=10.0) == 40  # idle: the whole buffer
+    clock.commit(30, now=10.0)
+    assert clock.room(now=10.0) == 10
+    assert clock.room(now=10.0205) == 30  # 20.5 ms played: whole frames only
+    clock.commit(100, now=10.5)
+    assert clock.room(now=10.5) == 0  # over-full (a write that did not wait): nothing, not less
+
+
 def test_speaker_clock_restarts_when_idle():
     clock = SpeakerClock(1000, buffer_s=0.040)
     clock.commit(100, now=0.0)  # plays until 0.1

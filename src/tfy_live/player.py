@@ -110,9 +110,7 @@ class Player:
         self._queued_bytes = 0
         self._tail = b""
         self.dropped_bytes += dropped
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._cancel_timer()
         if not self._writing:
             self._idle.set()
         return 1000 * dropped / (SAMPLE_WIDTH * self.sink.sample_rate)
@@ -129,6 +127,11 @@ class Player:
         """Return once everything queued has been handed to the sink."""
         await self._idle.wait()
 
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
     def pump(self) -> None:
         """Top the sink's buffer up now (the loop is awake anyway); a no-op unless fed directly.
 
@@ -137,9 +140,7 @@ class Player:
         running = self._running
         if running is None or running.done():
             return
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._cancel_timer()
         try:
             room = self.sink.room()  # type: ignore[attr-defined]
             if room is None:  # the sink cannot tell: run() goes back to writing slice by slice
@@ -176,9 +177,7 @@ class Player:
                 await self._running  # raises the sink's error; returns if it stops saying how much fits
             finally:
                 self._running = None
-                if self._timer is not None:
-                    self._timer.cancel()
-                    self._timer = None
+                self._cancel_timer()
             self._direct = False
         while True:
             if not self._slices:

@@ -14,6 +14,7 @@ from typing import AsyncIterator, Protocol
 SAMPLE_WIDTH = 2  # bytes per s16le sample
 INPUT_RATE = 16_000
 OUTPUT_RATE = 24_000
+UNLIMITED_FRAMES = 1 << 30  # what a sink that never makes a writer wait says fits (``player.BufferedSink.room``)
 
 
 def installed(module: str) -> bool:
@@ -84,7 +85,7 @@ class NullSink:
         return None
 
     def room(self) -> int:
-        return 1 << 30
+        return UNLIMITED_FRAMES
 
     def write_now(self, pcm: bytes) -> None:
         return None

@@ -266,14 +266,10 @@ class PyAudioSink:
 
         None if the device cannot tell (or is not open): then ``write`` hands slices to the speaker thread.
         """
-        if self._stream is None:
+        available = self._device_room()
+        if available is None:
             return None
-        try:
-            available = int(self._stream.get_write_available())
-        except (OSError, AttributeError, TypeError, ValueError):  # a host API that cannot tell
-            return None
-        ahead = self._clock.buffer_s - self._clock.queued_s(time.monotonic())
-        return max(0, min(available, int(ahead * self.sample_rate)))
+        return min(available, self._clock.room(time.monotonic()))
 
     def write_now(self, pcm: bytes) -> None:
         """Write frames that fit (``room()`` said so): PortAudio copies them and returns at once."""
@@ -289,12 +285,14 @@ class PyAudioSink:
         """Audio written and not yet played, by the clock that paces writes."""
         return self._clock.queued_s(time.monotonic())
 
-    def _room(self, frames: int) -> bool:
-        """Whether ``frames`` fit in the device's buffer now (a write would not block)."""
+    def _device_room(self) -> int | None:
+        """Frames the device's own buffer takes now (a write of them would not block); None if it cannot tell."""
+        if self._stream is None:
+            return None
         try:
-            return bool(self._stream.get_write_available() >= frames)
-        except (OSError, AttributeError):  # a host API that cannot tell: the thread writes
-            return False
+            return max(0, int(self._stream.get_write_available()))
+        except (OSError, AttributeError, TypeError, ValueError):  # a host API that cannot tell
+            return None
 
     async def write(self, pcm: bytes) -> None:
         if self._stream is None or self._executor is None:
@@ -307,7 +305,7 @@ class PyAudioSink:
         await asyncio.sleep(self._clock.wait_s(frames, time.monotonic()))
         self._clock.commit(frames, time.monotonic())
         try:
-            if self._room(frames):
+            if (self._device_room() or 0) >= frames:
                 # The device has room: PortAudio copies the slice into its
                 # buffer and returns at once. Written here, not handed to the
                 # speaker thread to be woken and to wake us back: those two

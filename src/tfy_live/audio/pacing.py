@@ -39,6 +39,10 @@ class SpeakerClock:
         """Audio written but not yet played, in seconds."""
         return max(0.0, self._end - now) if self._end is not None else 0.0
 
+    def room(self, now: float) -> int:
+        """Frames that fit in the buffer at ``now`` without a wait."""
+        return max(0, int((self.buffer_s - self.queued_s(now)) * self.sample_rate))
+
 
 class MicClock:
     """When a microphone would deliver each chunk.

@@ -20,7 +20,7 @@ from typing import Self
 
 import soundfile as sf
 
-from tfy_live.audio import INPUT_RATE, OUTPUT_RATE, SAMPLE_WIDTH
+from tfy_live.audio import INPUT_RATE, OUTPUT_RATE, SAMPLE_WIDTH, UNLIMITED_FRAMES
 from tfy_live.audio.pacing import MicClock, SpeakerClock
 from tfy_live.audio.pcm import slices, to_mono_s16
 from tfy_live.errors import AudioError, InputFileError
@@ -133,9 +133,6 @@ def _decode(path: Path, rate: int) -> bytes:
     return to_mono_s16(samples, file_rate, rate)
 
 
-_UNPACED_ROOM = 1 << 30  # an unpaced file takes everything at once
-
-
 class WavFileSink:
     """A mono 16-bit WAV file that behaves like a speaker (implements ``AudioSink``).
 
@@ -201,9 +198,8 @@ class WavFileSink:
         if self._wave is None:
             return None
         if not self.realtime:
-            return _UNPACED_ROOM
-        ahead = self._clock.buffer_s - self._clock.queued_s(time.monotonic())
-        return max(0, int(ahead * self.sample_rate))
+            return UNLIMITED_FRAMES  # an unpaced file takes everything at once
+        return self._clock.room(time.monotonic())
 
     def write_now(self, pcm: bytes) -> None:
         """Write frames that fit (``room()`` said so)."""

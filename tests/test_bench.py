@@ -29,6 +29,27 @@ def test_the_seed_sample_is_extracted_with_only_its_placeholders_filled(tmp_path
     assert 'BASE_URL = "https://127.0.0.1:1/api/llm/live/acct"' in program
 
 
+def test_the_like_for_like_cpu_row_sets_tfy_live_at_the_seeds_chunk_length_against_the_seed():
+    bench = load(ROOT / "bench" / "vs_seed.py", "vs_seed")
+    assert bench.command("tfy-live", None, Path("."), 64)[-2:] == ["--chunk-ms", "64"]
+    assert "--chunk-ms" not in bench.command("tfy-live", None, Path("."))
+    results = {
+        "tfy-live": [{"cpu_pct": 4.0, "case": "cpu"}, {"cpu_seed_chunk_pct": 2.35, "case": "cpu, 64"},
+                     {"cpu_pct": 4.2, "case": "cpu"}, {"cpu_seed_chunk_pct": 2.35, "case": "cpu, 64"},
+                     {"cpu_pct": 3.8, "case": "cpu"}, {"cpu_seed_chunk_pct": 2.35, "case": "cpu, 64"}],
+        "seed": [{"cpu_pct": 3.3, "case": "cpu"}, {"cpu_pct": 3.4, "case": "cpu"}, {"cpu_pct": 3.5, "case": "cpu"}],
+    }
+    rows = {line.split(" | ")[0]: line.split(" | ") for line in bench.table(results, 0, 3).splitlines()
+            if line.startswith("| ")}
+    like = next(cells for label, cells in rows.items() if "--chunk-ms 64" in label)
+    assert like[1:4] == ["2.4 % (2.4)", "3.4 % (3.5)", "0.69"]  # tfy-live at 64 ms against the seed's own CPU
+    whole = next(cells for label, cells in rows.items() if label.startswith("| CPU, full duplex"))
+    assert whole[1:4] == ["4.0 % (4.2)", "3.4 % (3.5)", "1.18"]
+    # (4.0 - 2.35) % of a core over (50 - 15.625) more frames a second: 480 µs a frame
+    assert "costs 480 µs of CPU" in bench.per_frame(results)
+    assert "0.69× the seed's CPU" in bench.per_frame(results) and "1.18×" in bench.per_frame(results)
+
+
 def test_the_simulated_devices_play_the_file_then_silence_and_log_what_is_heard(tmp_path, monkeypatch):
     mic, log = tmp_path / "mic.raw", tmp_path / "spk.log"
     mic.write_bytes(b"\x01\x00" * 10)

@@ -16,6 +16,7 @@ from typing import Annotated, Any, Callable, Coroutine, Optional
 import typer
 
 from tfy_live import __version__
+from tfy_live.audio import CHUNK_MS
 from tfy_live.config import DEFAULT_API_VERSION, DEFAULT_MODEL, VARIABLES, apply_dotenv, read_dotenv, resolve
 from tfy_live.errors import EXIT_INTERRUPTED, TfyLiveError
 from tfy_live.voices import DEFAULT_VOICE, VOICES
@@ -193,7 +194,7 @@ def talk(
         help="Write the model's audio to a 24 kHz mono WAV instead of the speaker.")] = None,
     chunk_ms: Annotated[int, typer.Option(
         "--chunk-ms", envvar="TFY_LIVE_CHUNK_MS", min=10, max=200, rich_help_panel=AUDIO,
-        help="Microphone chunk length sent per message, in milliseconds.")] = 20,
+        help="Microphone chunk length sent per message, in milliseconds.")] = CHUNK_MS,
     aec: Annotated[str, typer.Option(
         "--aec", envvar="TFY_LIVE_AEC", rich_help_panel=AUDIO,
         help="Echo cancellation, so the model does not hear itself on laptop speakers: auto (on when the "

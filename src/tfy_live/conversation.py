@@ -22,7 +22,7 @@ import time
 from typing import Any, AsyncIterator, Callable, Protocol, Sequence
 
 from tfy_live import events as ev
-from tfy_live.audio import AudioSink, AudioSource, frames_for
+from tfy_live.audio import CHUNK_MS, AudioSink, AudioSource, frames_for
 from tfy_live.audio.pcm import rms_dbfs
 from tfy_live.endrule import EndRule
 from tfy_live.errors import NoReplyError
@@ -85,7 +85,7 @@ class Conversation:
         sink: AudioSink,
         reporter: Reporter,
         *,
-        chunk_ms: float = 20.0,
+        chunk_ms: float = CHUNK_MS,
         rule: EndRule | None = None,
         lines: AsyncIterator[str] | None = None,
         push_to_talk: bool = False,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from tfy_live.audio import INPUT_RATE, OUTPUT_RATE, AudioSink, AudioSource
+from tfy_live.audio import CHUNK_MS, INPUT_RATE, OUTPUT_RATE, AudioSink, AudioSource
 from tfy_live.config import Settings
 from tfy_live.conversation import Conversation
 from tfy_live.echoguard import EchoGuard, EchoOptions
@@ -33,7 +33,7 @@ class AudioChoice:
     output_device: str | None = None
     input_file: Path | None = None
     output_file: Path | None = None
-    chunk_ms: int = 20
+    chunk_ms: int = CHUNK_MS
 
 
 @dataclass(frozen=True)
@@ -207,7 +207,7 @@ async def _given(messages: list[str]) -> Any:
 
 async def _converse(settings: Settings, source: AudioSource | None, sink: AudioSink, reporter: Any, rule: EndRule,
                     *, local: bool, options: ModelOptions, transcripts: bool, connect: Callable[..., Any],
-                    chunk_ms: float = 20.0, recorder: Any = None, lines: Any = None, guard: Any = None) -> None:
+                    chunk_ms: float = CHUNK_MS, recorder: Any = None, lines: Any = None, guard: Any = None) -> None:
     from tfy_live import gateway
 
     if lines is None:

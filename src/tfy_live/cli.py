@@ -194,7 +194,7 @@ def talk(
         help="Write the model's audio to a 24 kHz mono WAV instead of the speaker.")] = None,
     chunk_ms: Annotated[int, typer.Option(
         "--chunk-ms", envvar="TFY_LIVE_CHUNK_MS", min=10, max=200, rich_help_panel=AUDIO,
-        help="Microphone chunk length sent per message, in milliseconds.")] = CHUNK_MS,
+        help="Microphone audio per message, in milliseconds: shorter reaches the model sooner, longer costs less CPU.")] = CHUNK_MS,
     aec: Annotated[str, typer.Option(
         "--aec", envvar="TFY_LIVE_AEC", rich_help_panel=AUDIO,
         help="Echo cancellation, so the model does not hear itself on laptop speakers: auto (on when the "

@@ -50,6 +50,16 @@ def test_the_like_for_like_cpu_row_sets_tfy_live_at_the_seeds_chunk_length_again
     assert "0.69× the seed's CPU" in bench.per_frame(results) and "1.18×" in bench.per_frame(results)
 
 
+def test_sources_are_compiled_to_bytecode_before_timing_even_where_python_writes_none(tmp_path, monkeypatch):
+    bench = load(ROOT / "bench" / "vs_seed.py", "vs_seed")
+    (tmp_path / "src" / "pkg").mkdir(parents=True)
+    (tmp_path / "src" / "pkg" / "mod.py").write_text("X = 1\n")
+    monkeypatch.setattr(bench, "ROOT", tmp_path)
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    bench.compile_sources()
+    assert list((tmp_path / "src" / "pkg" / "__pycache__").glob("mod.*.pyc"))
+
+
 def test_the_simulated_devices_play_the_file_then_silence_and_log_what_is_heard(tmp_path, monkeypatch):
     mic, log = tmp_path / "mic.raw", tmp_path / "spk.log"
     mic.write_bytes(b"\x01\x00" * 10)

@@ -229,56 +229,6 @@ def test_the_sdks_http_clients_get_our_tls_context_rather_than_loading_the_certi
     assert made == []  # neither the HTTP clients nor the websocket built a context of their own
 
 
-async def test_the_warm_up_runs_while_the_connection_waits_for_the_network_and_is_done_when_connected(
-        gateway, monkeypatch):
-    from tfy_live import gateway as gw_module
-
-    steps, upgrades_seen = [], []
-    real_warm_up = gw_module.warm_up
-
-    async def warm_up(api_client):
-        steps.append("warm-up began")
-        upgrades_seen.append(len(gateway.connections))
-        await real_warm_up(api_client)
-        steps.append("warm-up done")
-
-    monkeypatch.setattr(gw_module, "_warmed_up", False)
-    monkeypatch.setattr(gw_module, "warm_up", warm_up)
-    async with connect(settings_for(gateway, "gemini"), context=gateway.client_ssl_context()):
-        steps.append("connected")
-    assert steps == ["warm-up began", "warm-up done", "connected"]
-    assert upgrades_seen == [0]  # it began before the gateway had even seen the upgrade request
-    assert gw_module._warmed_up
-
-
-async def test_a_failed_connection_leaves_no_warm_up_running(monkeypatch):
-    import socket
-
-    from tfy_live import gateway as gw_module
-    from tfy_live.errors import GatewayError
-
-    started, cancelled = asyncio.Event(), []
-
-    async def warm_up(api_client):
-        started.set()
-        try:
-            await asyncio.sleep(3600)
-        except asyncio.CancelledError:
-            cancelled.append(True)
-            raise
-
-    monkeypatch.setattr(gw_module, "warm_up", warm_up)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]  # closed when the block ends: nothing listens there
-    settings = resolve({"provider": "acct"}, {"TFY_API_KEY": KEY, "TFY_BASE_URL": f"https://127.0.0.1:{port}/api/llm"})
-    with pytest.raises(GatewayError):
-        async with connect(settings):
-            pass
-    await asyncio.sleep(0)
-    assert started.is_set() and cancelled == [True]
-
-
 @pytest.mark.parametrize("kind", ["gemini", "vertex"])
 async def test_the_warm_up_frames_are_each_read_by_the_sdk_and_translated(kind):
     """The warm-up hides its errors (it is only a head start), so its frames are checked here."""

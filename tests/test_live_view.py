@@ -57,9 +57,11 @@ def test_status_line_transcript_and_latency_appear_and_update(tmp_path):
                "stty -a | tr ' ;' '\\n\\n' | grep -x -e echo -e icanon | tr '\\n' ' '; echo")
     terminal = Terminal(["sh", "-c", command], env)
     try:
-        first = terminal.wait_for(r"● 127\.0\.0\.1:\d+ · local · gemini-live-2\.5-flash · Zephyr")
-        status = next(line for line in first.splitlines() if line.startswith("●"))
-        assert re.search(r"│ +(listening|user speaking|model thinking|model speaking) +│ +mic [█·]{10} +(-?\d+|-∞) dB +│ +\d\d:\d\d", status), status
+        # Connected first (the target alone, for the moment before the conversation starts), then
+        # the state and the microphone's meter join it.
+        terminal.wait_for(r"● 127\.0\.0\.1:\d+ · local · gemini-live-2\.5-flash · Zephyr")
+        terminal.wait_for(r"(?m)^● 127\.0\.0\.1:\d+ · local · gemini-live-2\.5-flash · Zephyr +│ +"
+                          r"(listening|user speaking|model thinking|model speaking) +│ +mic [█·]{10} +(-?\d+|-∞) dB +│ +\d\d:\d\d")
         # the user's speech is seen as such, then the model's turn with its latency
         terminal.wait_for(r"user speaking")
         screen = terminal.wait_for(r"turn 1 · latency \d+ ms")

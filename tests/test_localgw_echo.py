@@ -204,3 +204,14 @@ def test_with_voice_detection_off_only_audio_between_activity_start_and_end_coun
                    if "inputTranscription" in m.get("serverContent", {})]
     assert transcripts == ["(0.70 s of speech)"]
     assert len(talker.reply_audio()) == len(resample(quiet(300) + speech(400), 16000, 24000))
+
+
+def test_the_local_gateways_client_context_trusts_its_own_ca_and_nothing_else():
+    from tfy_live.localgw.tls import LocalCertificates
+
+    certs = LocalCertificates()
+    try:
+        (only,) = certs.client_context().get_ca_certs()  # the system's store is not loaded
+        assert (("organizationName", "tfy-live local gateway"),) in only["subject"]
+    finally:
+        certs.cleanup()

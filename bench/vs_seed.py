@@ -310,15 +310,19 @@ def table(results: dict[str, list[dict]], trials: int, cpu_trials: int) -> str:
         if row.met is not None:
             target = f"{row.target}: {'met' if row.met(mo, p95(ours), ms) else '**missed**'}"
         lines.append(f"| {row.label} | {number(mo)} {row.unit} ({number(p95(ours))}) | {seed} | {ratio} | {target} |")
-    lines += ["", per_frame(results)]
+    if note := per_frame(results):
+        lines += ["", note]
     return "\n".join(lines)
 
 
 def per_frame(results: dict[str, list[dict]]) -> str:
     """What one microphone frame costs tfy-live, from its CPU at two chunk lengths."""
-    at_20 = statistics.median(values(results["tfy-live"], lambda r: r.get("cpu_pct")))
-    at_seed = statistics.median(values(results["tfy-live"], lambda r: r.get("cpu_seed_chunk_pct")))
-    seed = statistics.median(values(results["seed"], lambda r: r.get("cpu_pct")))
+    figures = [values(results["tfy-live"], lambda r: r.get("cpu_pct")),
+               values(results["tfy-live"], lambda r: r.get("cpu_seed_chunk_pct")),
+               values(results["seed"], lambda r: r.get("cpu_pct"))]
+    if not all(figures):
+        return ""  # no CPU trials in this run (--cpu-trials 0)
+    at_20, at_seed, seed = (statistics.median(f) for f in figures)
     frames, seed_frames = 1000 / CHUNK_MS, 1000 / SEED_CHUNK_MS
     per_frame_us = (at_20 - at_seed) / 100 / (frames - seed_frames) * 1e6
     return (f"CPU follows the number of microphone frames sent: {frames:.0f} a second with tfy-live's {CHUNK_MS} ms "
@@ -362,13 +366,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         for i in range(max(args.trials, args.cpu_trials)):
-            runs = [(case.name, lambda p, c=case: trial(p, c, workdir)) for case in CASES] if i < args.trials else []
+            both = tuple(results)
+            runs = [(case.name, lambda p, c=case: trial(p, c, workdir), both) for case in CASES] if i < args.trials else []
             if i < args.cpu_trials:
-                runs.append(("cpu", lambda p: duplex_trial(p, workdir)))
-                runs.append(("cpu, the seed's chunk length",
-                             lambda p: duplex_trial(p, workdir, SEED_CHUNK_MS) if p == "tfy-live" else {}))
-            for name, run in runs:
-                for program in results:  # interleaved, so drift in the machine's load hits both alike
+                runs.append(("cpu", lambda p: duplex_trial(p, workdir), both))
+                runs.append(("cpu, the seed's chunk length", lambda p: duplex_trial(p, workdir, SEED_CHUNK_MS),
+                             ("tfy-live",)))  # the seed has no chunk option: its own figure is the "cpu" run's
+            for name, run, programs in runs:
+                for program in programs:  # interleaved, so drift in the machine's load hits both alike
                     result = {**run(program), "case": name}
                     results[program].append(result)
                     print(program, name, {k: round(statistics.median(v) if isinstance(v, list) else v, 1)

@@ -48,6 +48,9 @@ def test_the_like_for_like_cpu_row_sets_tfy_live_at_the_seeds_chunk_length_again
     # (4.0 - 2.35) % of a core over (50 - 15.625) more frames a second: 480 µs a frame
     assert "costs 480 µs of CPU" in bench.per_frame(results)
     assert "0.69× the seed's CPU" in bench.per_frame(results) and "1.18×" in bench.per_frame(results)
+    # a run without CPU trials has neither the rows nor the note, and no error
+    assert bench.per_frame({"tfy-live": [{"help_ms": 200.0}], "seed": []}) == ""
+    assert "CPU" not in bench.table({"tfy-live": [{"help_ms": 200.0}], "seed": []}, 0, 0).split("| metric")[1]
 
 
 def test_sources_are_compiled_to_bytecode_before_timing_even_where_python_writes_none(tmp_path, monkeypatch):

@@ -141,6 +141,19 @@ def test_rms_dbfs():
     assert rms_dbfs(silence(16000, 20)) == -math.inf
     assert rms_dbfs(s16(np.full(100, 0.5))) == pytest.approx(-6.02, abs=0.01)
     assert rms_dbfs(s16(sine(16000, 1.0, amp=1.0))) == pytest.approx(-3.01, abs=0.05)
+    with pytest.raises(ValueError):
+        rms_dbfs(b"\x00\x01\x02")  # not whole s16 frames
+
+
+def test_rms_dbfs_matches_the_exact_level_of_speech_like_chunks():
+    # audioop's RMS is a whole sample value: within 0.05 dB of the exact level down to -45 dBFS
+    # (the speech threshold), within 0.3 dB at -60.
+    rng = np.random.default_rng(3)
+    for level_db, within in ((-10, 0.05), (-30, 0.05), (-45, 0.05), (-60, 0.3)):
+        noise = rng.standard_normal(320) * 10 ** (level_db / 20)
+        x = np.frombuffer(s16(noise), "<i2").astype(np.float64)
+        exact = 10 * math.log10(np.mean(x * x) / 32768**2)
+        assert rms_dbfs(s16(noise)) == pytest.approx(exact, abs=within)
 
 
 def test_slices_cut_whole_frames_with_a_short_tail():

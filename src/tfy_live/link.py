@@ -176,37 +176,45 @@ class Link:
     async def _messages(self, session: Any) -> AsyncIterator[Any]:
         receiving = session.receive().__aiter__()
         while True:
-            pending = asyncio.ensure_future(receiving.__anext__())
             try:
-                while True:
-                    waiters: set[asyncio.Future[Any]] = {pending}
-                    timeout = None
-                    if self._switch_by is not None and not self._in_turn:
-                        left = max(0.0, self._switch_by - self._clock())
-                        ready = self._next is not None and self._next.done()
-                        if left == 0.0 or (ready and self.can_switch()):
-                            # Between turns, and the next connection is ready at a pause (or time is up).
-                            await self._switch(session)
-                            return
-                        if self._next is not None and not ready:
-                            waiters.add(self._next)
-                        timeout = min(left, 0.05) if ready else left  # ready: look for a pause
-                    done, _ = await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-                    if pending in done:
-                        break
-            finally:
-                if not pending.done():
-                    pending.cancel()
-                    with contextlib.suppress(BaseException):
-                        await pending
-                elif not pending.cancelled():
-                    pending.exception()  # looked at: a switch may leave it unread, and that is fine
-            try:
-                message = pending.result()
+                if self._switch_by is None:
+                    # No switch ahead (until a GoAway): wait for the frame alone. A task and an
+                    # asyncio.wait for each of 25+ frames a second cost CPU and watched nothing.
+                    message = await receiving.__anext__()
+                else:
+                    message = await self._next_or_switch(session, receiving)
             except StopAsyncIteration:
-                return  # the end of a turn: the conversation asks again
+                return  # the end of a turn (or a switch): the conversation asks again
             self._observe(message)
             yield message
+
+    async def _next_or_switch(self, session: Any, receiving: AsyncIterator[Any]) -> Any:
+        """The next message, or a switch to the next connection between turns (then StopAsyncIteration)."""
+        pending = asyncio.ensure_future(receiving.__anext__())
+        try:
+            while True:
+                waiters: set[asyncio.Future[Any]] = {pending}
+                timeout = None
+                if self._switch_by is not None and not self._in_turn:
+                    left = max(0.0, self._switch_by - self._clock())
+                    ready = self._next is not None and self._next.done()
+                    if left == 0.0 or (ready and self.can_switch()):
+                        # Between turns, and the next connection is ready at a pause (or time is up).
+                        await self._switch(session)
+                        raise StopAsyncIteration
+                    if self._next is not None and not ready:
+                        waiters.add(self._next)
+                    timeout = min(left, 0.05) if ready else left  # ready: look for a pause
+                done, _ = await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+                if pending in done:
+                    return pending.result()
+        finally:
+            if not pending.done():
+                pending.cancel()
+                with contextlib.suppress(BaseException):
+                    await pending
+            elif not pending.cancelled():
+                pending.exception()  # looked at: a switch may leave it unread, and that is fine
 
     def _observe(self, message: Any) -> None:
         for event in ev.translate(message):

@@ -146,15 +146,28 @@ def trial(program: str, case: Case, workdir: Path) -> dict[str, float | list[flo
         env = environment(workdir, pcm, FAKEAUDIO_SPK_LOG=str(spk_log), FAKEAUDIO_MIC_LOG=str(mic_log),
                           BENCH_WIRE_LOG=str(wire_log), SSL_CERT_FILE=gw.ca_file, TFY_API_KEY=KEY,
                           TFY_BASE_URL=gw.base_url)
+        errors = workdir / f"{program}.stderr"
         started = time.monotonic()
-        child = subprocess.Popen(command(program, gw, workdir), env=env, stdin=subprocess.DEVNULL,
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=workdir)
+        with errors.open("wb") as stderr:
+            child = subprocess.Popen(command(program, gw, workdir), env=env, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=stderr, cwd=workdir)
+        # The scenario plays from when the program opens its microphone, however long its launch took
+        # (a first launch after an install reads every module from disk): Ctrl-C a second after its end.
+        deadline = started + 30
+        while not mic_log.exists() and child.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
         time.sleep(len(pcm) / 2 / RATE + 1.0)
         interrupt(child)
-        conn = gw.connections[-1]
+        conn = gw.connections[-1] if gw.connections else None
     finally:
         thread.stop()
-    return measure(conn, read_log(spk_log), read_log(mic_log), read_log(wire_log), started)
+    try:
+        return measure(conn, read_log(spk_log), read_log(mic_log), read_log(wire_log), started)
+    except (StopIteration, IndexError, AttributeError) as missing:
+        tail = errors.read_text(errors="replace").strip().splitlines()[-3:]
+        raise SystemExit(f"{program}, {case.name}: the trial lacks what it measures ({missing!r}; wire log: "
+                         f"{sorted({kind for _, kind in read_log(wire_log)})}, exit code {child.returncode}); "
+                         f"its stderr ends: {tail}") from None
 
 
 def read_log(path: Path) -> list[list[str]]:

@@ -9,7 +9,7 @@ demo:
 .PHONY: bench bench-seed soak bench-aec
 bench: bench-seed soak bench-aec
 bench-seed:
-	bash -c 'source scripts/setup.sh test && .venv/bin/python bench/vs_seed.py --trials 5 --markdown BENCHMARKS.md'
+	bash -c 'source scripts/setup.sh test && .venv/bin/python bench/vs_seed.py --trials 5 --cpu-trials 5 --markdown BENCHMARKS.md'
 soak:
 	bash -c 'source scripts/setup.sh test && .venv/bin/python bench/soak.py --minutes 60 --markdown BENCHMARKS.md'
 

@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
 from bench.netdelay import DelayProxy  # noqa: E402
-from bench.report import machine, replace_section  # noqa: E402
+from bench.report import let_ctrl_c_reach_children, machine, replace_section  # noqa: E402
 from tests.speech import MODEL_SAYS, USER_SAYS, echo_of, power_db, s16, speech  # noqa: E402
 from tfy_live.audio.echo import EchoCanceller  # noqa: E402
 from tfy_live.audio.vad import OnsetRule, SpeechOnset  # noqa: E402
@@ -344,6 +344,7 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=3.0, help="model speech for the false barge-in count")
     parser.add_argument("--markdown", type=Path)
     args = parser.parse_args()
+    let_ctrl_c_reach_children()
     erle = erle_rows()
     print("\n".join(erle), file=sys.stderr)
     double = double_talk_rows()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import signal
 from pathlib import Path
 
 
@@ -23,3 +24,14 @@ def replace_section(path: Path, section: str) -> None:
     else:
         text = old.rstrip("\n") + "\n\n" + section
     path.write_text(text)
+
+
+def let_ctrl_c_reach_children() -> None:
+    """Launched programs get SIGINT's default action, even when this run was started in the background.
+
+    A shell starts a background job (``make bench &``, ``nohup``) with SIGINT ignored, and an ignored
+    signal stays ignored across ``exec``: every program the benchmark launched would ignore the Ctrl-C
+    that ends its trial, be killed 10 s later and write none of its logs. A handler set here is reset
+    to the default in each child.
+    """
+    signal.signal(signal.SIGINT, signal.default_int_handler)

@@ -48,7 +48,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
-from bench.report import machine, replace_section  # noqa: E402
+from bench.report import let_ctrl_c_reach_children, machine, replace_section  # noqa: E402
 from tfy_live.audio import CHUNK_MS  # noqa: E402
 from tfy_live.localgw import EchoOptions, GatewayThread  # noqa: E402
 from tfy_live.localgw.echo import audio_chunks  # noqa: E402
@@ -338,7 +338,11 @@ def per_frame(results: dict[str, list[dict]]) -> str:
     at_20, at_seed, seed = (statistics.median(f) for f in figures)
     frames, seed_frames = 1000 / CHUNK_MS, 1000 / SEED_CHUNK_MS
     per_frame_us = (at_20 - at_seed) / 100 / (frames - seed_frames) * 1e6
-    return (f"CPU follows the number of microphone frames sent: {frames:.0f} a second with tfy-live's {CHUNK_MS} ms "
+    # The machine's load drifts within a run: a tfy-live trial against the seed's right after it cancels
+    # most of the drift, where the two medians above may come from different moments.
+    pairs = [ours / theirs for ours, theirs in zip(figures[0], figures[2])]
+    return (f"CPU trial by trial, tfy-live / the seed run right after it: {', '.join(f'{r:.2f}' for r in pairs)} "
+            f"(median {statistics.median(pairs):.2f}). CPU follows the number of microphone frames sent: {frames:.0f} a second with tfy-live's {CHUNK_MS} ms "
             f"chunks, {seed_frames:.1f} with the seed's {SEED_CHUNK_MS} ms. From tfy-live's two CPU rows, each frame "
             f"costs {per_frame_us:.0f} µs of CPU here (reading it, waking the loop, framing, TLS, the socket). With "
             f"the seed's chunk length tfy-live uses {at_seed / seed:.2f}× the seed's CPU; at {CHUNK_MS} ms, which "
@@ -374,6 +378,7 @@ def main() -> None:
     parser.add_argument("--cpu-trials", type=int, default=3, help="CPU trials for each program")
     parser.add_argument("--markdown", type=Path)
     args = parser.parse_args()
+    let_ctrl_c_reach_children()
     results: dict[str, list[dict]] = {"tfy-live": [], "seed": []}
     compile_sources()
     with tempfile.TemporaryDirectory() as tmp:

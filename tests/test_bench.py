@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import signal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -48,6 +50,8 @@ def test_the_like_for_like_cpu_row_sets_tfy_live_at_the_seeds_chunk_length_again
     # (4.0 - 2.35) % of a core over (50 - 15.625) more frames a second: 480 µs a frame
     assert "costs 480 µs of CPU" in bench.per_frame(results)
     assert "0.69× the seed's CPU" in bench.per_frame(results) and "1.18×" in bench.per_frame(results)
+    # each tfy-live CPU trial against the seed's beside it: 4.0/3.3, 4.2/3.4, 3.8/3.5
+    assert "run right after it: 1.21, 1.24, 1.09 (median 1.21)" in bench.per_frame(results)
     # a run without CPU trials has neither the rows nor the note, and no error
     assert bench.per_frame({"tfy-live": [{"help_ms": 200.0}], "seed": []}) == ""
     assert "CPU" not in bench.table({"tfy-live": [{"help_ms": 200.0}], "seed": []}, 0, 0).split("| metric")[1]
@@ -174,3 +178,18 @@ def test_a_soak_row_goes_into_its_own_table_even_when_other_sections_follow():
     text = "# B\n\n## Soak\n\nintro\n\n| h |\n|---|\n| old |\n\n## Next\n\n| other |\n"
     assert soak.add_row(text, "## Soak", "| new |") == (
         "# B\n\n## Soak\n\nintro\n\n| h |\n|---|\n| old |\n| new |\n\n## Next\n\n| other |\n")
+
+
+def test_programs_a_benchmark_launches_take_ctrl_c_even_when_the_benchmark_runs_in_the_background():
+    # A background job starts with SIGINT ignored, and its children inherit that across exec.
+    probe = "import signal; print(signal.getsignal(signal.SIGINT) is signal.default_int_handler)"
+    script = ("import signal, subprocess, sys\n"
+              f"sys.path.insert(0, {str(ROOT)!r})\n"
+              "from bench.report import let_ctrl_c_reach_children\n"
+              f"child = lambda: subprocess.run([sys.executable, '-c', {probe!r}], capture_output=True, text=True).stdout\n"
+              "before = child()\n"
+              "let_ctrl_c_reach_children()\n"
+              "print(before.strip(), child().strip())\n")
+    ignoring = lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)  # noqa: E731
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, preexec_fn=ignoring)
+    assert out.stdout.split() == ["False", "True"], out.stderr

@@ -123,21 +123,35 @@ def report(result: dict) -> str:
         f"| {day} | {machine()} | {result['minutes']:.0f} min of audio in {result['wall_s']:.0f} s | "
         f"{result['turns']} turns, {result['connections']} connections | "
         f"{rss[0]:.1f} MB | {tenth:.1f} MB | {statistics.median(rss):.1f} MB | {rss[-1]:.1f} MB | {max(rss):.1f} MB | "
-        f"{slope:+.2f} MB/h |"
+        f"{slope:+.2f} MB/h | {fitted_slope(samples[len(samples) // 2:]):+.2f} MB/h |"
     )
 
 
+def fitted_slope(samples: list[tuple[float, float]]) -> float:
+    """MB an hour, least squares over (minute, MB): unlike two end points, not moved by one sample."""
+    slope = statistics.linear_regression([m for m, _ in samples], [mb for _, mb in samples]).slope
+    return slope * 60
+
+
 HEADER = ("| date | machine | run | conversation | RSS after 1 min | at 10% | median | at the end | max | "
-          "slope after 10% |\n|---|---|---|---|---|---|---|---|---|---|")
+          "slope after 10% | fitted slope, second half |\n|---|---|---|---|---|---|---|---|---|---|---|")
 
 
-def add_row(text: str, marker: str, row: str) -> str:
-    """``text`` with ``row`` after the last row of the table under ``marker`` (other sections may follow)."""
+def add_row(text: str, marker: str, row: str, header: str = HEADER) -> str:
+    """``text`` with ``row`` after the last row of the table under ``marker`` (other sections may follow).
+
+    A table from before a column was added gets today's ``header``, and its rows "—" for what they lack.
+    """
     lines = text.rstrip("\n").split("\n")
     start = lines.index(marker)
     end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-    last = max(i for i in range(start, end) if lines[i].startswith("|"))
-    return "\n".join(lines[: last + 1] + [row] + lines[last + 1:]) + "\n"
+    table = [i for i in range(start, end) if lines[i].startswith("|")]
+    head = header.split("\n")
+    if lines[table[0]] != head[0]:
+        lines[table[0]], lines[table[1]] = head
+        for i in table[2:]:
+            lines[i] += " — |" * (head[0].count("|") - lines[i].count("|"))
+    return "\n".join(lines[: table[-1] + 1] + [row] + lines[table[-1] + 1:]) + "\n"
 
 
 def main() -> None:

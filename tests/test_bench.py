@@ -176,8 +176,18 @@ def test_the_users_voice_is_found_in_what_the_gateway_got_and_its_level_compared
 def test_a_soak_row_goes_into_its_own_table_even_when_other_sections_follow():
     soak = load(ROOT / "bench" / "soak.py", "bench_soak")
     text = "# B\n\n## Soak\n\nintro\n\n| h |\n|---|\n| old |\n\n## Next\n\n| other |\n"
-    assert soak.add_row(text, "## Soak", "| new |") == (
+    assert soak.add_row(text, "## Soak", "| new |", "| h |\n|---|") == (
         "# B\n\n## Soak\n\nintro\n\n| h |\n|---|\n| old |\n| new |\n\n## Next\n\n| other |\n")
+    # a table from before a column was added: today's header, and a dash where old rows have nothing
+    assert soak.add_row(text, "## Soak", "| new | 2 |", "| h | h2 |\n|---|---|") == (
+        "# B\n\n## Soak\n\nintro\n\n| h | h2 |\n|---|---|\n| old | — |\n| new | 2 |\n\n## Next\n\n| other |\n")
+
+
+def test_the_soak_fits_its_slope_over_the_second_half_so_a_warm_up_rise_is_not_a_trend():
+    soak = load(ROOT / "bench" / "soak.py", "bench_soak")
+    rising_then_flat = [(m, 88.0 + min(m, 15) * 0.1) for m in range(1, 61)]
+    assert soak.fitted_slope(rising_then_flat[30:]) == 0.0
+    assert round(soak.fitted_slope([(m, 90.0 + m / 60) for m in range(30, 61)]), 6) == 1.0  # 1 MB an hour
 
 
 def test_programs_a_benchmark_launches_take_ctrl_c_even_when_the_benchmark_runs_in_the_background():

@@ -3,7 +3,7 @@
 # suppressor settings can be changed, for bench/aec3_tuned/tune.py. An experiment, not part of
 # tfy-live: no wheel on PyPI exposes AEC3's settings (livekit and pywebrtc-audio build it with
 # the defaults), so this is what shipping a tuned suppressor would take.
-# Needs g++, ninja and network access to PyPI; about 10 minutes on 2 cores. Output: $OUT/libaec3shim.so
+# Needs g++, ninja and network access to PyPI; about 5 minutes on 2 cores. Output: $OUT/libaec3shim.so
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 OUT="${OUT:-/tmp/aec3_tuned}"

@@ -19,6 +19,7 @@ from tfy_live import __version__
 from tfy_live.audio import CHUNK_MS
 from tfy_live.config import DEFAULT_API_VERSION, DEFAULT_MODEL, VARIABLES, apply_dotenv, read_dotenv, resolve
 from tfy_live.errors import EXIT_INTERRUPTED, TfyLiveError
+from tfy_live.masking import hide
 from tfy_live.voices import DEFAULT_VOICE, VOICES
 
 app = typer.Typer(
@@ -62,12 +63,6 @@ def _secrets() -> list[str]:
     return [key] if key else []
 
 
-def redact(text: str, secrets_: list[str]) -> str:
-    for secret in secrets_:
-        text = text.replace(secret, "***")
-    return text
-
-
 def run(make: Callable[[], Coroutine[Any, Any, int | None]]) -> None:
     """Run a command's coroutine; errors become one red line and their exit code."""
     from rich.console import Console
@@ -79,7 +74,7 @@ def run(make: Callable[[], Coroutine[Any, Any, int | None]]) -> None:
     try:
         code = eventloop.run(make(), os.environ)
     except TfyLiveError as exc:
-        err.print(f"[bold red]error:[/bold red] {escape(redact(str(exc), _secrets()))}")
+        err.print(f"[bold red]error:[/bold red] {escape(hide(str(exc), _secrets()))}")
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
         err.print("[dim]stopped[/dim]")
@@ -474,7 +469,7 @@ def _invoke(args: list[str]) -> int:
         code = app(args=args, prog_name="tfy-live", standalone_mode=False)
     except usage_error as exc:
         where = exc.ctx.command_path if exc.ctx is not None else "tfy-live"
-        message = " ".join(redact(exc.format_message(), _secrets()).split()).rstrip(".")
+        message = " ".join(hide(exc.format_message(), _secrets()).split()).rstrip(".")
         Console(stderr=True, highlight=False, soft_wrap=True).print(
             f"[bold red]error:[/bold red] {escape(message)}; see `{escape(where)} --help`")
         return exc.exit_code

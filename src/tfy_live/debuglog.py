@@ -13,6 +13,8 @@ import re
 import sys
 from typing import IO
 
+from tfy_live.masking import hide
+
 _SECRETS: set[str] = set()
 _BEARER = re.compile(r"(?i)(bearer\s+|x-goog-api-key:\s*|key=)[^\s'\",&]+")
 _BASE64_RUN = re.compile(r"[A-Za-z0-9+/_-]{120,}={0,2}")
@@ -27,8 +29,7 @@ def protect(secret: str | None) -> None:
 
 
 def mask(text: str) -> str:
-    for secret in sorted(_SECRETS, key=len, reverse=True):
-        text = text.replace(secret, "***")
+    text = hide(text, _SECRETS)
     text = _BEARER.sub(lambda m: m.group(1) + "***", text)
     text = _BASE64_RUN.sub(lambda m: f"<{len(m.group(0))} base64 chars>", text)
     return text if len(text) <= MAX_LINE else text[:MAX_LINE] + f"… ({len(text)} chars)"

@@ -1,4 +1,4 @@
-"""Pure PCM conversions and the real-time clocks."""
+"""Pure PCM conversions, levels and the real-time clocks."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ import math
 import numpy as np
 import pytest
 
+from tfy_live.audio.level import rms_dbfs
 from tfy_live.audio.pacing import MicClock, SpeakerClock
 from tfy_live.audio.pcm import (
     Resampler,
     duration_s,
     resample,
-    rms_dbfs,
     silence,
     slices,
     to_mono_s16,
@@ -224,3 +224,12 @@ def test_mic_clock_deadlines_do_not_drift():
     clock.tick(20)
     # Far behind: overdue chunks are due at once.
     assert clock.wait_s(20, now=101.0) == 0.0
+
+
+def test_a_conversation_does_not_import_numpy_for_the_microphone_level():
+    # numpy and soxr cost every start-up ~55 ms; the conversation needs only the level (audioop).
+    import subprocess
+    import sys
+
+    code = "import sys, tfy_live.conversation, tfy_live.talk; print(sorted({'numpy', 'soxr'} & set(sys.modules)))"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "[]"

@@ -14,7 +14,8 @@ import pytest
 import soundfile as sf
 
 from tfy_live.audio import AudioSink, AudioSource
-from tfy_live.audio.pcm import rms_dbfs, silence
+from tfy_live.audio.level import rms_dbfs
+from tfy_live.audio.pcm import silence
 from tfy_live.audio.wavfile import WavFileSink, WavFileSource
 from tfy_live.errors import AudioError, InputFileError
 

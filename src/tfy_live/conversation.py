@@ -23,7 +23,7 @@ from typing import Any, AsyncIterator, Callable, Protocol, Sequence
 
 from tfy_live import events as ev
 from tfy_live.audio import CHUNK_MS, AudioSink, AudioSource, frames_for
-from tfy_live.audio.pcm import rms_dbfs
+from tfy_live.audio.level import rms_dbfs
 from tfy_live.endrule import EndRule
 from tfy_live.errors import NoReplyError
 from tfy_live.player import Player

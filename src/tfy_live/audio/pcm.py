@@ -1,4 +1,4 @@
-"""Pure conversions on s16le mono PCM: channels, sample rates, levels, slicing.
+"""Pure conversions on s16le mono PCM: channels, sample rates, slicing (levels: ``level.py``).
 
 Nothing here touches a device, a file or the clock. ``bytes`` in and out are
 always 16-bit signed little-endian mono; numpy arrays appear only at the edge
@@ -7,18 +7,13 @@ where decoded files come in (``to_mono_s16``).
 
 from __future__ import annotations
 
-import math
-import warnings
 from collections.abc import Iterator
 
 import numpy as np
 import soxr
 
 from tfy_live.audio import SAMPLE_WIDTH, frames_for
-
-with warnings.catch_warnings():  # deprecated in the standard library; audioop-lts carries it on from 3.13
-    warnings.simplefilter("ignore", DeprecationWarning)
-    import audioop
+from tfy_live.audio.level import check_whole_frames
 
 _S16 = np.dtype("<i2")
 _QUALITY = "HQ"  # soxr's default: transparent for speech, cheap enough for 20 ms chunks
@@ -92,21 +87,11 @@ class Resampler:
         return tail
 
 
-def rms_dbfs(pcm: bytes) -> float:
-    """RMS level in dBFS (a full-scale square wave is 0 dB); ``-inf`` for silence or b""."""
-    # Fifty times a second on the microphone, each call alone after 20 ms of idle: with cold caches
-    # numpy's dispatch cost 56 µs a call in a conversation here (2 µs in a loop), audioop 11 µs. Its RMS
-    # is a whole sample value: within 0.05 dB of the exact level down to -45 dBFS, the speech threshold.
-    _check_whole_frames(pcm)
-    rms = audioop.rms(pcm, SAMPLE_WIDTH)
-    return 20 * math.log10(rms / 32768) if rms > 0 else -math.inf
-
-
 def slices(pcm: bytes, frames: int) -> Iterator[bytes]:
     """Cut ``pcm`` into slices of ``frames`` frames; the last one may be shorter."""
     if frames <= 0:
         raise ValueError("frames must be positive")
-    _check_whole_frames(pcm)
+    check_whole_frames(pcm)
     step = frames * SAMPLE_WIDTH
     view = memoryview(pcm)
     for start in range(0, len(pcm), step):
@@ -123,13 +108,8 @@ def duration_s(pcm: bytes, rate: int) -> float:
     return len(pcm) / SAMPLE_WIDTH / rate
 
 
-def _check_whole_frames(pcm: bytes) -> None:
-    if len(pcm) % SAMPLE_WIDTH:
-        raise ValueError(f"s16le PCM must have an even number of bytes, got {len(pcm)}")
-
-
 def _s16(pcm: bytes) -> np.ndarray:
-    _check_whole_frames(pcm)
+    check_whole_frames(pcm)
     return np.frombuffer(pcm, dtype=_S16)
 
 

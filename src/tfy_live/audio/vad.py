@@ -17,7 +17,7 @@ import math
 from typing import Any, Callable
 
 from tfy_live.audio import INPUT_RATE, SAMPLE_WIDTH, installed
-from tfy_live.audio.pcm import rms_dbfs
+from tfy_live.audio.level import rms_dbfs
 from tfy_live.errors import ConfigError
 
 WINDOW_FRAMES = 512  # silero's window at 16 kHz: 32 ms

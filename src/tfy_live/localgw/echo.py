@@ -22,7 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from tfy_live.audio.pcm import resample, rms_dbfs
+from tfy_live.audio.level import rms_dbfs
+from tfy_live.audio.pcm import resample
 
 IN_RATE = 16_000
 OUT_RATE = 24_000

@@ -152,7 +152,7 @@ def trial(program: str, case: Case, workdir: Path) -> dict[str, float | list[flo
             child = subprocess.Popen(command(program, gw, workdir), env=env, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=stderr, cwd=workdir)
         # The scenario plays from when the program opens its microphone, however long its launch took
-        # (a first launch after an install reads every module from disk): Ctrl-C a second after its end.
+        # (a cold disk cache, a busy machine): Ctrl-C a second after the scenario's end.
         deadline = started + 30
         while not mic_log.exists() and child.poll() is None and time.monotonic() < deadline:
             time.sleep(0.01)
@@ -342,11 +342,12 @@ def per_frame(results: dict[str, list[dict]]) -> str:
     # most of the drift, where the two medians above may come from different moments.
     pairs = [ours / theirs for ours, theirs in zip(figures[0], figures[2])]
     return (f"CPU trial by trial, tfy-live / the seed run right after it: {', '.join(f'{r:.2f}' for r in pairs)} "
-            f"(median {statistics.median(pairs):.2f}). CPU follows the number of microphone frames sent: {frames:.0f} a second with tfy-live's {CHUNK_MS} ms "
-            f"chunks, {seed_frames:.1f} with the seed's {SEED_CHUNK_MS} ms. From tfy-live's two CPU rows, each frame "
-            f"costs {per_frame_us:.0f} µs of CPU here (reading it, waking the loop, framing, TLS, the socket). With "
-            f"the seed's chunk length tfy-live uses {at_seed / seed:.2f}× the seed's CPU; at {CHUNK_MS} ms, which "
-            f"the capture target needs (a frame's oldest sample waits a whole chunk), {at_20 / seed:.2f}×.")
+            f"(median {statistics.median(pairs):.2f}). CPU follows the number of microphone frames sent: "
+            f"{frames:.0f} a second with tfy-live's {CHUNK_MS} ms chunks, {seed_frames:.1f} with the seed's "
+            f"{SEED_CHUNK_MS} ms. From tfy-live's two CPU rows, each frame costs {per_frame_us:.0f} µs of CPU here "
+            f"(reading it, waking the loop, framing, TLS, the socket). With the seed's chunk length tfy-live uses "
+            f"{at_seed / seed:.2f}× the seed's CPU; at {CHUNK_MS} ms, which the capture target needs (a frame's "
+            f"oldest sample waits a whole chunk), {at_20 / seed:.2f}×.")
 
 
 SECTION = """## tfy-live and the seed sample, side by side

@@ -196,7 +196,8 @@ def test_programs_a_benchmark_launches_take_ctrl_c_even_when_the_benchmark_runs_
     script = ("import signal, subprocess, sys\n"
               f"sys.path.insert(0, {str(ROOT)!r})\n"
               "from bench.report import let_ctrl_c_reach_children\n"
-              f"child = lambda: subprocess.run([sys.executable, '-c', {probe!r}], capture_output=True, text=True).stdout\n"
+              f"child = lambda: subprocess.run([sys.executable, '-c', {probe!r}],\n"
+              "                               capture_output=True, text=True).stdout\n"
               "before = child()\n"
               "let_ctrl_c_reach_children()\n"
               "print(before.strip(), child().strip())\n")

@@ -17,14 +17,13 @@ import ctypes
 import sys
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
 from bench.aec import double_talk_rows, erle_rows  # noqa: E402
-from tfy_live.audio.echo import FRAME_MS  # noqa: E402
+from tfy_live.audio import INPUT_RATE, OUTPUT_RATE  # noqa: E402
+from tfy_live.audio.echo import EchoCanceller  # noqa: E402
 
 # aec3shim.cc takes these, in this order (EchoCanceller3Config::suppressor); NaN keeps the default.
 SETTINGS = [
@@ -43,43 +42,45 @@ PRESETS: dict[str, dict[str, float]] = {
 }
 
 
-class Tuned:
-    """The shim, with tfy-live's EchoCanceller interface (``far``, then ``near``; s16le bytes of any length)."""
+class ShimModule:
+    """The shim in the place of livekit's module, so that tfy-live's own EchoCanceller cuts the 10 ms frames."""
 
-    def __init__(self, lib: ctypes.CDLL, settings: dict[str, float], near_rate: int = 16000, far_rate: int = 24000):
+    def __init__(self, lib: ctypes.CDLL, settings: dict[str, float], near_rate: int = INPUT_RATE,
+                 far_rate: int = OUTPUT_RATE):
         values = [settings.get(name, float("nan")) for name in SETTINGS]
         self._lib = lib
         self._handle = lib.shim_new(near_rate, far_rate, (ctypes.c_float * len(values))(*values), len(values))
-        self._sizes = {"near": near_rate * FRAME_MS // 1000, "far": far_rate * FRAME_MS // 1000}
-        self._rest = {"near": np.zeros(0, np.int16), "far": np.zeros(0, np.int16)}
 
     def __del__(self) -> None:
         self._lib.shim_free(self._handle)
 
-    def _frames(self, side: str, pcm: bytes, process) -> bytes:
-        data = np.concatenate([self._rest[side], np.frombuffer(pcm, "<i2")])
-        size = self._sizes[side]
-        whole = len(data) - len(data) % size
-        out = []
-        for start in range(0, whole, size):
-            frame = np.ascontiguousarray(data[start:start + size])
-            process(self._handle, frame.ctypes.data)
-            out.append(frame.tobytes())
-        self._rest[side] = data[whole:]
-        return b"".join(out)
+    def process_reverse_stream(self, frame: "Frame") -> None:
+        self._lib.shim_far(self._handle, frame.samples)
 
-    def far(self, pcm: bytes) -> None:
-        self._frames("far", pcm, self._lib.shim_far)
+    def process_stream(self, frame: "Frame") -> None:
+        self._lib.shim_near(self._handle, frame.samples)  # in place, with a delay hint of 0 as tfy-live gives
 
-    def near(self, pcm: bytes) -> bytes:
-        return self._frames("near", pcm, self._lib.shim_near)
+    def set_stream_delay_ms(self, ms: int) -> None:
+        pass  # the shim hints 0 ms itself: AEC3 estimates the delay
+
+
+class Frame:
+    """A 10 ms frame as the shim takes it (in place), in the place of livekit's AudioFrame."""
+
+    def __init__(self, pcm: bytes | bytearray, rate: int) -> None:
+        self.data = bytearray(pcm)
+        self.samples = (ctypes.c_char * len(self.data)).from_buffer(self.data)
+
+
+def tuned(lib: ctypes.CDLL, settings: dict[str, float]) -> EchoCanceller:
+    return EchoCanceller(module=ShimModule(lib, settings), frame=Frame)
 
 
 def load(path: str) -> ctypes.CDLL:
     lib = ctypes.CDLL(path)
     lib.shim_new.restype = ctypes.c_void_p
     lib.shim_new.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.POINTER(ctypes.c_float), ctypes.c_int]
-    lib.shim_far.argtypes = lib.shim_near.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+    lib.shim_far.argtypes = lib.shim_near.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_char)]
     lib.shim_free.argtypes = [ctypes.c_void_p]
     return lib
 
@@ -88,9 +89,9 @@ def main() -> None:
     lib = load(sys.argv[1] if len(sys.argv) > 1 else "/tmp/aec3_tuned/libaec3shim.so")
     for name, settings in PRESETS.items():
         print(f"## {name}: {settings or 'as built'}\n\n| room | ERLE |\n|---|---|")
-        print("\n".join(erle_rows(lambda ns: Tuned(lib, settings), columns=(False,))))
+        print("\n".join(erle_rows(lambda ns: tuned(lib, settings), columns=(False,))))
         print("\n| room, echo | user's voice, out against alone | target |\n|---|---|---|")
-        print("\n".join(double_talk_rows(lambda ns: Tuned(lib, settings))) + "\n", flush=True)
+        print("\n".join(double_talk_rows(lambda ns: tuned(lib, settings))) + "\n", flush=True)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ from tfy_live.endrule import EndRule  # noqa: E402
 from tfy_live.gateway import connect  # noqa: E402
 from tfy_live.link import Link  # noqa: E402
 from tfy_live.localgw import EchoOptions, Fault, GatewayThread  # noqa: E402
+from tfy_live.ui import Output  # noqa: E402
 
 CHUNK_MS = 100
 PACE_S = 0.0015  # between 100 ms chunks of the simulated microphone
@@ -76,11 +77,11 @@ class Talker:
                 yield chunk
 
 
-class Quiet:
-    """A reporter that keeps nothing."""
+class Quiet(Output):
+    """A reporter that shows nothing."""
 
-    def __getattr__(self, name):
-        return lambda *args, **kwargs: None
+    def event(self, kind: str, text: str, **data) -> None:
+        pass
 
 
 async def soak(minutes: float) -> dict:
@@ -105,7 +106,6 @@ async def soak(minutes: float) -> dict:
                         chunk_s=CHUNK_MS / 1000) as link:
             conversation = Conversation(link, talker, NullSink(), Quiet(), chunk_ms=CHUNK_MS,
                                         rule=EndRule(grace_s=3.0, reply_timeout_s=30))
-            link.on_state = conversation.connection_state
             summary = await conversation.run()
     finally:
         thread.stop()

@@ -8,6 +8,13 @@ from typing import Any, AsyncIterator, Callable, Sequence
 
 from google.genai import types
 
+from tfy_live import events as ev
+from tfy_live.conversation import Reporter
+from tfy_live.gateway.translate import translate
+from tfy_live.player import Player
+from tfy_live.session import Session
+from tfy_live.timeline import Timeline, Turn
+
 
 def msg(**fields: Any) -> types.LiveServerMessage:
     """A server message exactly as the SDK would parse it from JSON (camelCase fields)."""
@@ -34,11 +41,13 @@ class WaitUntil:
 
 
 class FakeSession:
-    """Plays ``messages`` (LiveServerMessage, WaitUntil or an Exception to raise) and records what is sent.
+    """Plays ``messages`` and records what is sent; a ``session.Session``.
 
-    Like the SDK, each ``receive()`` iteration ends after a turn-complete
-    message; once the script is spent, ``receive()`` waits forever (a quiet
-    connection).
+    A script step is a server message (``msg``: translated into events once, as
+    ``gateway.LiveSession`` does), an event of ours, a ``WaitUntil``, or an
+    exception to raise. Like the real session, each ``receive()`` iteration ends
+    after ``TurnComplete``; once the script is spent, ``receive()`` waits forever
+    (a quiet connection).
     """
 
     def __init__(self, messages: Sequence[Any] = ()) -> None:
@@ -61,13 +70,13 @@ class FakeSession:
     async def activity_end(self) -> None:
         self.sent.append(("activity_end", None))
 
-    async def answer_tool_calls(self, calls: Sequence[Any], error: str) -> None:
+    async def answer_tool_calls(self, calls: Sequence[ev.FunctionCall], error: str) -> None:
         self.sent.append(("tool_response", [(c.id, c.name, error) for c in calls]))
 
     def sent_kinds(self) -> list[str]:
         return [kind for kind, _ in self.sent]
 
-    async def receive(self) -> AsyncIterator[Any]:
+    async def receive(self) -> AsyncIterator[ev.Event]:
         while self.script:
             step = self.script.pop(0)
             if isinstance(step, WaitUntil):
@@ -76,9 +85,10 @@ class FakeSession:
             if isinstance(step, BaseException):
                 raise step
             self.received += 1
-            yield step
-            content = step.server_content
-            if content is not None and content.turn_complete:
+            events = translate(step) if isinstance(step, types.LiveServerMessage) else [step]
+            for event in events:
+                yield event
+            if any(isinstance(event, ev.TurnComplete) for event in events):
                 return
         await asyncio.Event().wait()
 
@@ -137,19 +147,55 @@ class FakeSink:
 
 
 class RecordingReporter:
-    """Records every reporter call as (method, args)."""
+    """A ``conversation.Reporter`` that records every call as (method, args)."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, tuple[Any, ...]]] = []
 
-    def __getattr__(self, name: str) -> Callable[..., None]:
-        if name.startswith("_"):
-            raise AttributeError(name)
+    def _record(self, name: str, *args: Any) -> None:
+        self.calls.append((name, args))
 
-        def record(*args: Any) -> None:
-            self.calls.append((name, args))
+    def attach(self, timeline: Timeline, player: Player) -> None:
+        self._record("attach", timeline, player)
 
-        return record
+    def listening(self) -> None:
+        self._record("listening")
+
+    def input_finished(self) -> None:
+        self._record("input_finished")
+
+    def user_transcript(self, text: str, finished: bool) -> None:
+        self._record("user_transcript", text, finished)
+
+    def user_typed(self, text: str) -> None:
+        self._record("user_typed", text)
+
+    def push_to_talk(self, speaking: bool) -> None:
+        self._record("push_to_talk", speaking)
+
+    def ready(self) -> None:
+        self._record("ready")
+
+    def model_turn_started(self, turn: Turn) -> None:
+        self._record("model_turn_started", turn)
+
+    def model_text(self, text: str) -> None:
+        self._record("model_text", text)
+
+    def model_transcript(self, text: str) -> None:
+        self._record("model_transcript", text)
+
+    def interrupted(self, dropped_ms: float) -> None:
+        self._record("interrupted", dropped_ms)
+
+    def turn_complete(self, turn: Turn | None) -> None:
+        self._record("turn_complete", turn)
+
+    def notice(self, text: str) -> None:
+        self._record("notice", text)
+
+    def connection(self, event: ev.ConnectionEvent) -> None:
+        self._record("connection", event)
 
     def names(self) -> list[str]:
         return [name for name, _ in self.calls]
@@ -180,3 +226,8 @@ class Lines:
         if line is None:
             raise StopAsyncIteration
         return line
+
+
+# The fakes stand in for these protocols; the type checker holds them to it.
+_session: Session = FakeSession()
+_reporter: Reporter = RecordingReporter()

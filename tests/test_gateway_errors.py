@@ -15,7 +15,7 @@ from websockets.http11 import Response
 
 from tfy_live.config import resolve
 from tfy_live.errors import GatewayError
-from tfy_live.gateway import translate_error
+from tfy_live.gateway.errors import error_map, translate_error
 
 KEY = "tfy-canary-KEY-errors-0123456789"
 SETTINGS = resolve({"provider": "acct"}, {"TFY_API_KEY": KEY, "TFY_BASE_URL": "https://gw.example.com/api/llm"})
@@ -84,3 +84,12 @@ def test_the_mapping_knows_which_failures_a_new_connection_may_cure():
     assert not translate_error(ws.InvalidStatus(response(401)), SETTINGS).retryable
     assert not translate_error(genai_errors.APIError(1008, {"error": {"message": "no model"}}), SETTINGS).retryable
     assert not translate_error(ssl.SSLCertVerificationError("bad cert"), SETTINGS).retryable
+
+
+def test_the_table_is_read_most_specific_class_first():
+    table = error_map()
+    for cls in MET:
+        assert next(c for c in cls.__mro__ if c in table) is not Exception, cls
+    # A certificate failure is also a ValueError and an OSError: it gets its own line, not theirs.
+    assert "TLS verification" in str(translate_error(ssl.SSLCertVerificationError("bad cert"), SETTINGS))
+    assert "refused" in str(translate_error(ConnectionRefusedError(), SETTINGS))

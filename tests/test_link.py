@@ -8,8 +8,12 @@ import contextlib
 import pytest
 
 from tests.fakes import FakeSession, WaitUntil, audio_msg, msg
+from tfy_live import events as ev
 from tfy_live.errors import GatewayError
 from tfy_live.link import Link
+
+NEWS = (ev.GoingAway, ev.Reconnecting, ev.Resumed)
+STATES = {ev.GoingAway: "switching", ev.Reconnecting: "reconnecting", ev.Resumed: "resumed"}
 
 
 def handle(h: str):
@@ -53,16 +57,24 @@ async def no_sleep(seconds: float) -> None:
 no_sleep.calls = []
 
 
-async def drain(link: Link) -> list:
-    return [m async for m in link.receive()]
+async def drain(link: Link, states: list[str] | None = None) -> list:
+    """One iteration of ``receive``: the server's events; the link's own news goes to ``states``."""
+    events = []
+    async for event in link.receive():
+        if isinstance(event, NEWS):
+            if states is not None:
+                states.append(STATES[type(event)])
+        else:
+            events.append(event)
+    return events
 
 
 async def test_an_unexpected_close_reconnects_with_the_newest_handle():
     first = FakeSession([handle("h-1"), handle("h-2"), dropped()])
     second = FakeSession([handle("h-3")])
     opener, states = Opener(first, second), []
-    async with Link(opener, on_state=lambda s, d: states.append(s), sleep=no_sleep) as link:
-        received = await drain(link)  # the first connection's messages, then the reconnect
+    async with Link(opener, sleep=no_sleep) as link:
+        received = await drain(link, states)  # the first connection's messages, then the reconnect
         assert len(received) == 2
         assert opener.handles == [None, "h-2"]
         assert [s for s in states] == ["reconnecting", "resumed"]
@@ -77,9 +89,9 @@ async def test_audio_said_while_reconnecting_is_held_bounded_newest_kept_and_sen
     opener.gate = asyncio.Event()
     opener.gate.set()
     states = []
-    async with Link(opener, on_state=lambda s, d: states.append(s), sleep=no_sleep, hold_s=0.06, chunk_s=0.02) as link:
+    async with Link(opener, sleep=no_sleep, hold_s=0.06, chunk_s=0.02) as link:
         opener.gate.clear()  # the next connection takes a while
-        receiving = asyncio.create_task(drain(link))
+        receiving = asyncio.create_task(drain(link, states))
         await WaitUntil(lambda: "reconnecting" in states).wait()
         for i in range(5):
             await link.send_audio(bytes([i]) * 4)
@@ -128,17 +140,18 @@ async def test_go_away_mid_turn_resumes_from_the_handle_that_includes_the_turn_t
     ])
     second = FakeSession([audio_msg(b"\x03\x00" * 480)])
     opener, states = Opener(first, second), []
-    async with Link(opener, on_state=lambda s, d: states.append(s)) as link:
-        turn = await asyncio.wait_for(drain(link), 5)
-        assert len(turn) == 5 and opener.handles == [None]  # the turn went on undisturbed
-        await asyncio.wait_for(drain(link), 5)  # the handle, then the switch
+    async with Link(opener) as link:
+        turn = await asyncio.wait_for(drain(link, states), 5)
+        assert len(turn) == 4 and states == ["switching"]  # the turn went on undisturbed; goAway is the link's news
+        assert opener.handles == [None]
+        await asyncio.wait_for(drain(link, states), 5)  # the handle, then the switch
         assert opener.handles == [None, "h-2"]
         assert states == ["switching", "resumed"]
         assert first in opener.closed and second not in opener.closed
         await link.send_audio(b"\x00\x00")
         assert second.sent == [("audio", b"\x00\x00")] and ("audio", b"\x00\x00") not in first.sent
         nxt = link.receive().__aiter__()
-        assert (await asyncio.wait_for(nxt.__anext__(), 5)).server_content.model_turn is not None
+        assert isinstance(await asyncio.wait_for(nxt.__anext__(), 5), ev.Audio)
 
 
 async def test_a_connection_opened_from_an_older_handle_is_replaced():
@@ -156,15 +169,14 @@ async def test_a_connection_opened_from_an_older_handle_is_replaced():
         opener.gate.set()
         await asyncio.wait_for(receiving, 5)
         assert opener.handles == [None, "h-1", "h-2"]
-        assert link._session is not first and link.handle == "h-2"
+        assert link.session is not first and link.handle == "h-2"
 
 
 async def test_go_away_between_turns_switches_once_the_user_is_quiet_or_time_runs_out():
     first = FakeSession([handle("h-9"), msg(goAway={"timeLeft": "1.2s"})])
     opener = Opener(first, FakeSession())
     speaking = True
-    async with Link(opener) as link:
-        link.can_switch = lambda: not speaking  # the user is mid-sentence: do not split it
+    async with Link(opener, can_switch=lambda: not speaking) as link:  # mid-sentence: do not split it
         loop = asyncio.get_running_loop()
         started = loop.time()
         await asyncio.wait_for(drain(link), 5)  # switched only when time was nearly up
@@ -173,8 +185,7 @@ async def test_go_away_between_turns_switches_once_the_user_is_quiet_or_time_run
 
     first = FakeSession([handle("h-9"), msg(goAway={"timeLeft": "20s"}), WaitUntil(lambda: not speaking)])
     opener = Opener(first, FakeSession())
-    async with Link(opener) as link:
-        link.can_switch = lambda: not speaking
+    async with Link(opener, can_switch=lambda: not speaking) as link:
         receiving = asyncio.create_task(drain(link))
         await asyncio.sleep(0.3)
         assert not receiving.done()  # ready to switch, but waiting for a pause

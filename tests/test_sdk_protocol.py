@@ -14,7 +14,7 @@ import pytest
 
 from tfy_live import events as ev
 from tfy_live.config import resolve
-from tfy_live.gateway import connect
+from tfy_live.gateway import connect, sdk
 from tfy_live.localgw import EchoOptions, GatewayThread
 
 KEY = "sdk-test-key"
@@ -45,11 +45,10 @@ async def converse(gw, kind: str):
         await session.end_audio()
         async with asyncio.timeout(10):
             while not any(isinstance(e, ev.TurnComplete) for e in received):
-                async for message in session.receive():
-                    for event in ev.translate(message):
-                        received.append(event)
-                        if isinstance(event, ev.ToolCall):
-                            await session.answer_tool_calls(event.calls, "no tools here")
+                async for event in session.receive():
+                    received.append(event)
+                    if isinstance(event, ev.ToolCall):
+                        await session.answer_tool_calls(event.calls, "no tools here")
     return received
 
 
@@ -149,7 +148,7 @@ async def test_a_resumed_connection_carries_its_handle_and_compression_can_be_tu
 
 
 def test_keepalive_is_tuned_against_the_client_s_own_ping_timeout():
-    from tfy_live.gateway import PING_INTERVAL_S, PING_TIMEOUT_S, build_client
+    from tfy_live.gateway.client import PING_INTERVAL_S, PING_TIMEOUT_S, build_client
 
     client = build_client(resolve({"provider": "acct"}, {"TFY_API_KEY": KEY, "TFY_BASE_URL": "https://gw.example.com/api/llm"}))
     args = client._api_client._http_options.async_client_args
@@ -171,11 +170,12 @@ class _Wire:
 async def test_audio_written_straight_to_the_socket_is_byte_for_byte_the_sdk_s_own_frame(kind, rate):
     from google.genai.live import AsyncSession
 
-    from tfy_live.gateway import LiveSession, build_client
+    from tfy_live.gateway import LiveSession
+    from tfy_live.gateway.client import build_client
 
     settings = resolve({"provider": "acct", "provider_kind": kind},
                        {"TFY_API_KEY": KEY, "TFY_BASE_URL": "https://gw.example.com/api/llm"})
-    api_client = build_client(settings)._api_client
+    api_client = sdk.api_client(build_client(settings))
     ours, theirs = _Wire(), _Wire()
     session = AsyncSession(api_client, ours)
     reference = AsyncSession(api_client, theirs)
@@ -217,58 +217,109 @@ async def test_frames_are_not_deflated(gateway):
 def test_the_sdks_http_clients_get_our_tls_context_rather_than_loading_the_certificates_again(kind, monkeypatch):
     import ssl
 
-    from tfy_live import gateway
+    from tfy_live.gateway.client import build_client, ssl_context
 
     settings = resolve({"provider": "acct", "provider_kind": kind},
                        {"TFY_API_KEY": KEY, "TFY_BASE_URL": "https://gw.example.com/api/llm"})
-    context = gateway.ssl_context(settings)
+    context = ssl_context(settings)
     made = []
     real = ssl.create_default_context
     monkeypatch.setattr(ssl, "create_default_context", lambda *a, **k: made.append(a or k) or real(*a, **k))
-    gateway.build_client(settings, context)
+    build_client(settings, context)
     assert made == []  # neither the HTTP clients nor the websocket built a context of their own
 
 
 @pytest.mark.parametrize("kind", ["gemini", "vertex"])
 async def test_the_warm_up_frames_are_each_read_by_the_sdk_and_translated(kind):
     """The warm-up hides its errors (it is only a head start), so its frames are checked here."""
-    from google.genai.live import AsyncSession
-
-    from tfy_live import events
-    from tfy_live.gateway import _WARM_UP_FRAMES, _Replay, build_client
+    from tfy_live.gateway.client import build_client
+    from tfy_live.gateway.translate import translate
 
     settings = resolve({"provider": "acct", "provider_kind": kind},
                        {"TFY_API_KEY": KEY, "TFY_BASE_URL": "https://gw.example.com/api/llm"})
-    session = AsyncSession(build_client(settings)._api_client, _Replay(_WARM_UP_FRAMES))
-    messages = [message async for message in session.receive()]
-    assert len(messages) == len(_WARM_UP_FRAMES)
-    kinds = {type(event).__name__ for message in messages for event in events.translate(message)}
+    api = sdk.api_client(build_client(settings))
+    messages = [message async for message in sdk.parse_frames(api, sdk.WARM_UP_FRAMES)]
+    assert len(messages) == len(sdk.WARM_UP_FRAMES)
+    kinds = {type(event).__name__ for message in messages for event in translate(message)}
     assert {"Audio", "Text", "InputTranscript", "OutputTranscript", "Interrupted", "GenerationComplete",
             "ResumptionUpdate", "GoAway", "ToolCall", "TurnComplete", "Usage"} <= kinds, kinds
 
 
 @pytest.mark.parametrize("kind", ["gemini", "vertex"])
 async def test_audio_frames_skip_the_sdks_parse_and_the_reply_is_the_same(gateway, kind):
-    # Audio-only frames are read off the SDK's socket (events.audio_frame); every other frame,
-    # and every frame when that socket is not where we look, goes through the SDK's parse.
-    async def reply(raw: bool) -> list:
-        messages = []
+    # Audio-only frames are read off the SDK's socket (translate.audio_frame); every other frame,
+    # and every frame when that socket is not used, goes through the SDK's parse.
+    async def reply(raw: bool) -> tuple[list, int]:
+        events = []
         async with connect(settings_for(gateway, kind), context=gateway.client_ssl_context()) as session:
-            session._raw = raw
+            session.raw_frames = raw
             tone = (b"\xfb\x7f" * 160 + b"\x05\x80" * 160) * 25
             for start in range(0, len(tone), 640):
                 await session.send_audio(tone[start:start + 640])
             await session.end_audio()
             async with asyncio.timeout(10):
-                while not any(isinstance(e, ev.TurnComplete) for m in messages for e in ev.translate(m)):
-                    async for message in session.receive():
-                        messages.append(message)
-                        for event in ev.translate(message):
-                            if isinstance(event, ev.ToolCall):
-                                await session.answer_tool_calls(event.calls, "no tools here")
-        return messages
+                while not any(isinstance(e, ev.TurnComplete) for e in events):
+                    async for event in session.receive():
+                        events.append(event)
+                        if isinstance(event, ev.ToolCall):
+                            await session.answer_tool_calls(event.calls, "no tools here")
+        return events, session.fast_audio_frames
 
-    fast, slow = await reply(True), await reply(False)
-    assert any(isinstance(m, ev.Translated) for m in fast)
-    assert not any(isinstance(m, ev.Translated) for m in slow)
-    assert [e for m in fast for e in ev.translate(m)] == [e for m in slow for e in ev.translate(m)]
+    (fast, fast_frames), (slow, slow_frames) = await reply(True), await reply(False)
+    assert fast_frames > 0 and slow_frames == 0
+    assert fast == slow
+
+
+@pytest.mark.parametrize("kind", ["gemini", "vertex"])
+async def test_the_sdk_still_has_each_private_attribute_we_use(gateway, kind):
+    """If an SDK upgrade moves one, tfy-live still works (its fallback) but loses what it bought: say which."""
+    import google.genai
+    from google.genai import Client
+
+    from tfy_live.gateway.client import build_client, build_config
+
+    settings = settings_for(gateway, kind)
+    client: Client = build_client(settings, gateway.client_ssl_context())
+    async with client.aio.live.connect(model=settings.model, config=build_config(settings)) as session:
+        missing = sdk.moved(client, session)
+    assert not missing, (
+        f"google-genai {google.genai.__version__} moved {', '.join(missing)}: "
+        + "; ".join(f"{name}: {sdk.PRIVATE[name]}" for name in missing)
+        + " — only through the public fallback now (see gateway/sdk.py)")
+
+
+async def test_without_the_private_attributes_a_conversation_uses_the_public_calls(gateway):
+    """The fallbacks: the SDK's send_realtime_input and receive, LiveServerMessage.model_validate, no warm-up."""
+    from tfy_live.gateway import LiveSession
+    from tfy_live.gateway.client import build_client, build_config
+
+    class Hidden:
+        """The SDK's session, with the private attributes tfy-live uses out of sight."""
+
+        def __init__(self, session) -> None:
+            self._inner = session
+
+        def __getattr__(self, name: str):
+            if name in ("_ws", "_api_client"):
+                raise AttributeError(name)
+            return getattr(self._inner, name)
+
+    settings = settings_for(gateway, "gemini")
+    client = build_client(settings, gateway.client_ssl_context())
+    async with client.aio.live.connect(model=settings.model, config=build_config(settings)) as session:
+        hidden = Hidden(session)
+        assert sdk.moved(object(), hidden) == list(sdk.PRIVATE)
+        live = LiveSession(hidden, settings)
+        await live.send_audio((b"\xfb\x7f" * 160 + b"\x05\x80" * 160) * 5)
+        await live.end_audio()
+        events = []
+        async with asyncio.timeout(10):
+            while not any(isinstance(e, ev.TurnComplete) for e in events):
+                async for event in live.receive():
+                    events.append(event)
+                    if isinstance(event, ev.ToolCall):
+                        await live.answer_tool_calls(event.calls, "no tools here")
+    assert any(isinstance(e, ev.Audio) for e in events) and live.fast_audio_frames == 0
+    message = await sdk.parse_frame(hidden, b'{"goAway": {"timeLeft": "5s"}}')
+    assert message.go_away is not None
+    await sdk.warm_up(object())  # no client where we look: nothing to warm, and no error

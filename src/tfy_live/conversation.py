@@ -1,7 +1,7 @@
 """One spoken conversation: three tasks around a shared playback queue.
 
     capture  — microphone chunks -> ``session.send_audio``
-    receive  — ``while True: async for message in session.receive()`` -> events
+    receive  — ``while True: async for event in session.receive()``
     playback — ``Player.run``: queued model audio -> the speaker (topped up on the other two's wake-ups)
 
 plus a small watcher that ends the conversation when the ``EndRule`` says so,
@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from typing import Any, AsyncIterator, Callable, Protocol, Sequence
+from typing import Any, AsyncIterator, Callable, Protocol
 
 from tfy_live import events as ev
 from tfy_live.audio import CHUNK_MS, AudioSink, AudioSource, frames_for
@@ -27,21 +27,10 @@ from tfy_live.audio.level import rms_dbfs
 from tfy_live.endrule import EndRule
 from tfy_live.errors import NoReplyError
 from tfy_live.player import Player
+from tfy_live.session import Session
 from tfy_live.timeline import Summary, Timeline, Turn
 
 TOOL_ERROR = "tfy-live runs no tools, so this function is not available; answer without it"
-
-
-class Session(Protocol):
-    """What the conversation needs of a Live connection (``gateway.LiveSession``, or a fake)."""
-
-    async def send_audio(self, pcm: bytes, rate: int = ...) -> None: ...
-    async def end_audio(self) -> None: ...
-    async def send_text(self, text: str) -> None: ...
-    async def activity_start(self) -> None: ...
-    async def activity_end(self) -> None: ...
-    async def answer_tool_calls(self, calls: Sequence[ev.FunctionCall], error: str) -> None: ...
-    def receive(self) -> AsyncIterator[Any]: ...
 
 
 class Reporter(Protocol):
@@ -60,6 +49,7 @@ class Reporter(Protocol):
     def interrupted(self, dropped_ms: float) -> None: ...
     def turn_complete(self, turn: Turn | None) -> None: ...
     def notice(self, text: str) -> None: ...
+    def connection(self, event: ev.ConnectionEvent) -> None: ...
 
 
 class Recorder(Protocol):
@@ -91,6 +81,7 @@ class Conversation:
         push_to_talk: bool = False,
         recorder: Recorder | None = None,
         guard: Any = None,
+        timeline: Timeline | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.session = session
@@ -106,7 +97,7 @@ class Conversation:
         self.guard = guard  # echoguard.EchoGuard: echo cancellation, half-duplex, local barge-in
         self.local_barge_ins = 0
         self.player = Player(sink, on_played=self._played if recorder is not None or guard is not None else None)
-        self.timeline = Timeline(started=clock())
+        self.timeline = timeline or Timeline(started=clock())
         self._user_turn_open = False  # push-to-talk: between the two Enters
         self.tool_calls = 0
         self.resumption_handle: str | None = None
@@ -240,9 +231,8 @@ class Conversation:
 
     async def _receive(self) -> None:
         while True:
-            async for message in self.session.receive():
-                for event in ev.translate(message):
-                    await self._handle(event)
+            async for event in self.session.receive():
+                await self._handle(event)
                 self._event()
 
     async def _handle(self, event: ev.Event) -> None:  # noqa: C901 - one branch per event type
@@ -284,9 +274,11 @@ class Conversation:
             await self.session.answer_tool_calls(event.calls, TOOL_ERROR)
         elif isinstance(event, ev.ToolCallCancelled):
             self.reporter.notice(f"the model cancelled tool call(s) {', '.join(event.ids)}")
-        elif isinstance(event, ev.GoAway):
+        elif isinstance(event, ev.GoAway):  # a session without a link: nothing will be opened in its place
             left = f" in {event.time_left_s:.0f} s" if event.time_left_s is not None else " soon"
             self.reporter.notice(f"the gateway will close this connection{left} (connections last about 10 minutes)")
+        elif isinstance(event, (ev.GoingAway, ev.Reconnecting, ev.Resumed)):
+            self._connection(event, now)
         elif isinstance(event, ev.ResumptionUpdate):
             if event.resumable and event.handle:
                 self.resumption_handle = event.handle
@@ -296,19 +288,17 @@ class Conversation:
                                  f"({self.timeline.malformed_frames} so far)")
         # SetupComplete and GenerationComplete need no action.
 
-    def user_quiet(self) -> bool:
-        """Not in the middle of the user's speech (a good moment to change connections)."""
-        return not self.timeline.user_speaking(self.clock())
-
-    def connection_state(self, state: str, detail: str) -> None:
-        """The link's news (``link.Link.on_state``): a model turn cut by a lost connection is over."""
-        self.reporter.connection_state(state, detail)
-        if state == "reconnecting" and self.timeline.turn is not None:
-            now = self.clock()
-            self.timeline.interrupted(now)
-            self.rule.turn_interrupted(now)
-            self.reporter.turn_complete(self.timeline.turn_complete(now))
-        self._event()
+    def _connection(self, event: ev.ConnectionEvent, now: float) -> None:
+        """The link's news: while it reconnects the conversation may not end, and a model turn it cut is over."""
+        if isinstance(event, ev.Reconnecting):
+            self.timeline.reconnecting = True
+            if self.timeline.turn is not None:
+                self.timeline.interrupted(now)
+                self.rule.turn_interrupted(now)
+                self.reporter.turn_complete(self.timeline.turn_complete(now))
+        elif isinstance(event, ev.Resumed):
+            self.timeline.reconnecting = False
+        self.reporter.connection(event)
 
     async def _watch(self) -> None:
         """End the conversation when the rule says so, after the reply has been played.
@@ -320,7 +310,8 @@ class Conversation:
         while True:
             if self.timeline.reconnecting:
                 down = True
-                await asyncio.sleep(0.05)
+                self._changed.clear()
+                await self._changed.wait()  # the receive loop sets it after every event, the resume's too
                 continue
             if down:
                 down = False

@@ -1,19 +1,19 @@
-"""Translate one Live server message into tfy-live's own small events.
+"""What happens in a realtime session, as tfy-live's own small events.
 
-Pure: the input is anything shaped like ``google.genai.types.LiveServerMessage``
-(attributes read with ``getattr``), the output plain dataclasses. A message may
-carry several fields at once (audio and a transcription, interrupted and
-turn-complete, …), so each field is checked with its own ``if`` and the events
-come out in the order a listener should act on them: an interruption first (so
-stale audio is dropped before anything new is queued), then content, then the
-turn's token usage, then the end-of-turn markers.
+Provider-neutral: a session (``session.Session``) turns whatever its protocol
+sends into these plain dataclasses, once, at its edge (for Gemini and Vertex:
+``gateway.translate``), and the conversation, the link and the UI know nothing
+else. Two families travel in the same stream:
+
+- the model's side of the conversation (``ServerEvent``): audio, text,
+  transcripts, interruptions, the end of a turn, token usage, tool calls, the
+  server's notice that it will close the connection, resumption handles;
+- the connection's own news (``ConnectionEvent``), produced by ``link.Link``:
+  the next connection is being opened, a reconnect attempt, the resume.
 """
 
 from __future__ import annotations
 
-import binascii
-import json
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +22,7 @@ from tfy_live.audio import OUTPUT_RATE
 
 @dataclass(frozen=True)
 class MalformedFrame:
-    """A frame from the server that is not a Live message: skipped, counted, not fatal."""
+    """A frame from the server that the session could not read: skipped, counted, not fatal."""
 
     reason: str
 
@@ -106,135 +106,41 @@ class ToolCallCancelled:
     ids: tuple[str, ...]
 
 
-Event = (
+ServerEvent = (
     SetupComplete | Audio | Text | InputTranscript | OutputTranscript | Interrupted
     | GenerationComplete | TurnComplete | Usage | GoAway | ResumptionUpdate | ToolCall
     | ToolCallCancelled | MalformedFrame
 )
 
+
 @dataclass(frozen=True)
-class Translated:
-    """A server message already turned into events (``audio_frame``: audio read without the SDK)."""
+class GoingAway:
+    """The server will close this connection in ``time_left_s``: the next one is being opened."""
 
-    events: tuple[Event, ...]
-
-
-_RATE = re.compile(r"rate=(\d+)")
-_URLSAFE = str.maketrans("-_", "+/")
+    time_left_s: float
 
 
-def audio_frame(frame: bytes | str) -> Translated | None:
-    """A raw server frame that carries model audio and nothing else, as events; None for any other frame.
+@dataclass(frozen=True)
+class Reconnecting:
+    """The connection failed (``reason``, one line); attempt ``attempt`` of ``attempts`` follows."""
 
-    Twenty-five frames a second are model audio, ``{"serverContent": {"modelTurn": {"parts":
-    [{"inlineData": {"mimeType": "audio/pcm;rate=24000", "data": "<base64>"}}]}}}``. The SDK
-    validates each into pydantic models before ``translate`` reads three fields back: most of the
-    receive path's CPU. Frames of exactly that shape are read here, with the SDK's leniency
-    (standard or URL-safe base64, padded or not); anything else — another field, another part,
-    base64 that does not decode — returns None and goes to the SDK as before.
+    reason: str
+    attempt: int
+    attempts: int
+
+
+@dataclass(frozen=True)
+class Resumed:
+    """A new connection carries the session on: ``switched`` after a goAway, else after a failure.
+
+    ``resumed_session``: it resumed the server's session from a handle (the model
+    remembers the conversation); ``connection``: how many connections so far.
     """
-    try:
-        message = json.loads(frame)
-        if len(message) != 1:
-            return None
-        content = message["serverContent"]
-        if len(content) != 1:
-            return None
-        turn = content["modelTurn"]
-        parts = turn["parts"] if len(turn) == 1 else None
-        if not parts:
-            return None
-        events: list[Event] = []
-        for part in parts:
-            blob = part["inlineData"] if len(part) == 1 else None
-            if not blob or len(blob) != 2:
-                return None
-            mime, data = blob["mimeType"], blob["data"]
-            if not mime.startswith("audio/"):
-                return None
-            if "-" in data or "_" in data:
-                data = data.translate(_URLSAFE)
-            pcm = binascii.a2b_base64(data + "=" * (-len(data) % 4), strict_mode=True)
-            if pcm:
-                events.append(Audio(pcm, audio_rate(mime)))
-        return Translated(tuple(events))
-    except (ValueError, TypeError, KeyError, AttributeError, binascii.Error):
-        return None
+
+    switched: bool
+    resumed_session: bool
+    connection: int
 
 
-def audio_rate(mime_type: str | None, default: int = OUTPUT_RATE) -> int:
-    """The sample rate declared in a mime type such as ``audio/pcm;rate=24000``."""
-    match = _RATE.search(mime_type or "")
-    return int(match.group(1)) if match else default
-
-
-def parse_duration(value: Any) -> float | None:
-    """Seconds in a protobuf duration: ``"50s"``, ``"1.5s"``, a timedelta or a number."""
-    if value is None:
-        return None
-    if hasattr(value, "total_seconds"):
-        return float(value.total_seconds())
-    if isinstance(value, (int, float)):
-        return float(value)
-    text = str(value).strip().removesuffix("s")
-    try:
-        return float(text)
-    except ValueError:
-        return None
-
-
-def translate(message: Any) -> list[Event]:
-    """Every event in ``message``, in the order to act on them."""
-    if isinstance(message, MalformedFrame):  # the gateway module's stand-in for a frame it skipped
-        return [message]
-    if isinstance(message, Translated):
-        return list(message.events)
-    events: list[Event] = []
-    if (setup := getattr(message, "setup_complete", None)) is not None:
-        events.append(SetupComplete(getattr(setup, "session_id", None)))
-
-    content = getattr(message, "server_content", None)
-    if content is not None:
-        if getattr(content, "interrupted", None):
-            events.append(Interrupted())
-        if (transcription := getattr(content, "input_transcription", None)) is not None:
-            if transcription.text or transcription.finished:
-                events.append(InputTranscript(transcription.text or "", bool(transcription.finished)))
-        turn = getattr(content, "model_turn", None)
-        for part in (getattr(turn, "parts", None) or []) if turn is not None else []:
-            blob = getattr(part, "inline_data", None)
-            if blob is not None and blob.data and (blob.mime_type or "audio/pcm").startswith("audio/"):
-                events.append(Audio(blob.data, audio_rate(blob.mime_type)))
-            if getattr(part, "text", None):
-                events.append(Text(part.text, bool(getattr(part, "thought", False))))
-        if (transcription := getattr(content, "output_transcription", None)) is not None:
-            if transcription.text or transcription.finished:
-                events.append(OutputTranscript(transcription.text or "", bool(transcription.finished)))
-    if (usage := getattr(message, "usage_metadata", None)) is not None:
-        events.append(
-            Usage(
-                getattr(usage, "prompt_token_count", None),
-                getattr(usage, "response_token_count", None),
-                getattr(usage, "total_token_count", None),
-            )
-        )
-    if content is not None:
-        if getattr(content, "generation_complete", None):
-            events.append(GenerationComplete())
-        if getattr(content, "turn_complete", None):
-            reason = getattr(content, "turn_complete_reason", None)
-            events.append(TurnComplete(str(getattr(reason, "value", reason)) if reason else None))
-
-    if (tool_call := getattr(message, "tool_call", None)) is not None:
-        calls = tuple(
-            FunctionCall(getattr(c, "id", None), getattr(c, "name", "") or "", dict(getattr(c, "args", None) or {}))
-            for c in (getattr(tool_call, "function_calls", None) or [])
-        )
-        events.append(ToolCall(calls))
-    if (cancel := getattr(message, "tool_call_cancellation", None)) is not None:
-        events.append(ToolCallCancelled(tuple(getattr(cancel, "ids", None) or ())))
-    if (update := getattr(message, "session_resumption_update", None)) is not None:
-        events.append(ResumptionUpdate(getattr(update, "new_handle", None), bool(getattr(update, "resumable", False))))
-    if (go_away := getattr(message, "go_away", None)) is not None:
-        events.append(GoAway(parse_duration(getattr(go_away, "time_left", None))))
-    return events
+ConnectionEvent = GoingAway | Reconnecting | Resumed
+Event = ServerEvent | ConnectionEvent

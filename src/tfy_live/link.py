@@ -1,20 +1,22 @@
-"""A Live session that survives its connection: resumption, goAway switch-over, reconnects.
+"""A session that survives its connection: resumption, goAway switch-over, reconnects.
 
-``Link`` looks like one session to the conversation (the same ``send_*`` and
-``receive``) while it owns a succession of connections, each opened by
-``open_session(handle)`` with the newest resumption handle the server gave:
+``Link`` is a ``session.Session`` to the conversation while it owns a succession
+of connections, each opened by ``open_session(handle)`` with the newest
+resumption handle the server gave. What happens to the connection comes out of
+``receive`` as events, in the same stream as the model's (``events.ConnectionEvent``):
 
-- **goAway** (the server will close this connection soon): the next connection
-  is opened in the background while this one carries on — at once if no
-  model turn is in progress, else when the server has sent the resumption
-  handle that includes the turn (a connection opened from an older handle is
-  dropped and opened again) — and the conversation moves to it between turns,
-  or ``SWITCH_MARGIN_S`` before the time left runs out. Capture and playback go
-  on throughout: there is no gap.
+- **goAway** (the server will close this connection soon; ``GoingAway``): the
+  next connection is opened in the background while this one carries on — at
+  once if no model turn is in progress, else when the server has sent the
+  resumption handle that includes the turn (a connection opened from an older
+  handle is dropped and opened again) — and the link moves to it between turns
+  at a pause (``can_switch``), or ``SWITCH_MARGIN_S`` before the time left runs
+  out (``Resumed``). Capture and playback go on throughout: there is no gap.
 - **an unexpected close** (1006, 1011, a network error, a gateway restart — a
-  ``GatewayError`` with ``retryable``): reconnect with backoff
-  (``BACKOFF_S``), at most ``max_attempts`` times in a row, then give up with
-  one line saying what to do. A non-retryable error (401, 1008…) ends at once.
+  ``GatewayError`` with ``retryable``): reconnect with backoff (``BACKOFF_S``),
+  at most ``max_attempts`` times in a row (``Reconnecting`` before each, ``Resumed``
+  after), then give up with one line saying what to do. A non-retryable error
+  (401, 1008…) ends at once.
 - **what is said meanwhile**: microphone audio is held, at most ``hold_s``
   seconds of it (the oldest is dropped first: the newest speech is what the
   model should hear), and sent after the resume, with typed text and
@@ -29,10 +31,12 @@ import asyncio
 import collections
 import contextlib
 import time
-from typing import Any, AsyncContextManager, AsyncIterator, Callable, Sequence
+from typing import Any, AsyncIterator, Callable, Sequence
 
 from tfy_live import events as ev
+from tfy_live.audio import INPUT_RATE
 from tfy_live.errors import GatewayError
+from tfy_live.session import Opener, Session
 
 BACKOFF_S = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0)
 MAX_ATTEMPTS = 6
@@ -40,16 +44,23 @@ HOLD_S = 3.0
 SWITCH_MARGIN_S = 1.0
 DEFAULT_TIME_LEFT_S = 10.0  # when goAway does not say
 
-
-Opener = Callable[[str | None], AsyncContextManager[Any]]
+_SWITCH = object()  # _next_or_switch: move to the next connection now
+Connection = tuple[Session, contextlib.AsyncExitStack]
 
 
 class Link:
+    """One session over a succession of connections (see the module docstring).
+
+    ``can_switch`` says whether now is a good moment to move to the next
+    connection: the talk wiring says no while the user is speaking, so an
+    utterance is not split in two.
+    """
+
     def __init__(
         self,
         open_session: Opener,
         *,
-        on_state: Callable[[str, str], None] = lambda state, detail: None,
+        can_switch: Callable[[], bool] = lambda: True,
         max_attempts: int = MAX_ATTEMPTS,
         backoff_s: Sequence[float] = BACKOFF_S,
         hold_s: float = HOLD_S,
@@ -58,7 +69,7 @@ class Link:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._open = open_session
-        self.on_state = on_state  # told "reconnecting", "resumed" or "switching", with a line on it
+        self._can_switch = can_switch
         self.max_attempts = max_attempts
         self.backoff_s = tuple(backoff_s)
         self._sleep = sleep
@@ -70,17 +81,14 @@ class Link:
         self._hold_chunks = max(1, round(hold_s / chunk_s))
         self._held: collections.deque[tuple[str, tuple[Any, ...]]] = collections.deque()
         self._held_audio = 0
-        self._session: Any = None
+        self._session: Session | None = None
         self._stack: contextlib.AsyncExitStack | None = None
         self._down = False  # between a failure and the resume
         self._lock = asyncio.Lock()
-        self._next: asyncio.Task[tuple[Any, contextlib.AsyncExitStack]] | None = None  # goAway: being opened
+        self._next: asyncio.Task[Connection] | None = None  # goAway: being opened
         self._next_handle: str | None = None  # the handle it resumes from
         self._switch_by: float | None = None
         self._in_turn = False
-        # Whether now is a good moment to move to the next connection (the conversation
-        # says no while the user is speaking, so an utterance is not split in two).
-        self.can_switch: Callable[[], bool] = lambda: True
 
     # -- lifetime --------------------------------------------------------------
     async def __aenter__(self) -> "Link":
@@ -97,7 +105,7 @@ class Link:
         if self._stack is not None:
             await self._stack.aclose()
 
-    async def _connect(self) -> tuple[Any, contextlib.AsyncExitStack]:
+    async def _connect(self) -> Connection:
         stack = contextlib.AsyncExitStack()
         try:
             session = await stack.enter_async_context(self._open(self.handle))
@@ -107,8 +115,13 @@ class Link:
         self.connections += 1
         return session, stack
 
+    @property
+    def session(self) -> Session:
+        assert self._session is not None, "use the link inside `async with`"
+        return self._session
+
     # -- sending ----------------------------------------------------------------
-    async def send_audio(self, pcm: bytes, rate: int = 16000) -> None:
+    async def send_audio(self, pcm: bytes, rate: int = INPUT_RATE) -> None:
         await self._send("send_audio", pcm, rate)
 
     async def end_audio(self) -> None:
@@ -127,14 +140,14 @@ class Link:
         # A tool call belongs to its connection: after a reconnect there is nothing to answer.
         with contextlib.suppress(GatewayError):
             if not self._down:
-                await self._session.answer_tool_calls(calls, error)
+                await self.session.answer_tool_calls(calls, error)
 
     async def _send(self, method: str, *args: Any) -> None:
         if self._down:
             self._hold(method, args)
             return
         try:
-            await getattr(self._session, method)(*args)
+            await getattr(self.session, method)(*args)
         except GatewayError as exc:
             if not exc.retryable:
                 raise
@@ -159,37 +172,47 @@ class Link:
             method, args = self._held.popleft()
             if method == "send_audio":
                 self._held_audio -= 1
-            await getattr(self._session, method)(*args)
+            await getattr(self.session, method)(*args)
 
     # -- receiving ---------------------------------------------------------------
-    async def receive(self) -> AsyncIterator[Any]:
-        """The current connection's messages until the end of a turn; across a reconnect, a new iteration."""
-        session = self._session
+    async def receive(self) -> AsyncIterator[ev.Event]:
+        """The current connection's events until the end of a turn, and the connection's own news.
+
+        A reconnect or a switch also ends the iteration: the conversation asks again.
+        """
+        session = self.session
         try:
-            async for message in self._messages(session):
-                yield message
+            async for event in self._events(session):
+                yield event
         except GatewayError as exc:
             if not exc.retryable:
                 raise
-            await self._reconnect(session, exc)
+            async for news in self._reconnect(session, exc):
+                yield news
 
-    async def _messages(self, session: Any) -> AsyncIterator[Any]:
+    async def _events(self, session: Session) -> AsyncIterator[ev.Event]:
         receiving = session.receive().__aiter__()
         while True:
             try:
                 if self._switch_by is None:
-                    # No switch ahead (until a GoAway): wait for the frame alone. A task and an
-                    # asyncio.wait for each of 25+ frames a second cost CPU and watched nothing.
-                    message = await receiving.__anext__()
+                    # No switch ahead (until a GoAway): wait for the event alone. A task and an
+                    # asyncio.wait for each of 25+ frames a second would cost CPU and watch nothing.
+                    event = await receiving.__anext__()
                 else:
-                    message = await self._next_or_switch(session, receiving)
+                    event = await self._next_or_switch(receiving)
             except StopAsyncIteration:
-                return  # the end of a turn (or a switch): the conversation asks again
-            self._observe(message)
-            yield message
+                return  # the end of a turn: the conversation asks again
+            if event is _SWITCH:
+                async for news in self._switch(session):
+                    yield news
+                return
+            if (news := self._observe(event)) is not None:
+                yield news
+            else:
+                yield event
 
-    async def _next_or_switch(self, session: Any, receiving: AsyncIterator[Any]) -> Any:
-        """The next message, or a switch to the next connection between turns (then StopAsyncIteration)."""
+    async def _next_or_switch(self, receiving: AsyncIterator[ev.Event]) -> Any:
+        """The next event, or ``_SWITCH`` when it is time to move to the next connection (between turns)."""
         pending = asyncio.ensure_future(receiving.__anext__())
         try:
             while True:
@@ -198,10 +221,8 @@ class Link:
                 if self._switch_by is not None and not self._in_turn:
                     left = max(0.0, self._switch_by - self._clock())
                     ready = self._next is not None and self._next.done()
-                    if left == 0.0 or (ready and self.can_switch()):
-                        # Between turns, and the next connection is ready at a pause (or time is up).
-                        await self._switch(session)
-                        raise StopAsyncIteration
+                    if left == 0.0 or (ready and self._can_switch()):
+                        return _SWITCH  # between turns, and the next connection is ready at a pause (or time is up)
                     if self._next is not None and not ready:
                         waiters.add(self._next)
                     timeout = min(left, 0.05) if ready else left  # ready: look for a pause
@@ -216,28 +237,29 @@ class Link:
             elif not pending.cancelled():
                 pending.exception()  # looked at: a switch may leave it unread, and that is fine
 
-    def _observe(self, message: Any) -> None:
-        for event in ev.translate(message):
-            if isinstance(event, ev.ResumptionUpdate) and event.resumable and event.handle:
-                self.handle = event.handle
-                if self._switch_by is not None and not self._in_turn and self._next_handle != self.handle:
-                    self._start_next()  # the next connection must resume from the newest state
-            elif isinstance(event, ev.GoAway):
-                self._go_away(event.time_left_s)
-            elif isinstance(event, (ev.Audio, ev.Text, ev.OutputTranscript)):
-                self._in_turn = True
-            elif isinstance(event, (ev.TurnComplete, ev.Interrupted)):
-                self._in_turn = False
+    def _observe(self, event: ev.Event) -> ev.ConnectionEvent | None:
+        """Follow the turn and the handles; a goAway becomes the link's own ``GoingAway`` (or nothing, if repeated)."""
+        if isinstance(event, ev.ResumptionUpdate) and event.resumable and event.handle:
+            self.handle = event.handle
+            if self._switch_by is not None and not self._in_turn and self._next_handle != self.handle:
+                self._start_next()  # the next connection must resume from the newest state
+        elif isinstance(event, ev.GoAway):
+            return self._go_away(event.time_left_s)
+        elif isinstance(event, (ev.Audio, ev.Text, ev.OutputTranscript)):
+            self._in_turn = True
+        elif isinstance(event, (ev.TurnComplete, ev.Interrupted)):
+            self._in_turn = False
+        return None
 
-    def _go_away(self, time_left_s: float | None) -> None:
+    def _go_away(self, time_left_s: float | None) -> ev.ConnectionEvent | None:
         if self._switch_by is not None:
-            return
+            return None
         left = time_left_s if time_left_s is not None else DEFAULT_TIME_LEFT_S
         self._switch_by = self._clock() + max(0.0, left - SWITCH_MARGIN_S)
-        self.on_state("switching", f"the gateway will close this connection in {left:.0f} s; opening the next one")
         if not self._in_turn:
             self._start_next()
         # else: after the turn, when the server has given the handle that includes it
+        return ev.GoingAway(left)
 
     def _start_next(self) -> None:
         """Open the next connection in the background, resuming from the newest handle."""
@@ -251,14 +273,14 @@ class Link:
             return
         task.cancel()
 
-        def close(done: asyncio.Task[Any]) -> None:
+        def close(done: asyncio.Task[Connection]) -> None:
             if not done.cancelled() and done.exception() is None:
                 _, stack = done.result()
                 asyncio.ensure_future(stack.aclose())
 
         task.add_done_callback(close)
 
-    async def _switch(self, session: Any) -> None:
+    async def _switch(self, session: Session) -> AsyncIterator[ev.ConnectionEvent]:
         """Move to the connection opened after goAway (opening it now if it is not there yet)."""
         if self._next is None:
             self._start_next()
@@ -269,16 +291,17 @@ class Link:
         except GatewayError as exc:
             if not exc.retryable:
                 raise
-            await self._reconnect(session, exc)
+            async for news in self._reconnect(session, exc):
+                yield news
             return
         old_stack, self._session, self._stack = self._stack, new_session, new_stack
         self._in_turn = False
-        self.on_state("resumed", f"switched to a new connection (connection {self.connections})")
         if old_stack is not None:
             with contextlib.suppress(Exception):
                 await old_stack.aclose()
+        yield ev.Resumed(switched=True, resumed_session=self._next_handle is not None, connection=self.connections)
 
-    async def _reconnect(self, failed: Any, exc: GatewayError) -> None:
+    async def _reconnect(self, failed: Session, exc: GatewayError) -> AsyncIterator[ev.ConnectionEvent]:
         async with self._lock:
             if self._session is not failed:
                 return  # another task already reconnected
@@ -292,7 +315,7 @@ class Link:
             last: GatewayError = exc
             for attempt in range(self.max_attempts):
                 delay = self.backoff_s[min(attempt, len(self.backoff_s) - 1)]
-                self.on_state("reconnecting", f"{last} — reconnecting (attempt {attempt + 1} of {self.max_attempts})")
+                yield ev.Reconnecting(str(last), attempt + 1, self.max_attempts)
                 await self._sleep(delay)
                 try:
                     self._session, self._stack = await self._connect()
@@ -313,7 +336,7 @@ class Link:
                     with contextlib.suppress(Exception):
                         await self._stack.aclose()
                     continue
-                self.on_state("resumed", f"reconnected{' and resumed the session' if self.handle else ''}")
+                yield ev.Resumed(switched=False, resumed_session=self.handle is not None, connection=self.connections)
                 return
             raise GatewayError(
                 f"lost the connection and could not reconnect in {self.max_attempts} attempts (last: {last}); "

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import secrets
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -22,6 +23,7 @@ from tfy_live.echoguard import EchoGuard, EchoOptions
 from tfy_live.endrule import EndRule
 from tfy_live.link import Link
 from tfy_live.shaping import ModelOptions
+from tfy_live.timeline import Timeline
 from tfy_live.ui import Fanout, JsonOutput, LiveOutput, Output, PlainOutput, TranscriptFile
 
 LOCAL_PROVIDER = "local"
@@ -241,16 +243,18 @@ async def _converse(settings: Settings, source: AudioSource | None, sink: AudioS
         def open_session(handle: str | None) -> Any:
             return connect(settings, context=context, options=options, transcripts=transcripts, handle=handle)
 
-        session = await stack.enter_async_context(Link(open_session, chunk_s=chunk_ms / 1000))
+        # The link and the conversation share the timeline: the link moves to a new connection only
+        # when the user is not mid-sentence.
+        timeline = Timeline(started=time.monotonic())
+        session = await stack.enter_async_context(Link(
+            open_session, chunk_s=chunk_ms / 1000, can_switch=lambda: not timeline.user_speaking(time.monotonic())))
         reporter.connected(f"{settings.host} · {settings.provider} · {settings.model} · {settings.voice}")
         if options.push_to_talk:
             reporter.status("push-to-talk: press Enter to start speaking and Enter again when done")
         conversation = Conversation(
             session, source, sink, reporter, chunk_ms=chunk_ms, rule=rule, lines=lines,
-            push_to_talk=options.push_to_talk, recorder=recorder, guard=guard,
+            push_to_talk=options.push_to_talk, recorder=recorder, guard=guard, timeline=timeline,
         )
-        session.on_state = conversation.connection_state
-        session.can_switch = conversation.user_quiet
         try:
             await conversation.run()
         finally:

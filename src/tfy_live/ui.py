@@ -30,6 +30,7 @@ from rich.markup import escape
 from rich.text import Text
 
 from tfy_live.errors import ConfigError
+from tfy_live.events import ConnectionEvent, GoingAway, Reconnecting
 from tfy_live.timeline import Summary, Timeline, Turn
 
 SPEAKERS = {"user": ("you", "bold cyan"), "model": ("model", "bold magenta")}
@@ -72,7 +73,7 @@ class Output:
         self.started = clock()
         self.timeline: Timeline | None = None
         self.player: Any = None
-        self.connection = ""
+        self.connected_to = ""  # the status line's target, once connected
         self.input_label: str | None = None  # set when speaking from a file instead of the microphone
         self._speaker: str | None = None
         self._text = ""
@@ -120,7 +121,7 @@ class Output:
         self.event("notice", text)
 
     def connected(self, description: str) -> None:
-        self.connection = description
+        self.connected_to = description
         self.status(f"connected: {description}")
 
     def listening(self) -> None:
@@ -147,12 +148,20 @@ class Output:
         self.status("push-to-talk: speaking — press Enter when done" if speaking
                     else "push-to-talk: sent — press Enter to speak")
 
-    def connection_state(self, state: str, detail: str) -> None:
-        """The link's news: ``reconnecting``, ``resumed`` or ``switching`` (goAway), with a line on it."""
-        if self.timeline is not None and state in ("reconnecting", "resumed"):
-            self.timeline.reconnecting = state == "reconnecting"
+    def connection(self, event: ConnectionEvent) -> None:
+        """The link's news, shown as one line."""
         self._close_block()
-        self.event("reconnecting" if state == "reconnecting" else "connection", detail, state=state)
+        if isinstance(event, Reconnecting):
+            self.event("reconnecting", f"{event.reason} — reconnecting (attempt {event.attempt} of {event.attempts})",
+                       state="reconnecting")
+        elif isinstance(event, GoingAway):
+            self.event("connection", f"the gateway will close this connection in {event.time_left_s:.0f} s "
+                       "(connections last about 10 minutes); opening the next one", state="switching")
+        elif event.switched:
+            self.event("connection", f"switched to a new connection (connection {event.connection})", state="resumed")
+        else:
+            self.event("connection", f"reconnected{' and resumed the session' if event.resumed_session else ''}",
+                       state="resumed")
 
     def typing(self, text: str) -> None:
         """The line being typed, after each key (the live view draws it)."""
@@ -276,7 +285,7 @@ class LiveOutput(Output):
         now = self.clock()
         elapsed = int(now - self.started)
         status = Text()
-        status.append(f"● {self.connection or 'connecting…'}", style="dim")
+        status.append(f"● {self.connected_to or 'connecting…'}", style="dim")
         if self.timeline is not None:
             playing = self.player is not None and not self.player.idle
             state = self.timeline.state(now, playing=playing)
@@ -364,19 +373,10 @@ class TranscriptFile(Output):
 
 
 class Fanout:
-    """Several outputs fed the same calls."""
+    """Several outputs fed the same calls (the first is the one on screen)."""
 
     def __init__(self, *outputs: Output) -> None:
         self.outputs = outputs
-
-    def __getattr__(self, name: str) -> Callable[..., None]:
-        methods = [getattr(output, name) for output in self.outputs]
-
-        def call(*args: Any, **kwargs: Any) -> None:
-            for method in methods:
-                method(*args, **kwargs)
-
-        return call
 
     @property
     def input_label(self) -> str | None:
@@ -386,3 +386,64 @@ class Fanout:
     def input_label(self, value: str | None) -> None:
         for output in self.outputs:
             output.input_label = value
+
+    def _each(self, method: str, *args: Any) -> None:
+        for output in self.outputs:
+            getattr(output, method)(*args)
+
+    def attach(self, timeline: Timeline, player: Any) -> None:
+        self._each("attach", timeline, player)
+
+    def status(self, text: str) -> None:
+        self._each("status", text)
+
+    def notice(self, text: str) -> None:
+        self._each("notice", text)
+
+    def connected(self, description: str) -> None:
+        self._each("connected", description)
+
+    def connection(self, event: ConnectionEvent) -> None:
+        self._each("connection", event)
+
+    def listening(self) -> None:
+        self._each("listening")
+
+    def input_finished(self) -> None:
+        self._each("input_finished")
+
+    def user_transcript(self, text: str, finished: bool) -> None:
+        self._each("user_transcript", text, finished)
+
+    def user_typed(self, text: str) -> None:
+        self._each("user_typed", text)
+
+    def push_to_talk(self, speaking: bool) -> None:
+        self._each("push_to_talk", speaking)
+
+    def typing(self, text: str) -> None:
+        self._each("typing", text)
+
+    def ready(self) -> None:
+        self._each("ready")
+
+    def model_turn_started(self, turn: Turn) -> None:
+        self._each("model_turn_started", turn)
+
+    def model_text(self, text: str) -> None:
+        self._each("model_text", text)
+
+    def model_transcript(self, text: str) -> None:
+        self._each("model_transcript", text)
+
+    def interrupted(self, dropped_ms: float) -> None:
+        self._each("interrupted", dropped_ms)
+
+    def turn_complete(self, turn: Turn | None) -> None:
+        self._each("turn_complete", turn)
+
+    def finished(self, summary: Summary) -> None:
+        self._each("finished", summary)
+
+    def close(self) -> None:
+        self._each("close")

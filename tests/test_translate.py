@@ -1,7 +1,10 @@
+"""Gemini Live server messages into our events: each field once, in the order to act on them."""
+
 import datetime
 
-from tfy_live import events as ev
 from tests.fakes import msg
+from tfy_live import events as ev
+from tfy_live.gateway import translate as tr
 
 
 def test_each_field_becomes_its_event_interruption_first_end_markers_last():
@@ -25,7 +28,7 @@ def test_each_field_becomes_its_event_interruption_first_end_markers_last():
         toolCallCancellation={"ids": ["c0"]},
         setupComplete={},
     )
-    assert ev.translate(message) == [
+    assert tr.translate(message) == [
         ev.SetupComplete(),
         ev.Interrupted(),
         ev.InputTranscript("hello", False),
@@ -44,16 +47,16 @@ def test_each_field_becomes_its_event_interruption_first_end_markers_last():
 
 
 def test_empty_message_has_no_events():
-    assert ev.translate(msg()) == []
-    assert ev.translate(msg(serverContent={})) == []
+    assert tr.translate(msg()) == []
+    assert tr.translate(msg(serverContent={})) == []
 
 
 def test_audio_rate_and_durations():
-    assert ev.audio_rate("audio/pcm;rate=24000") == 24000
-    assert ev.audio_rate("audio/pcm") == 24000
-    assert ev.parse_duration("1.5s") == 1.5
-    assert ev.parse_duration(datetime.timedelta(seconds=3)) == 3.0
-    assert ev.parse_duration("soon") is None
+    assert tr.audio_rate("audio/pcm;rate=24000") == 24000
+    assert tr.audio_rate("audio/pcm") == 24000
+    assert tr.parse_duration("1.5s") == 1.5
+    assert tr.parse_duration(datetime.timedelta(seconds=3)) == 3.0
+    assert tr.parse_duration("soon") is None
 
 
 def _sdk_events(frame: dict) -> list:
@@ -61,16 +64,12 @@ def _sdk_events(frame: dict) -> list:
     import asyncio
 
     from google.genai import Client
-    from google.genai.live import AsyncSession
 
-    from tfy_live.gateway import _Replay
+    from tfy_live.gateway import sdk
 
     async def parse():
-        messages = AsyncSession(Client(api_key="unused")._api_client, _Replay([frame])).receive()
-        try:
-            return ev.translate(await messages.__anext__())
-        finally:
-            await messages.aclose()
+        return [event async for message in sdk.parse_frames(sdk.api_client(Client(api_key="unused")), [frame])
+                for event in tr.translate(message)]
 
     return asyncio.run(parse())
 
@@ -90,10 +89,9 @@ def test_an_audio_frame_is_read_without_the_sdk_into_the_events_the_sdk_would_gi
     frames = [_audio(e) for e in encodings] + [_audio(encodings[0], "audio/pcm;rate=16000", parts=2),
                                                _audio(encodings[0], "audio/pcm")]
     for frame in frames:
-        fast = ev.audio_frame(json.dumps(frame).encode())
-        assert isinstance(fast, ev.Translated)
-        assert ev.translate(fast) == _sdk_events(frame)
-    assert ev.translate(ev.audio_frame(json.dumps(frames[3]))) == [ev.Audio(pcm, 16000)] * 2
+        fast = tr.audio_frame(json.dumps(frame).encode())
+        assert fast == _sdk_events(frame)
+    assert tr.audio_frame(json.dumps(frames[3])) == [ev.Audio(pcm, 16000)] * 2
 
 
 def test_every_other_frame_is_left_to_the_sdk():
@@ -118,6 +116,6 @@ def test_every_other_frame_is_left_to_the_sdk():
         [], "text", 3, None,
     ]
     for frame in others:
-        assert ev.audio_frame(json.dumps(frame)) is None, frame
-    assert ev.audio_frame(b"not json") is None
-    assert ev.audio_frame(b"\xff\xfe") is None
+        assert tr.audio_frame(json.dumps(frame)) is None, frame
+    assert tr.audio_frame(b"not json") is None
+    assert tr.audio_frame(b"\xff\xfe") is None

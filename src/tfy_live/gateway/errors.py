@@ -1,0 +1,246 @@
+"""Every exception met talking to the gateway, as one ``GatewayError`` line that names the fix.
+
+The mapping is a table (``error_map``) from exception class to the function that
+words it, read in the manner of httpx's ``HTTPCORE_EXC_MAP``: the most specific
+class in the exception's MRO that the table knows wins, so a subclass (an
+``ssl.SSLCertVerificationError``) gets its own line before its base (any
+``OSError``). Closes are worded by code (``CLOSE_MEANINGS``); ``RETRYABLE_CLOSES``
+are the codes a new connection may cure.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import socket
+import ssl
+from typing import Any, Callable
+from urllib.parse import urlsplit
+
+from tfy_live.config import Settings, env_name
+from tfy_live.errors import GatewayError
+from tfy_live.gateway.client import MAX_FRAME_BYTES, socket_url
+
+RETRYABLE_CLOSES = frozenset({1000, 1001, 1006, 1009, 1011, 1012, 1013, 1014})
+CLOSE_MEANINGS = {
+    1000: "the gateway ended the session",
+    1001: "the gateway is going away (restart or deploy); try again",
+    1006: "the connection dropped without a close frame (network, proxy, or a key the provider refused)",
+    1007: "the provider rejected the request as invalid (bad setup option, unsupported region, or context exhausted)",
+    1008: "the provider refused by policy — usually the model is not found for this API version or is not a "
+    "Live model; check --model and --api-version",
+    1009: "the server sent a frame over 16 MiB, more than tfy-live accepts",
+    1011: "the provider hit an internal error (overloaded, quota, or deadline after goAway); try again",
+}
+
+Wording = Callable[[Any, Settings], GatewayError]
+
+
+def translate_error(exc: BaseException, settings: Settings) -> GatewayError:
+    """The GatewayError (message naming the fix) for any exception met talking to the gateway."""
+    table = error_map()
+    for cls in type(exc).__mro__:
+        if (wording := table.get(cls)) is not None:
+            return wording(exc, settings)
+    return _unexpected(exc, settings)
+
+
+@functools.cache
+def error_map() -> dict[type[BaseException], Wording]:
+    """Exception class -> its wording. Built on first use: it needs the SDK's and websockets' classes."""
+    from google.genai import errors as genai_errors
+    from websockets import exceptions as ws
+
+    return {
+        ws.InvalidStatus: _refused_upgrade,
+        ws.InvalidProxy: _proxy_failed,
+        ws.ProxyError: _proxy_failed,
+        ws.InvalidURI: _invalid_uri,
+        ws.InvalidHandshake: _not_a_websocket,
+        ws.InvalidMessage: _not_a_websocket,
+        ws.ConnectionClosed: _closed,
+        ws.PayloadTooBig: _frame_too_big,
+        ws.WebSocketException: _websocket_failed,  # protocol errors, invalid state, concurrency
+        genai_errors.APIError: _api_error,
+        genai_errors.UnknownApiResponseError: _unreadable_response,
+        socket.gaierror: _unresolvable,
+        ssl.SSLCertVerificationError: _untrusted,
+        ssl.SSLError: _tls_failed,
+        ConnectionRefusedError: _refused,
+        TimeoutError: _timed_out,
+        OSError: _unreachable,
+        ValueError: _not_a_live_message,
+        TypeError: _unreadable_error,  # the SDK fails this way on an {"error": …} message
+        Exception: _unexpected,
+    }
+
+
+def one_line(text: Any, limit: int = 200) -> str:
+    """``text`` on one line, at most ``limit`` characters."""
+    if isinstance(text, (bytes, bytearray)):
+        text = bytes(text).decode("utf-8", "replace")
+    line = " ".join(str(text or "").split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def _body_message(body: Any) -> str:
+    """The human part of an error body the gateway sent (JSON ``message``/``error`` or the text)."""
+    text = body.decode("utf-8", "replace") if isinstance(body, (bytes, bytearray)) else str(body or "")
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return one_line(text)
+    for key in ("message", "error", "detail"):
+        value = data.get(key) if isinstance(data, dict) else None
+        if isinstance(value, dict):
+            value = value.get("message") or value
+        if value:
+            return one_line(value)
+    return one_line(text)
+
+
+def close_error(code: int, reason: str) -> GatewayError:
+    """A WebSocket close, by its code, with the server's reason if it gave one."""
+    said = f": {reason}" if reason and reason != "None" else ""
+    return GatewayError(f"connection closed with code {code}{said} — {CLOSE_MEANINGS.get(code, 'the session ended')}",
+                        retryable=code in RETRYABLE_CLOSES)
+
+
+def _refused_upgrade(exc: Any, settings: Settings) -> GatewayError:
+    """The upgrade was refused with an HTTP status: say what it means, in the gateway's own words too."""
+    status: int = exc.response.status_code
+    detail = _body_message(exc.response.body)
+    said = f": {detail}" if detail else ""
+    if status == 401:
+        error = GatewayError(f"the gateway rejected the API key (HTTP 401{said}); check {env_name('api_key')}")
+    elif status == 403:
+        error = GatewayError(
+            f"the API key may not use provider account {settings.provider!r} or model {settings.model!r} "
+            f"(HTTP 403{said}); ask for access in TrueFoundry or use another key"
+        )
+    elif status == 404:
+        error = GatewayError(
+            f"the gateway has no Live endpoint at {socket_url(settings)} (HTTP 404{said}); check "
+            f"{env_name('base_url')} (…/api/llm), --provider and --provider-kind"
+        )
+    elif status == 429:
+        error = GatewayError(f"the gateway is rate limiting this key (HTTP 429{said}); wait a moment and retry",
+                             retryable=True)
+    elif status >= 500:
+        error = GatewayError(f"the gateway failed (HTTP {status}{said}); retry, or check the gateway's status",
+                             retryable=True)
+    else:
+        error = GatewayError(f"the gateway refused the WebSocket upgrade (HTTP {status}{said}); check "
+                             f"{env_name('base_url')}")
+    error.http_status = status
+    return error
+
+
+def _proxy_failed(exc: Any, settings: Settings) -> GatewayError:
+    return GatewayError(f"the proxy in HTTPS_PROXY/ALL_PROXY failed to reach {settings.host} ({one_line(exc)}); fix "
+                        "the proxy setting, or add the host to NO_PROXY")
+
+
+def _invalid_uri(exc: Any, settings: Settings) -> GatewayError:
+    return GatewayError(f"{socket_url(settings)} is not a valid WebSocket URL; check {env_name('base_url')} and --provider")
+
+
+def _not_a_websocket(exc: Any, settings: Settings) -> GatewayError:
+    from websockets import exceptions as ws
+
+    return GatewayError(
+        f"{settings.host} did not answer as a WebSocket server ({one_line(exc)}); check {env_name('base_url')} "
+        "points at the AI Gateway (…/api/llm)",
+        # No HTTP answer at all is also what a gateway that is shutting down gives.
+        retryable=isinstance(exc, ws.InvalidMessage),
+    )
+
+
+def _closed(exc: Any, settings: Settings) -> GatewayError:
+    frame = exc.rcvd or exc.sent  # received from the server, else the one we sent
+    return close_error(frame.code if frame else 1006, one_line(frame.reason) if frame else "")
+
+
+def _frame_too_big(exc: Any, settings: Settings) -> GatewayError:
+    return GatewayError(f"{settings.host} sent a frame over {MAX_FRAME_BYTES // 2**20} MiB, more than tfy-live "
+                        "accepts; retry, and report it if it happens again", retryable=True)
+
+
+def _websocket_failed(exc: Any, settings: Settings) -> GatewayError:
+    return GatewayError(f"the WebSocket connection to {settings.host} failed ({exc.__class__.__name__}: "
+                        f"{one_line(exc)}); check {env_name('base_url')} points at the AI Gateway and retry",
+                        retryable=True)
+
+
+def _api_error(exc: Any, settings: Settings) -> GatewayError:
+    """The SDK's report of a close (a WebSocket close code) or of an error sent as a message (an HTTP code)."""
+    from websockets import exceptions as ws
+
+    code = exc.code
+    reason = one_line(exc.details if isinstance(exc.details, str) else exc.message or "")
+    closed = exc.__context__
+    if isinstance(closed, ws.ConnectionClosed) and closed.rcvd is None and closed.sent is not None:
+        # We closed it (the SDK reports 1006): say why, e.g. 1009 for a frame over our limit.
+        code, reason = closed.sent.code, one_line(closed.sent.reason)
+    if isinstance(code, int) and 400 <= code < 600:
+        said = f": {reason}" if reason and reason != "None" else ""
+        if code == 429:
+            return GatewayError(f"the provider is rate limiting this session (429{said}); wait a moment and retry",
+                                retryable=True)
+        if code >= 500:
+            return GatewayError(f"the provider failed ({code}{said}); retry, or check the provider's status",
+                                retryable=True)
+        return GatewayError(f"the provider refused the request ({code}{said}); check --model and the options given")
+    return close_error(code, reason)
+
+
+def _unreadable_response(exc: Any, settings: Settings) -> GatewayError:
+    return GatewayError(f"{settings.host} sent a response the SDK could not read ({one_line(exc)}); check "
+                        f"{env_name('base_url')} points at the AI Gateway")
+
+
+def _unresolvable(exc: Any, settings: Settings) -> GatewayError:
+    return GatewayError(f"cannot resolve host {urlsplit(settings.base_url).hostname!r}; check {env_name('base_url')} "
+                        "and your DNS/network")
+
+
+def _untrusted(exc: Any, settings: Settings) -> GatewayError:
+    return GatewayError(
+        f"TLS verification of {settings.host} failed ({one_line(getattr(exc, 'verify_message', None) or exc)}); if the "
+        f"gateway uses a private CA, pass --ca-bundle /path/to/ca.pem (or set {env_name('ca_bundle')} or SSL_CERT_FILE)"
+    )
+
+
+def _tls_failed(exc: Any, settings: Settings) -> GatewayError:
+    return GatewayError(f"TLS handshake with {settings.host} failed ({one_line(exc)}); check {env_name('base_url')} "
+                        "uses https and the right port")
+
+
+def _refused(exc: Any, settings: Settings) -> GatewayError:
+    return GatewayError(f"connection to {settings.host} refused; check {env_name('base_url')} (host and port) and "
+                        "that the gateway is up", retryable=True)
+
+
+def _timed_out(exc: Any, settings: Settings) -> GatewayError:
+    return GatewayError(f"no setupComplete from {settings.host} within {settings.setup_timeout_s:g} s; check the "
+                        f"network, {env_name('base_url')} and --model, or allow longer with --setup-timeout",
+                        retryable=True)
+
+
+def _unreachable(exc: Any, settings: Settings) -> GatewayError:
+    return GatewayError(f"cannot reach {settings.host} ({one_line(exc.strerror or exc)}); check {env_name('base_url')} "
+                        "and your network", retryable=True)
+
+
+def _not_a_live_message(exc: Any, settings: Settings) -> GatewayError:
+    kind = "that is not JSON" if "parse" in str(exc).lower() else "that is not a Live message"
+    return GatewayError(f"{settings.host} sent a frame {kind}; check {env_name('base_url')} points at the AI Gateway")
+
+
+def _unreadable_error(exc: Any, settings: Settings) -> GatewayError:
+    return GatewayError(f"{settings.host} sent an error the SDK could not read; check the gateway's logs, "
+                        f"{env_name('base_url')} and --model")
+
+
+def _unexpected(exc: BaseException, settings: Settings) -> GatewayError:
+    return GatewayError(f"unexpected {exc.__class__.__name__} talking to {settings.host}: {one_line(exc)}")

@@ -1,0 +1,168 @@
+"""One Live connection through the gateway, as a ``session.Session``: PCM and text out, our events in."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import ssl
+from typing import Any, AsyncIterator, Iterator, Sequence
+
+from tfy_live.audio import INPUT_RATE
+from tfy_live.config import Settings
+from tfy_live.errors import GatewayError, TfyLiveError
+from tfy_live.events import Event, FunctionCall, MalformedFrame, ServerEvent, TurnComplete
+from tfy_live.gateway import sdk
+from tfy_live.gateway.client import build_client, build_config
+from tfy_live.gateway.errors import translate_error
+from tfy_live.gateway.translate import audio_frame, translate
+from tfy_live.shaping import ModelOptions
+
+
+class LiveSession:
+    """One open Live connection, in tfy-live's terms. Errors come out as GatewayError.
+
+    ``raw_frames``: audio is written to and read from the SDK's socket directly
+    (``sdk``), when the SDK has it where we look; off, every frame goes through
+    the SDK's own calls.
+    """
+
+    def __init__(self, session: Any, settings: Settings, *, raw_frames: bool = True) -> None:
+        from google.genai import types
+
+        self._session = session
+        self._settings = settings
+        self._types = types
+        self.session_id: str | None = getattr(session, "session_id", None)
+        self.raw_frames = raw_frames
+        self.malformed = 0  # frames skipped
+        self.fast_audio_frames = 0  # model audio frames read without the SDK's parse
+
+    async def send_audio(self, pcm: bytes, rate: int = INPUT_RATE) -> None:
+        # Fifty times a second: the SDK's send_realtime_input validates and converts every chunk through
+        # pydantic, to write a frame that never changes shape.
+        ws = sdk.raw_socket(self._session) if self.raw_frames else None
+        with self._translated():
+            if ws is not None:
+                await ws.send(sdk.AUDIO_FRAME % (base64.urlsafe_b64encode(pcm).decode("ascii"), rate))
+            else:
+                await self._session.send_realtime_input(
+                    audio=self._types.Blob(data=pcm, mime_type=f"audio/pcm;rate={rate}")
+                )
+
+    async def end_audio(self) -> None:
+        with self._translated():
+            await self._session.send_realtime_input(audio_stream_end=True)
+
+    async def send_text(self, text: str) -> None:
+        with self._translated():
+            await self._session.send_realtime_input(text=text)
+
+    async def activity_start(self) -> None:
+        with self._translated():
+            await self._session.send_realtime_input(activity_start=self._types.ActivityStart())
+
+    async def activity_end(self) -> None:
+        with self._translated():
+            await self._session.send_realtime_input(activity_end=self._types.ActivityEnd())
+
+    async def answer_tool_calls(self, calls: Sequence[FunctionCall], error: str) -> None:
+        responses = [
+            self._types.FunctionResponse(id=call.id, name=call.name, response={"error": error}) for call in calls
+        ]
+        with self._translated():
+            await self._session.send_tool_response(function_responses=responses)
+
+    async def receive(self) -> AsyncIterator[Event]:
+        """The events of the current turn, each translated once; ends after ``TurnComplete``.
+
+        Frames of model audio and nothing else are read off the SDK's socket and
+        decoded here (``translate.audio_frame``); every other frame is parsed by the
+        SDK itself, and a failing socket is left to the SDK to read and report.
+        A frame that is not a Live message (not JSON, or JSON the SDK cannot read)
+        comes out as ``MalformedFrame`` and reading goes on.
+        """
+        ws = sdk.raw_socket(self._session) if self.raw_frames else None
+        if ws is not None:
+            while True:
+                try:
+                    raw = await ws.recv(decode=False)
+                except asyncio.CancelledError:
+                    raise
+                except TypeError:  # a socket without decode=: the SDK knows how to read it
+                    self.raw_frames = False
+                    break
+                except Exception:  # noqa: BLE001 - closed or failing: the SDK reads it again, and says how
+                    break
+                if (audio := audio_frame(raw)) is not None:
+                    self.fast_audio_frames += 1
+                    for event in audio:
+                        yield event
+                    continue
+                events = await self._parse(raw)
+                for event in events:
+                    yield event
+                if any(isinstance(event, TurnComplete) for event in events):
+                    return
+        async for event in self._sdk_receive():
+            yield event
+
+    async def _parse(self, raw: bytes | str) -> list[ServerEvent]:
+        try:
+            with self._translated():
+                message = await sdk.parse_frame(self._session, raw)
+        except GatewayError as exc:
+            return [self._malformed(exc)]
+        return translate(message)
+
+    def _malformed(self, exc: GatewayError) -> MalformedFrame:
+        if not isinstance(exc.__cause__, ValueError):  # pydantic's ValidationError is a ValueError too
+            raise exc
+        self.malformed += 1
+        return MalformedFrame("not JSON" if "parse" in str(exc.__cause__).lower() else "not a Live message")
+
+    async def _sdk_receive(self) -> AsyncIterator[ServerEvent]:
+        while True:
+            try:
+                with self._translated():
+                    async for message in self._session.receive():
+                        for event in translate(message):
+                            yield event
+                return
+            except GatewayError as exc:
+                yield self._malformed(exc)
+
+    @contextlib.contextmanager
+    def _translated(self) -> Iterator[None]:
+        try:
+            yield
+        except (TfyLiveError, asyncio.CancelledError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - every foreign error is translated here, once
+            raise translate_error(exc, self._settings) from exc
+
+
+@contextlib.asynccontextmanager
+async def connect(settings: Settings, *, context: ssl.SSLContext | None = None, options: ModelOptions = ModelOptions(),
+                  transcripts: bool = True, handle: str | None = None) -> AsyncIterator[LiveSession]:
+    """Open a Live session through the gateway (resuming ``handle`` if given); close it on exit."""
+    client = build_client(settings, context)
+    config = build_config(settings, options, transcripts=transcripts, handle=handle)
+    manager = client.aio.live.connect(model=settings.model, config=config)
+    try:
+        async with asyncio.timeout(settings.setup_timeout_s):
+            session = await manager.__aenter__()
+    except (TfyLiveError, asyncio.CancelledError):
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise translate_error(exc, settings) from exc
+    await sdk.warm_up(client)
+    try:
+        yield LiveSession(session, settings)
+    except BaseException as exc:
+        with contextlib.suppress(Exception):
+            await manager.__aexit__(type(exc), exc, exc.__traceback__)
+        raise
+    else:
+        with contextlib.suppress(Exception):
+            await manager.__aexit__(None, None, None)

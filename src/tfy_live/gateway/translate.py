@@ -1,0 +1,138 @@
+"""Translate one Gemini Live server message into tfy-live's events (``events.py``), once.
+
+Pure: the input is anything shaped like ``google.genai.types.LiveServerMessage``
+(attributes read with ``getattr``), or, for model audio, the raw frame. A message
+may carry several fields at once (audio and a transcription, interrupted and
+turn-complete, …), so each field is checked with its own ``if`` and the events
+come out in the order a listener should act on them: an interruption first (so
+stale audio is dropped before anything new is queued), then content, then the
+turn's token usage, then the end-of-turn markers.
+"""
+
+from __future__ import annotations
+
+import binascii
+import json
+import re
+from typing import Any
+
+from tfy_live.audio import OUTPUT_RATE
+from tfy_live.events import (
+    Audio, FunctionCall, GenerationComplete, GoAway, InputTranscript, Interrupted, OutputTranscript,
+    ResumptionUpdate, ServerEvent, SetupComplete, Text, ToolCall, ToolCallCancelled, TurnComplete, Usage,
+)
+
+_RATE = re.compile(r"rate=(\d+)")
+_URLSAFE = str.maketrans("-_", "+/")
+
+
+def audio_frame(frame: bytes | str) -> list[Audio] | None:
+    """A raw server frame that carries model audio and nothing else, as events; None for any other frame.
+
+    Twenty-five frames a second are model audio, ``{"serverContent": {"modelTurn": {"parts":
+    [{"inlineData": {"mimeType": "audio/pcm;rate=24000", "data": "<base64>"}}]}}}``: read here,
+    with the SDK's leniency (standard or URL-safe base64, padded or not), they skip the SDK's
+    pydantic parse, most of the receive path's CPU. Anything else (another field, another part,
+    base64 that does not decode) returns None and goes to the SDK.
+    """
+    try:
+        message = json.loads(frame)
+        if len(message) != 1:
+            return None
+        content = message["serverContent"]
+        if len(content) != 1:
+            return None
+        turn = content["modelTurn"]
+        parts = turn["parts"] if len(turn) == 1 else None
+        if not parts:
+            return None
+        events: list[Audio] = []
+        for part in parts:
+            blob = part["inlineData"] if len(part) == 1 else None
+            if not blob or len(blob) != 2:
+                return None
+            mime, data = blob["mimeType"], blob["data"]
+            if not mime.startswith("audio/"):
+                return None
+            if "-" in data or "_" in data:
+                data = data.translate(_URLSAFE)
+            pcm = binascii.a2b_base64(data + "=" * (-len(data) % 4), strict_mode=True)
+            if pcm:
+                events.append(Audio(pcm, audio_rate(mime)))
+        return events
+    except (ValueError, TypeError, KeyError, AttributeError, binascii.Error):
+        return None
+
+
+def audio_rate(mime_type: str | None, default: int = OUTPUT_RATE) -> int:
+    """The sample rate declared in a mime type such as ``audio/pcm;rate=24000``."""
+    match = _RATE.search(mime_type or "")
+    return int(match.group(1)) if match else default
+
+
+def parse_duration(value: Any) -> float | None:
+    """Seconds in a protobuf duration: ``"50s"``, ``"1.5s"``, a timedelta or a number."""
+    if value is None:
+        return None
+    if hasattr(value, "total_seconds"):
+        return float(value.total_seconds())
+    if isinstance(value, (int, float)):
+        return float(value)
+    text = str(value).strip().removesuffix("s")
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def translate(message: Any) -> list[ServerEvent]:
+    """Every event in ``message``, in the order to act on them."""
+    events: list[ServerEvent] = []
+    if (setup := getattr(message, "setup_complete", None)) is not None:
+        events.append(SetupComplete(getattr(setup, "session_id", None)))
+
+    content = getattr(message, "server_content", None)
+    if content is not None:
+        if getattr(content, "interrupted", None):
+            events.append(Interrupted())
+        if (transcription := getattr(content, "input_transcription", None)) is not None:
+            if transcription.text or transcription.finished:
+                events.append(InputTranscript(transcription.text or "", bool(transcription.finished)))
+        turn = getattr(content, "model_turn", None)
+        for part in (getattr(turn, "parts", None) or []) if turn is not None else []:
+            blob = getattr(part, "inline_data", None)
+            if blob is not None and blob.data and (blob.mime_type or "audio/pcm").startswith("audio/"):
+                events.append(Audio(blob.data, audio_rate(blob.mime_type)))
+            if getattr(part, "text", None):
+                events.append(Text(part.text, bool(getattr(part, "thought", False))))
+        if (transcription := getattr(content, "output_transcription", None)) is not None:
+            if transcription.text or transcription.finished:
+                events.append(OutputTranscript(transcription.text or "", bool(transcription.finished)))
+    if (usage := getattr(message, "usage_metadata", None)) is not None:
+        events.append(
+            Usage(
+                getattr(usage, "prompt_token_count", None),
+                getattr(usage, "response_token_count", None),
+                getattr(usage, "total_token_count", None),
+            )
+        )
+    if content is not None:
+        if getattr(content, "generation_complete", None):
+            events.append(GenerationComplete())
+        if getattr(content, "turn_complete", None):
+            reason = getattr(content, "turn_complete_reason", None)
+            events.append(TurnComplete(str(getattr(reason, "value", reason)) if reason else None))
+
+    if (tool_call := getattr(message, "tool_call", None)) is not None:
+        calls = tuple(
+            FunctionCall(getattr(c, "id", None), getattr(c, "name", "") or "", dict(getattr(c, "args", None) or {}))
+            for c in (getattr(tool_call, "function_calls", None) or [])
+        )
+        events.append(ToolCall(calls))
+    if (cancel := getattr(message, "tool_call_cancellation", None)) is not None:
+        events.append(ToolCallCancelled(tuple(getattr(cancel, "ids", None) or ())))
+    if (update := getattr(message, "session_resumption_update", None)) is not None:
+        events.append(ResumptionUpdate(getattr(update, "new_handle", None), bool(getattr(update, "resumable", False))))
+    if (go_away := getattr(message, "go_away", None)) is not None:
+        events.append(GoAway(parse_duration(getattr(go_away, "time_left", None))))
+    return events

@@ -1,0 +1,44 @@
+"""The architecture's seams, held by tests: the SDK stays in the gateway package."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+# Everything outside the gateway package that a conversation runs through.
+PROVIDER_NEUTRAL = [
+    "tfy_live.events", "tfy_live.session", "tfy_live.conversation", "tfy_live.link", "tfy_live.player",
+    "tfy_live.ui", "tfy_live.timeline", "tfy_live.talk", "tfy_live.echoguard", "tfy_live.endrule",
+    "tfy_live.recorder", "tfy_live.doctor", "tfy_live.cli",
+]
+
+
+def test_no_module_outside_the_gateway_package_imports_google_genai():
+    code = (
+        "import sys, importlib\n"
+        f"for name in {PROVIDER_NEUTRAL!r}:\n"
+        "    importlib.import_module(name)\n"
+        "    assert 'google.genai' not in sys.modules, f'{name} imported google.genai'\n"
+        "    assert 'google' not in sys.modules, f'{name} imported google'\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+
+
+def test_the_gateway_package_itself_imports_the_sdk_only_when_used():
+    code = "import sys, tfy_live.gateway; assert 'google.genai' not in sys.modules, 'imported at import time'"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+
+
+def test_no_source_file_outside_the_gateway_package_names_the_sdk():
+    """Not even lazily, inside a function: SDK types never leave the gateway package."""
+    from pathlib import Path
+
+    import tfy_live
+
+    root = Path(tfy_live.__file__).parent
+    offenders = [str(path.relative_to(root)) for path in root.rglob("*.py")
+                 if "gateway" not in path.relative_to(root).parts[:1]
+                 and ("google.genai" in path.read_text() or "from google import" in path.read_text())]
+    assert offenders == []

@@ -153,3 +153,39 @@ def test_help_imports_none_of_the_heavy_modules():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=clean_env(), timeout=60)
     assert "Usage" in result.stdout
     assert result.stderr.strip().splitlines()[-1] == "[]", result.stderr
+
+
+def test_options_shared_by_talk_chat_and_doctor_are_declared_once_and_agree():
+    # What --help shows and the parser accepts, per option string; a second declaration or a drift shows here.
+    from dataclasses import fields
+
+    import typer
+    import typer.main
+
+    from tfy_live.cli import TargetFlags, app
+
+    group = typer.main.get_command(app)
+    commands = {name: group.commands[name] for name in ("talk", "chat", "doctor")}
+    # The same option on purpose worded for each command (what the device or file is for there).
+    own_help = {"input_device", "output_device", "output_file", "reply_timeout"}
+
+    def described(command, param):
+        opts, help_text = param.get_help_record(typer.Context(command)) or ("", "")
+        shown = (param.name, tuple(param.opts), tuple(param.secondary_opts), param.envvar, param.default,
+                 param.show_default, getattr(param, "rich_help_panel", None), opts)
+        return shown if param.name in own_help else (*shown, param.help, help_text)
+
+    by_opt: dict[str, dict[str, tuple]] = {}
+    for name, command in commands.items():
+        opts = [opt for param in command.params for opt in (*param.opts, *param.secondary_opts)]
+        assert len(opts) == len(set(opts)), f"{name} declares an option twice: {sorted(opts)}"
+        for param in command.params:
+            for opt in param.opts:
+                by_opt.setdefault(opt, {})[name] = described(command, param)
+
+    for field in fields(TargetFlags):
+        assert all(field.name in [param.name for param in command.params] for command in commands.values()), field.name
+    shared = {opt: seen for opt, seen in by_opt.items() if len(seen) > 1}
+    assert {"--provider", "--local", "--json", "--debug", "--transcript", "--system", "--thinking-budget"} <= set(shared)
+    for opt, seen in shared.items():
+        assert len(set(seen.values())) == 1, (opt, seen)

@@ -8,16 +8,27 @@ happen inside the commands so that ``--help`` stays fast.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
 import sys
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Annotated, Any, Callable, Coroutine, Optional
+from typing import Annotated, Any, Callable, Coroutine, Mapping, Optional, get_type_hints
 
 import typer
 
 from tfy_live import __version__
 from tfy_live.audio import CHUNK_MS
-from tfy_live.config import DEFAULT_API_VERSION, DEFAULT_MODEL, VARIABLES, apply_dotenv, read_dotenv, resolve
+from tfy_live.config import (
+    DEFAULT_API_VERSION,
+    DEFAULT_MODEL,
+    VARIABLES,
+    Settings,
+    apply_dotenv,
+    read_dotenv,
+    resolve,
+)
 from tfy_live.errors import EXIT_INTERRUPTED, TfyLiveError
 from tfy_live.masking import hide
 from tfy_live.voices import DEFAULT_VOICE, VOICES
@@ -82,34 +93,85 @@ def run(make: Callable[[], Coroutine[Any, Any, int | None]]) -> None:
     raise typer.Exit(code or 0)
 
 
-# Options shared by `talk` and `chat`, declared once.
-Provider = Annotated[Optional[str], typer.Option(
-    "--provider", "-p", envvar=_env("provider"), rich_help_panel=TARGET,
-    help="Provider account name in TrueFoundry (the {providerAccountName} in …/live/{providerAccountName}).")]
-Model = Annotated[Optional[str], typer.Option(
-    "--model", "-m", envvar=_env("model"), show_default=DEFAULT_MODEL, rich_help_panel=TARGET,
-    help="Model name as shown on the provider account.")]
-Voice = Annotated[Optional[str], typer.Option(
-    "--voice", "-v", envvar=_env("voice"), show_default=DEFAULT_VOICE, rich_help_panel=TARGET,
-    help="Prebuilt voice (see `tfy-live voices`).")]
-ProviderKind = Annotated[Optional[str], typer.Option(
-    "--provider-kind", envvar=_env("provider_kind"), show_default="gemini", rich_help_panel=TARGET,
-    help="gemini (Google AI Studio account) or vertex (Vertex AI account).")]
-BaseUrl = Annotated[Optional[str], typer.Option(
-    "--base-url", envvar=_env("base_url"), rich_help_panel=TARGET,
-    help="AI Gateway base URL, e.g. https://<control-plane>/api/llm. The API key is read from TFY_API_KEY only.")]
-ApiVersion = Annotated[Optional[str], typer.Option(
-    "--api-version", envvar=_env("api_version"), show_default=DEFAULT_API_VERSION, rich_help_panel=TARGET,
-    help="Live API version in the Gemini socket path (v1beta, v1, v1alpha).")]
-CaBundle = Annotated[Optional[Path], typer.Option(
-    "--ca-bundle", envvar=_env("ca_bundle"), rich_help_panel=TARGET,
-    help="PEM file of the CA that signed a private gateway's certificate (SSL_CERT_FILE is honoured too).")]
-SetupTimeout = Annotated[Optional[float], typer.Option(
-    "--setup-timeout", envvar=_env("setup_timeout"), show_default="20", rich_help_panel=TARGET,
-    help="Seconds to wait for the session setup to be answered.")]
-Local = Annotated[bool, typer.Option(
-    "--local", rich_help_panel=TARGET,
-    help="Use the built-in local gateway (an echo model): a test that needs no account.")]
+@dataclass(frozen=True)
+class TargetFlags:
+    """The Gateway options of talk, chat and doctor as given (None: not given; ``config.resolve`` does the rest).
+
+    The fields are the options' one declaration: ``target_options`` makes them the
+    commands' parameters, so the three commands cannot drift apart.
+    """
+
+    provider: Annotated[Optional[str], typer.Option(
+        "--provider", "-p", envvar=_env("provider"), rich_help_panel=TARGET,
+        help="Provider account name in TrueFoundry (the {providerAccountName} in …/live/{providerAccountName}).",
+    )] = None
+    model: Annotated[Optional[str], typer.Option(
+        "--model", "-m", envvar=_env("model"), show_default=DEFAULT_MODEL, rich_help_panel=TARGET,
+        help="Model name as shown on the provider account.")] = None
+    voice: Annotated[Optional[str], typer.Option(
+        "--voice", "-v", envvar=_env("voice"), show_default=DEFAULT_VOICE, rich_help_panel=TARGET,
+        help="Prebuilt voice (see `tfy-live voices`).")] = None
+    provider_kind: Annotated[Optional[str], typer.Option(
+        "--provider-kind", envvar=_env("provider_kind"), show_default="gemini", rich_help_panel=TARGET,
+        help="gemini (Google AI Studio account) or vertex (Vertex AI account).")] = None
+    base_url: Annotated[Optional[str], typer.Option(
+        "--base-url", envvar=_env("base_url"), rich_help_panel=TARGET,
+        help="AI Gateway base URL, e.g. https://<control-plane>/api/llm. The API key is read from TFY_API_KEY only.",
+    )] = None
+    api_version: Annotated[Optional[str], typer.Option(
+        "--api-version", envvar=_env("api_version"), show_default=DEFAULT_API_VERSION, rich_help_panel=TARGET,
+        help="Live API version in the Gemini socket path (v1beta, v1, v1alpha).")] = None
+    ca_bundle: Annotated[Optional[Path], typer.Option(
+        "--ca-bundle", envvar=_env("ca_bundle"), rich_help_panel=TARGET,
+        help="PEM file of the CA that signed a private gateway's certificate (SSL_CERT_FILE is honoured too).")] = None
+    setup_timeout: Annotated[Optional[float], typer.Option(
+        "--setup-timeout", envvar=_env("setup_timeout"), show_default="20", rich_help_panel=TARGET,
+        help="Seconds to wait for the session setup to be answered.")] = None
+    local: Annotated[bool, typer.Option(
+        "--local", rich_help_panel=TARGET,
+        help="Use the built-in local gateway (an echo model): a test that needs no account.")] = False
+
+    def flags(self) -> dict[str, object]:
+        """The flags ``config.resolve`` reads; ``local`` chooses a gateway rather than setting one."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name in VARIABLES}
+
+    def settings(self, environ: Mapping[str, str]) -> Settings:
+        """The resolved settings; with --local the built-in gateway supplies the key, URL and account."""
+        return resolve(self.flags(), environ, need_target=not self.local)
+
+
+def target_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Give ``command`` the Gateway options in place of its ``target: TargetFlags`` parameter.
+
+    Typer reads a command's options from its signature, so the wrapper's signature
+    lists TargetFlags' fields where ``target`` stood (which keeps the order of
+    ``--help``), and the wrapper hands the command their values as one TargetFlags.
+    """
+    signature = inspect.signature(command, eval_str=True)
+    slot = next((p.name for p in signature.parameters.values() if p.annotation is TargetFlags), None)
+    if slot is None:
+        raise TypeError(f"{command.__name__} has no parameter annotated TargetFlags")
+    hints = get_type_hints(TargetFlags, include_extras=True)
+    shared = [inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, annotation=hints[f.name], default=f.default)
+              for f in fields(TargetFlags)]
+    parameters: list[inspect.Parameter] = []
+    for parameter in signature.parameters.values():
+        # Keyword-only, as Typer passes every value by name: then any parameter may follow the options.
+        parameters += shared if parameter.name == slot else [parameter.replace(kind=inspect.Parameter.KEYWORD_ONLY)]
+
+    @functools.wraps(command)
+    def wrapper(**values: Any) -> None:
+        target = TargetFlags(**{p.name: values.pop(p.name) for p in shared})
+        command(**values, **{slot: target})
+
+    # Signature() refuses a parameter name that is there twice: a command cannot declare a shared option again.
+    wrapper.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in parameters} | {"return": signature.return_annotation}
+    return wrapper
+
+
+# The other options the commands share, one alias each. They are no group like TargetFlags because talk lists
+# options of its own among them in --help; tests/test_cli.py checks that the commands agree on every one.
 System = Annotated[Optional[str], typer.Option(
     "--system", envvar="TFY_LIVE_SYSTEM", rich_help_panel=MODEL, help="System instruction for the model.")]
 SystemFile = Annotated[Optional[Path], typer.Option(
@@ -156,24 +218,11 @@ def _debug(on: bool, key: str) -> None:
         debuglog.enable()
 
 
-def _target(provider: Optional[str], model: Optional[str], voice: Optional[str], provider_kind: Optional[str],
-            base_url: Optional[str], api_version: Optional[str], ca_bundle: Optional[Path],
-            setup_timeout: Optional[float] = None) -> dict[str, Any]:
-    return {"provider": provider, "model": model, "voice": voice, "provider_kind": provider_kind,
-            "base_url": base_url, "api_version": api_version, "ca_bundle": ca_bundle, "setup_timeout": setup_timeout}
-
-
 @app.command()
+@target_options
 def talk(
-    provider: Provider = None,
-    model: Model = None,
-    voice: Voice = None,
-    provider_kind: ProviderKind = None,
-    base_url: BaseUrl = None,
-    api_version: ApiVersion = None,
-    ca_bundle: CaBundle = None,
-    setup_timeout: SetupTimeout = None,
-    local: Local = False,
+    *,
+    target: TargetFlags,
     input_device: Annotated[Optional[str], typer.Option(
         "--input-device", "-i", envvar="TFY_LIVE_INPUT_DEVICE", rich_help_panel=AUDIO,
         help="Microphone, by index or name (see `tfy-live devices`); default: the system default.")] = None,
@@ -266,12 +315,11 @@ def talk(
     from tfy_live.shaping import model_options
     from tfy_live.talk import AudioChoice, OutputChoice, talk as run_talk
 
-    flags = _target(provider, model, voice, provider_kind, base_url, api_version, ca_bundle, setup_timeout)
     audio = AudioChoice(input_device, output_device, input_file, output_file, chunk_ms)
     output = OutputChoice(json=json_output, transcripts=not no_transcript, transcript_file=transcript, record=record)
 
     async def main() -> int:
-        settings = resolve(flags, os.environ, need_target=not local)
+        settings = target.settings(os.environ)
         _debug(debug, settings.api_key)
         options = model_options(
             system=system, system_file=system_file, language=language, temperature=temperature,
@@ -282,26 +330,20 @@ def talk(
         )
         echo = echo_options(aec=aec, noise_suppression=noise_suppression, high_pass=high_pass,
                             half_duplex=half_duplex, barge_in=barge_in, tail_ms=half_duplex_tail_ms)
-        return await run_talk(settings, audio, options=options, local=local, turns=turns,
+        return await run_talk(settings, audio, options=options, local=target.local, turns=turns,
                               reply_timeout=reply_timeout, output=output, echo=echo)
 
     run(main)
 
 
 @app.command()
+@target_options
 def chat(
     message: Annotated[Optional[list[str]], typer.Argument(
         help="Message(s) to send, one reply each; without them, lines are read from standard input.",
         show_default=False)] = None,
-    provider: Provider = None,
-    model: Model = None,
-    voice: Voice = None,
-    provider_kind: ProviderKind = None,
-    base_url: BaseUrl = None,
-    api_version: ApiVersion = None,
-    ca_bundle: CaBundle = None,
-    setup_timeout: SetupTimeout = None,
-    local: Local = False,
+    *,
+    target: TargetFlags,
     modality: Annotated[str, typer.Option(
         "--modality", envvar="TFY_LIVE_CHAT_MODALITY", rich_help_panel=MODEL,
         help="How the model answers: text, or audio (shown as its transcript; native-audio models need audio).",
@@ -338,10 +380,9 @@ def chat(
     from tfy_live.shaping import model_options
     from tfy_live.talk import OutputChoice, chat as run_chat
 
-    flags = _target(provider, model, voice, provider_kind, base_url, api_version, ca_bundle, setup_timeout)
 
     async def main() -> int:
-        settings = resolve(flags, os.environ, need_target=not local)
+        settings = target.settings(os.environ)
         _debug(debug, settings.api_key)
         options = model_options(
             system=system, system_file=system_file, language=language, temperature=temperature,
@@ -351,23 +392,17 @@ def chat(
         )
         output = OutputChoice(json=json_output, transcripts=options.modality == "audio", transcript_file=transcript)
         return await run_chat(settings, messages=message, speak=speak, output_device=output_device,
-                              output_file=output_file, local=local,
+                              output_file=output_file, local=target.local,
                               reply_timeout=reply_timeout, options=options, output=output)
 
     run(main)
 
 
 @app.command()
+@target_options
 def doctor(
-    provider: Provider = None,
-    model: Model = None,
-    voice: Voice = None,
-    provider_kind: ProviderKind = None,
-    base_url: BaseUrl = None,
-    api_version: ApiVersion = None,
-    ca_bundle: CaBundle = None,
-    setup_timeout: SetupTimeout = None,
-    local: Local = False,
+    *,
+    target: TargetFlags,
     input_device: Annotated[Optional[str], typer.Option(
         "--input-device", "-i", envvar="TFY_LIVE_INPUT_DEVICE", rich_help_panel=AUDIO,
         help="Microphone to check, by index or name.")] = None,
@@ -384,9 +419,8 @@ def doctor(
     """
     from tfy_live.doctor_view import run_doctor
 
-    flags = _target(provider, model, voice, provider_kind, base_url, api_version, ca_bundle, setup_timeout)
-    run(lambda: run_doctor(flags, os.environ, local=local, input_device=input_device, output_device=output_device,
-                           audio=not no_audio, json_output=json_output))
+    run(lambda: run_doctor(target.flags(), os.environ, local=target.local, input_device=input_device,
+                           output_device=output_device, audio=not no_audio, json_output=json_output))
 
 
 @app.command()

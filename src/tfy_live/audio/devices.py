@@ -21,7 +21,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Self
 
 from tfy_live.audio import INPUT_RATE, OUTPUT_RATE, SAMPLE_WIDTH, frames_for
-from tfy_live.audio.pacing import MicClock, SpeakerClock
+from tfy_live.audio.freerun import InputStream, probe_input
+from tfy_live.audio.pacing import SpeakerClock
 from tfy_live.audio.portaudio import (
     PA_DEVICE_UNAVAILABLE,
     PA_INSUFFICIENT_MEMORY,
@@ -103,11 +104,10 @@ class PyAudioSource:
 
 
 _END = object()
-_TRUST_AFTER_BLOCKING_READS = 3
 
 
 class _Reader:
-    """The thread that owns one input stream: open, read, pace, close."""
+    """The thread that owns one input stream: open, read, close."""
 
     def __init__(self, source: PyAudioSource, chunk_frames: int, maxsize: int) -> None:
         self.source = source
@@ -151,30 +151,25 @@ class _Reader:
             close_stream(stream, drain=False)
             self._finish()
 
-    def _read_loop(self, stream: Any) -> None:
-        rate, frames = self.source.sample_rate, self.chunk_frames
-        chunk_s = frames / rate
-        clock = MicClock(rate, time.monotonic())
-        blocking_reads = 0
-        while not self._stop.is_set():
-            began = time.monotonic()
-            data = stream.read(frames, exception_on_overflow=False)
-            now = time.monotonic()
-            # A file-backed ALSA test device returns every read at once, so
-            # hold each chunk back until it would have been recorded. A real
-            # device blocks in read() until audio is recorded: it paces
-            # itself, and ours, a different clock, would slowly drift behind
-            # it (holding back audio until its buffer overflows). Once reads
-            # are seen to block, the device is trusted.
-            if now - began > chunk_s / 4:
-                blocking_reads += 1
-            wait = clock.wait_s(frames, now)
-            clock.tick(frames)
-            paced_here = blocking_reads < _TRUST_AFTER_BLOCKING_READS
-            if paced_here and wait > 0 and self._stop.wait(wait):
-                return  # stop() ended the wait early
-            if not self._post(data):
+    def _read_loop(self, stream: InputStream) -> None:
+        frames = self.chunk_frames
+        # PortAudio cannot tell a file-backed ALSA test device (every read returns at once) from a
+        # microphone, so the first reads decide, once, whether to pace the stream here. A microphone
+        # paces itself, and a second clock would drift behind it until its buffer overflows.
+        chosen = probe_input(
+            stream, self.source.sample_rate, frames, self._deliver,
+            now=time.monotonic, wait=self._stop.wait, exception_on_overflow=False,
+        )
+        if chosen is None:
+            return  # stopped during the probe
+        while True:
+            data = chosen.read(frames, exception_on_overflow=False)
+            if not self._deliver(data):
                 return
+
+    def _deliver(self, data: bytes) -> bool:
+        """Hand a chunk to the consumer; False once stop() was called or nobody is listening."""
+        return not self._stop.is_set() and self._post(data)
 
     def _post(self, item: object) -> bool:
         try:

@@ -7,7 +7,9 @@ import math
 
 import pytest
 
-from tfy_live.audio.freerun import PROBE_READS, SELF_PACED_AFTER, InputStream, PacedInput, probe_input
+from tfy_live.audio.freerun import PROBE_S, SELF_PACED_AFTER, InputStream, PacedInput, probe_input
+
+PROBE_READS = round(PROBE_S / 0.020)  # the probe's reads of 20 ms chunks
 from tfy_live.audio.pacing import MicClock
 
 RATE = 1000  # 1 frame = 1 ms

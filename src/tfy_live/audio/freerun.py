@@ -9,12 +9,15 @@ stream. Time comes in as ``now`` and ``wait``, so both run on plain objects.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Protocol
 
 from tfy_live.audio.pacing import MicClock
 
-PROBE_READS = 25  # the most reads the probe takes (half a second of 20 ms chunks)
+# How long the probe may take: long enough for a device with large fragments (a read that blocks
+# once every 200 ms) to show that it paces itself, whatever the chunk size.
+PROBE_S = 2.0
 SELF_PACED_AFTER = 3  # reads that must block before a device counts as pacing itself
 
 
@@ -68,20 +71,21 @@ def probe_input(
     now: Callable[[], float],
     wait: Callable[[float], object],
     exception_on_overflow: bool = True,
-    probe_reads: int = PROBE_READS,
+    probe_reads: int | None = None,
 ) -> InputStream | None:
     """Read the first chunks of ``stream``, paced, into ``deliver``, and choose how to read the rest.
 
     Returns ``stream`` itself as soon as ``SELF_PACED_AFTER`` reads have
     blocked for more than a quarter of a chunk (the device paces itself; the
-    chunk that shows it is not held back), else, after ``probe_reads`` reads,
-    a ``PacedInput`` that goes on with the probe's clock. Returns None once
+    chunk that shows it is not held back), else, after ``probe_reads`` reads
+    (``PROBE_S`` of audio by default), a ``PacedInput`` that goes on with the probe's clock. Returns None once
     ``deliver`` refuses a chunk (the reader was stopped).
     """
     paced = PacedInput(stream, MicClock(sample_rate, now()), now=now, wait=wait)
     blocking_s = frames / sample_rate / 4
     blocked = 0
-    for _ in range(probe_reads):
+    reads = probe_reads or max(SELF_PACED_AFTER, math.ceil(PROBE_S * sample_rate / frames))
+    for _ in range(reads):
         began = now()
         data = stream.read(frames, exception_on_overflow=exception_on_overflow)
         if now() - began > blocking_s:

@@ -4,5 +4,7 @@
 set -euo pipefail
 source "$(dirname "$0")/setup.sh" test
 cd "$ROOT"
+# The type checker first (src/ and the test fakes, [tool.mypy] in pyproject.toml): a few seconds.
+"$VENV/bin/python" -m mypy
 # Most tests wait on real-time audio, so three workers cut the wall time to a third.
 exec "$VENV/bin/python" -m pytest -n "${TFY_LIVE_TEST_WORKERS:-3}" "$@"

@@ -9,6 +9,7 @@ from typing import Any, AsyncIterator, Callable, Sequence
 from google.genai import types
 
 from tfy_live import events as ev
+from tfy_live.audio import AudioSink, AudioSource
 from tfy_live.conversation import Reporter
 from tfy_live.gateway.translate import translate
 from tfy_live.player import Player
@@ -231,3 +232,5 @@ class Lines:
 # The fakes stand in for these protocols; the type checker holds them to it.
 _session: Session = FakeSession()
 _reporter: Reporter = RecordingReporter()
+_source: AudioSource = FakeSource([])
+_sink: AudioSink = FakeSink()

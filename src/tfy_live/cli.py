@@ -497,8 +497,8 @@ def _invoke(args: list[str]) -> int:
     from rich.markup import escape
 
     # Typer's click (vendored in newer Typer) by way of a public name: BadParameter's bases.
-    usage_error = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
-    click_exception = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+    usage_error: Any = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+    click_exception: Any = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
     try:
         code = app(args=args, prog_name="tfy-live", standalone_mode=False)
     except usage_error as exc:
@@ -506,11 +506,11 @@ def _invoke(args: list[str]) -> int:
         message = " ".join(hide(exc.format_message(), _secrets()).split()).rstrip(".")
         Console(stderr=True, highlight=False, soft_wrap=True).print(
             f"[bold red]error:[/bold red] {escape(message)}; see `{escape(where)} --help`")
-        return exc.exit_code
+        return int(exc.exit_code)
     except click_exception as exc:
         Console(stderr=True, highlight=False, soft_wrap=True).print(
             f"[bold red]error:[/bold red] {escape(' '.join(exc.format_message().split()))}")
-        return exc.exit_code
+        return int(exc.exit_code)
     except typer.Abort:
         return EXIT_INTERRUPTED
     return code if isinstance(code, int) else 0

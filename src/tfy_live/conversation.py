@@ -24,6 +24,7 @@ from typing import Any, AsyncIterator, Callable, Protocol
 from tfy_live import events as ev
 from tfy_live.audio import CHUNK_MS, AudioSink, AudioSource, frames_for
 from tfy_live.audio.level import rms_dbfs
+from tfy_live.echoguard import EchoGuard
 from tfy_live.endrule import EndRule
 from tfy_live.errors import NoReplyError
 from tfy_live.player import Player
@@ -80,7 +81,7 @@ class Conversation:
         lines: AsyncIterator[str] | None = None,
         push_to_talk: bool = False,
         recorder: Recorder | None = None,
-        guard: Any = None,
+        guard: EchoGuard | None = None,
         timeline: Timeline | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:

@@ -80,7 +80,7 @@ class Doctor:
             infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except socket.gaierror as exc:
             raise GatewayError(f"cannot resolve {host!r} ({exc.strerror}); check TFY_BASE_URL and your DNS/network") from exc
-        addresses = sorted({info[4][0] for info in infos})
+        addresses = sorted({str(info[4][0]) for info in infos})
         return f"{host} → {', '.join(addresses[:3])}"
 
     async def check_tls(self) -> str:

@@ -203,8 +203,8 @@ class Link:
             except StopAsyncIteration:
                 return  # the end of a turn: the conversation asks again
             if event is _SWITCH:
-                async for news in self._switch(session):
-                    yield news
+                async for switched in self._switch(session):
+                    yield switched
                 return
             if (news := self._observe(event)) is not None:
                 yield news

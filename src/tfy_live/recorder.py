@@ -20,7 +20,7 @@ import os
 import time
 import wave
 from pathlib import Path
-from typing import Callable, Self
+from typing import BinaryIO, Callable, Self
 
 import numpy as np
 
@@ -102,7 +102,7 @@ class Recorder:
         self._start: float | None = None
         self._tape = StereoTape(rate)
         self._resampler = Resampler(mic_rate, rate)
-        self._file = None
+        self._file: BinaryIO | None = None
         self._wave: wave.Wave_write | None = None
         self.frames_written = 0
         _check_path(self.path)
@@ -166,7 +166,7 @@ class Recorder:
         self._write(self._tape.settled())
 
     def _write(self, frames: np.ndarray) -> None:
-        if not len(frames) or self._wave is None:
+        if not len(frames) or self._wave is None or self._file is None:
             return
         try:
             self._wave.writeframes(frames.astype("<i2", copy=False).tobytes())  # patches the header too

@@ -14,19 +14,30 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+import ssl
+from contextlib import AbstractAsyncContextManager
+from typing import AsyncIterator, Protocol
 
 from tfy_live.audio import CHUNK_MS, INPUT_RATE, OUTPUT_RATE, AudioSink, AudioSource
 from tfy_live.config import Settings
-from tfy_live.conversation import Conversation
+from tfy_live.conversation import Conversation, Recorder
 from tfy_live.echoguard import EchoGuard, EchoOptions
 from tfy_live.endrule import EndRule
 from tfy_live.link import Link
+from tfy_live.session import Session
 from tfy_live.shaping import ModelOptions
 from tfy_live.timeline import Timeline
 from tfy_live.ui import Fanout, JsonOutput, LiveOutput, Output, PlainOutput, TranscriptFile
 
 LOCAL_PROVIDER = "local"
+
+
+class Connect(Protocol):
+    """Opens one connection as a ``Session`` (``gateway.connect``, or a test's stand-in)."""
+
+    def __call__(self, settings: Settings, *, context: ssl.SSLContext | None = None,
+                 options: ModelOptions = ModelOptions(), transcripts: bool = True,
+                 handle: str | None = None) -> AbstractAsyncContextManager[Session]: ...
 
 
 @dataclass(frozen=True)
@@ -64,15 +75,16 @@ def open_output(choice: OutputChoice) -> Fanout:
     return Fanout(*outputs)
 
 
-def open_source(choice: AudioChoice) -> AudioSource:
-    """The microphone or the input file; checked now, so a bad choice fails before connecting."""
+def open_source(choice: AudioChoice) -> tuple[AudioSource, str | None]:
+    """The microphone, or the input file with a label for it; checked now, so a bad choice fails before connecting."""
     if choice.input_file is not None:
         from tfy_live.audio.wavfile import WavFileSource
 
-        return WavFileSource(choice.input_file, sample_rate=INPUT_RATE)
+        source = WavFileSource(choice.input_file, sample_rate=INPUT_RATE)
+        return source, f"{choice.input_file} ({source.duration_s:.1f} s)"
     from tfy_live.audio.devices import PyAudioSource
 
-    return PyAudioSource(choice.input_device, sample_rate=INPUT_RATE)
+    return PyAudioSource(choice.input_device, sample_rate=INPUT_RATE), None
 
 
 def open_sink(choice: AudioChoice) -> AudioSink:
@@ -125,13 +137,13 @@ async def talk(
     options: ModelOptions = ModelOptions(),
     output: OutputChoice = OutputChoice(),
     echo: EchoOptions = EchoOptions(),
-    connect: Callable[..., Any] | None = None,
+    connect: Connect | None = None,
 ) -> int:
     """Run one conversation; return the exit code (errors are raised as TfyLiveError)."""
     from tfy_live import gateway
 
     connect = connect or gateway.connect
-    source = open_source(audio)
+    source, input_label = open_source(audio)
     sink = open_sink(audio)
     guard, echo_note = open_guard(echo, source, sink, microphone=audio.input_file is None)
     async with contextlib.AsyncExitStack() as stack:
@@ -142,8 +154,7 @@ async def talk(
             recorder = stack.enter_context(Recorder(output.record, mic_rate=source.sample_rate, rate=sink.sample_rate))
         reporter = open_output(output)
         stack.callback(reporter.close)
-        if audio.input_file is not None:
-            reporter.input_label = f"{audio.input_file} ({source.duration_s:.1f} s)"
+        reporter.input_label = input_label
         rule = EndRule(max_turns=turns, reply_timeout_s=reply_timeout)
         reporter.status(echo_note)
         await _converse(settings, source, sink, reporter, rule, local=local, options=options,
@@ -163,7 +174,7 @@ async def chat(
     reply_timeout: float = 30.0,
     options: ModelOptions = ModelOptions(),
     output: OutputChoice = OutputChoice(),
-    connect: Callable[..., Any] | None = None,
+    connect: Connect | None = None,
 ) -> int:
     """A text conversation: ``messages`` if given, else lines from standard input, one reply each."""
     from rich.console import Console
@@ -177,7 +188,7 @@ async def chat(
     if speak or output_file is not None:
         sink = open_sink(AudioChoice(output_device=output_device, output_file=output_file))
     if messages:
-        lines: Any = _given(messages)
+        lines: AsyncIterator[str] = _given(messages)
     else:
         from tfy_live.keyboard import typed_lines
 
@@ -202,14 +213,15 @@ async def chat(
     return 0
 
 
-async def _given(messages: list[str]) -> Any:
+async def _given(messages: list[str]) -> AsyncIterator[str]:
     for message in messages:
         yield message
 
 
-async def _converse(settings: Settings, source: AudioSource | None, sink: AudioSink, reporter: Any, rule: EndRule,
-                    *, local: bool, options: ModelOptions, transcripts: bool, connect: Callable[..., Any],
-                    chunk_ms: float = CHUNK_MS, recorder: Any = None, lines: Any = None, guard: Any = None) -> None:
+async def _converse(settings: Settings, source: AudioSource | None, sink: AudioSink, reporter: Fanout, rule: EndRule,
+                    *, local: bool, options: ModelOptions, transcripts: bool, connect: Connect,
+                    chunk_ms: float = CHUNK_MS, recorder: Recorder | None = None,
+                    lines: AsyncIterator[str] | None = None, guard: EchoGuard | None = None) -> None:
     from tfy_live import gateway
 
     if lines is None:
@@ -240,7 +252,7 @@ async def _converse(settings: Settings, source: AudioSource | None, sink: AudioS
         reporter.status(f"connecting: {describe(settings, url)}")
         context = context or gateway.ssl_context(settings)  # once: every reconnect trusts the same CAs
 
-        def open_session(handle: str | None) -> Any:
+        def open_session(handle: str | None) -> AbstractAsyncContextManager[Session]:
             return connect(settings, context=context, options=options, transcripts=transcripts, handle=handle)
 
         # The link and the conversation share the timeline: the link moves to a new connection only

@@ -16,7 +16,7 @@ import contextlib
 import math
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Self
 
@@ -73,7 +73,7 @@ class PyAudioSource:
         self.dropped_chunks = 0
         check_format(self.device, "input", sample_rate)
 
-    async def stream(self, chunk_frames: int) -> AsyncIterator[bytes]:
+    async def stream(self, chunk_frames: int) -> AsyncGenerator[bytes, None]:
         if chunk_frames <= 0:
             raise ValueError("chunk_frames must be positive")
         chunk_ms = 1000 * chunk_frames / self.sample_rate

@@ -47,7 +47,7 @@ def resample(pcm: bytes, from_rate: int, to_rate: int) -> bytes:
     if from_rate == to_rate or not pcm:
         return bytes(pcm)
     x = _s16(pcm)
-    return soxr.resample(x, from_rate, to_rate, quality=_QUALITY).astype(_S16).tobytes()
+    return bytes(soxr.resample(x, from_rate, to_rate, quality=_QUALITY).astype(_S16).tobytes())
 
 
 class Resampler:
@@ -76,7 +76,7 @@ class Resampler:
         if self._stream is None:
             return bytes(pcm)
         out = self._stream.resample_chunk(_s16(pcm), last=last)
-        return out.astype(_S16, copy=False).tobytes()
+        return bytes(out.astype(_S16, copy=False).tobytes())
 
     def flush(self) -> bytes:
         """Return the filter's tail; the resampler then starts afresh."""

@@ -14,9 +14,9 @@ import os
 import shlex
 import time
 import wave
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from pathlib import Path
-from typing import Self
+from typing import BinaryIO, Self
 
 import soundfile as sf
 
@@ -69,7 +69,7 @@ class WavFileSource:
             self._pcm = await asyncio.to_thread(_decode, self.path, self.sample_rate)
         return self._pcm
 
-    async def stream(self, chunk_frames: int) -> AsyncIterator[bytes]:
+    async def stream(self, chunk_frames: int) -> AsyncGenerator[bytes, None]:
         pcm = await self.read_all()
         clock = MicClock(self.sample_rate, time.monotonic())
         for chunk in slices(pcm, chunk_frames):
@@ -157,7 +157,7 @@ class WavFileSink:
         self.sample_rate = sample_rate
         self.realtime = realtime
         self.buffer_ms = buffer_ms
-        self._file = None
+        self._file: BinaryIO | None = None
         self._wave: wave.Wave_write | None = None
         self._clock = SpeakerClock(sample_rate, buffer_ms / 1000)
         _check_writable(self.path)

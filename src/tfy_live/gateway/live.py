@@ -96,8 +96,8 @@ class LiveSession:
                     break
                 if (audio := audio_frame(raw)) is not None:
                     self.fast_audio_frames += 1
-                    for event in audio:
-                        yield event
+                    for chunk in audio:
+                        yield chunk
                     continue
                 events = await self._parse(raw)
                 for event in events:

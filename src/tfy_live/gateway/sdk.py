@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from typing import Any, AsyncIterator, Protocol, Sequence
+from typing import Any, AsyncGenerator, AsyncIterator, Protocol, Sequence, cast
 
 PRIVATE = {
     "AsyncSession._ws": "audio is written to and read from the SDK's socket directly",
@@ -82,7 +82,7 @@ async def parse_frames(api: Any, frames: Sequence[dict[str, Any] | bytes | str])
     """``frames`` through the SDK's own parser, as ``LiveServerMessage`` objects (errors as the SDK raises them)."""
     from google.genai.live import AsyncSession
 
-    messages = AsyncSession(api, Replay(frames)).receive()  # type: ignore[arg-type]
+    messages = cast(AsyncGenerator[Any, None], AsyncSession(api, Replay(frames)).receive())  # type: ignore[arg-type]
     try:
         for _ in frames:
             yield await messages.__anext__()

@@ -72,7 +72,7 @@ def audio_chunks(realtime: dict[str, Any]) -> list[bytes]:
 def beep(ms: int = 300, hz: float = 660.0) -> bytes:
     t = np.arange(OUT_RATE * ms // 1000) / OUT_RATE
     envelope = np.minimum(1.0, np.minimum(t, t[-1] - t) / 0.01)
-    return (6000 * envelope * np.sin(2 * np.pi * hz * t)).astype("<i2").tobytes()
+    return bytes((6000 * envelope * np.sin(2 * np.pi * hz * t)).astype("<i2").tobytes())
 
 
 class _Reply:
@@ -280,7 +280,7 @@ class EchoModel:
         tokens_in = tokens_out + 10
         usage = {"promptTokenCount": tokens_in, "totalTokenCount": tokens_in + tokens_out}
         usage["candidatesTokenCount" if self.vertex else "responseTokenCount"] = tokens_out
-        out = [
+        out: list[dict[str, Any]] = [
             {"serverContent": {"generationComplete": True}},
             {"serverContent": {"turnComplete": True}, "usageMetadata": usage},  # together, as Gemini sends them
         ]

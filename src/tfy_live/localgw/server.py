@@ -65,7 +65,8 @@ class ConnectionRecord:
     def handle(self) -> str | None:
         """The resumption handle the client came back with (None: a new session)."""
         resumption = get(self.setup, "sessionResumption", "session_resumption") or {}
-        return get(resumption, "handle")
+        handle = get(resumption, "handle")
+        return None if handle is None else str(handle)
 
     @property
     def modalities(self) -> list[str]:
@@ -83,7 +84,8 @@ class ConnectionRecord:
         speech = get(config, "speechConfig", "speech_config") or {}
         voice = get(speech, "voiceConfig", "voice_config") or {}
         prebuilt = get(voice, "prebuiltVoiceConfig", "prebuilt_voice_config") or {}
-        return get(prebuilt, "voiceName", "voice_name")
+        name = get(prebuilt, "voiceName", "voice_name")
+        return None if name is None else str(name)
 
 
 def _reject(status: int, message: str) -> Response:

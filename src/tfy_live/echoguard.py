@@ -147,8 +147,8 @@ class EchoGuard:
             return bytes(len(pcm)), False
         began = False
         if self.onset is not None:
-            # The detector runs only while the model is heard (the only time there is something
-            # to stop): it costs ~1.5 ms per 32 ms window, 5% of a core, if it ran throughout.
+            # The detector runs only while the model is heard, the only time there is something to
+            # stop: it is the most expensive step of the microphone path.
             if self.audible(now):
                 self._listening = True
                 if self.onset.feed(pcm):

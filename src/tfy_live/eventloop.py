@@ -2,9 +2,9 @@
 
 A conversation wakes the loop about 75 times a second (microphone frames out,
 model audio in; the speaker is fed on those wake-ups); uvloop's loop and its
-TLS transport are compiled, and take about a tenth off tfy-live's CPU in a
-conversation (see BENCHMARKS.md). ``TFY_LIVE_EVENT_LOOP`` chooses: ``auto`` (the default),
-``uvloop`` (an error if it is not installed) or ``asyncio``.
+TLS transport are compiled, which saves CPU on each (BENCHMARKS.md).
+``TFY_LIVE_EVENT_LOOP`` chooses: ``auto`` (the default), ``uvloop`` (an error
+if it is not installed) or ``asyncio``.
 """
 
 from __future__ import annotations

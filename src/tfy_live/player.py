@@ -13,9 +13,8 @@ sink) is fed directly instead, whenever the event loop is awake anyway: when
 model audio arrives (``put``) and when the capture task has sent a microphone
 frame (``pump``), fifty times a second. The buffer is topped up then, so
 playback needs no wake-ups of its own; a timer tops it up only if nothing
-else woke the loop before the buffer ran down to ``LOW_S``. On a machine
-where every wake-up of the process costs a few hundred microseconds (a VM),
-that is a tenth of tfy-live's CPU in a conversation (BENCHMARKS.md).
+else woke the loop before the buffer ran down to ``LOW_S``: a wake-up of the
+process is not free, least of all on a VM (BENCHMARKS.md).
 """
 
 from __future__ import annotations

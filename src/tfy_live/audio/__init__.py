@@ -15,7 +15,7 @@ SAMPLE_WIDTH = 2  # bytes per s16le sample
 INPUT_RATE = 16_000
 OUTPUT_RATE = 24_000
 # Microphone audio per message. A chunk's oldest sample waits the whole chunk before it can be sent, so this
-# sets the capture latency (20 ms: the benchmark's p95 of 25 ms); each chunk also costs a message (BENCHMARKS.md).
+# sets the capture latency; each chunk also costs a message and its CPU (BENCHMARKS.md).
 CHUNK_MS = 20
 UNLIMITED_FRAMES = 1 << 30  # what a sink that never makes a writer wait says fits (``player.BufferedSink.room``)
 

@@ -15,9 +15,8 @@ with warnings.catch_warnings():  # deprecated in the standard library; audioop-l
 
 def rms_dbfs(pcm: bytes) -> float:
     """RMS level in dBFS (a full-scale square wave is 0 dB); ``-inf`` for silence or b""."""
-    # Fifty times a second on the microphone, each call alone after 20 ms of idle: with cold caches
-    # numpy's dispatch cost 56 µs a call in a conversation here (2 µs in a loop), audioop 11 µs. Its RMS
-    # is a whole sample value: within 0.05 dB of the exact level down to -45 dBFS, the speech threshold.
+    # audioop, not numpy: fifty lone calls a second with cold caches, where numpy's dispatch costs
+    # several times the work (BENCHMARKS.md). Its whole-sample RMS is exact enough at the speech threshold.
     check_whole_frames(pcm)
     rms = audioop.rms(pcm, SAMPLE_WIDTH)
     return 20 * math.log10(rms / 32768) if rms > 0 else -math.inf

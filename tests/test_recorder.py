@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import soundfile
 
-from tfy_live.errors import AudioError
+from tfy_live.errors import ConfigError
+from tfy_live.outfiles import Policy
 from tfy_live.recorder import LEFT, RIGHT, Recorder, StereoTape
 
 RATE = 1000  # 1 frame = 1 ms keeps the arithmetic readable
@@ -89,11 +90,14 @@ def test_recorder_writes_a_stereo_wav_user_left_model_right(tmp_path):
     assert len(speaking) == 50 * 480  # every slice, once, end to end
 
 
-def test_an_existing_file_is_replaced_and_made_private(tmp_path):
+def test_an_existing_file_is_refused_and_with_overwrite_replaced_and_made_private(tmp_path):
     path = tmp_path / "old.wav"
     path.write_bytes(b"x" * 100)
     path.chmod(0o644)
-    with Recorder(path):
+    with pytest.raises(ConfigError, match="already exists; pass --overwrite to replace it"):
+        Recorder(path)
+    assert path.read_bytes() == b"x" * 100
+    with Recorder(path, policy=Policy(overwrite=True)):
         pass
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     with wave.open(str(path)) as empty:
@@ -101,9 +105,9 @@ def test_an_existing_file_is_replaced_and_made_private(tmp_path):
 
 
 @pytest.mark.parametrize("make, message", [
-    (lambda p: p / "missing" / "r.wav", "does not exist; create it or pass another --record"),
-    (lambda p: p, "is a directory; pass a file name ending in .wav"),
+    (lambda p: p / "missing" / "r.wav", "does not exist; create it with `mkdir -p .*` or pass another --record"),
+    (lambda p: p, "is a directory; pass a file name as --record"),
 ])
 def test_a_path_that_cannot_be_written_is_refused_with_the_fix(tmp_path, make, message):
-    with pytest.raises(AudioError, match=message):
+    with pytest.raises(ConfigError, match=message):
         Recorder(make(tmp_path))

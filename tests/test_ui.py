@@ -5,6 +5,7 @@ import json
 import re
 
 from tfy_live.timeline import Summary, Timeline, Turn
+from tfy_live.outfiles import Policy
 from tfy_live.ui import JsonOutput, PlainOutput, TranscriptFile, level_meter
 
 
@@ -99,7 +100,7 @@ def test_jsonl_transcript_and_existing_files_are_made_private(tmp_path):
     path.write_text("old")
     path.chmod(0o644)
     clock = Clock()
-    play(TranscriptFile(path, clock=clock), clock)
+    play(TranscriptFile(path, clock=clock, policy=Policy(overwrite=True)), clock)
     assert path.stat().st_mode & 0o777 == 0o600
     records = [json.loads(line) for line in path.read_text().splitlines()]
     assert {"user", "model", "turn", "summary"} <= {r["event"] for r in records}

@@ -17,7 +17,8 @@ from tfy_live.audio import AudioSink, AudioSource
 from tfy_live.audio.level import rms_dbfs
 from tfy_live.audio.pcm import silence
 from tfy_live.audio.wavfile import WavFileSink, WavFileSource
-from tfy_live.errors import AudioError, InputFileError
+from tfy_live.errors import ConfigError, InputFileError
+from tfy_live.outfiles import Policy
 
 
 def sine(
@@ -218,8 +219,8 @@ async def test_sink_file_is_private(tmp_path):
     existing = tmp_path / "existing.wav"
     existing.write_bytes(b"old")
     existing.chmod(0o644)
-    for path in (fresh, existing):
-        async with WavFileSink(path, realtime=False) as sink:
+    for path, policy in ((fresh, Policy()), (existing, Policy(overwrite=True))):
+        async with WavFileSink(path, realtime=False, policy=policy) as sink:
             await sink.write(silence(24000, 20))
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
 
@@ -254,7 +255,7 @@ async def test_idle_sink_restarts_its_clock(tmp_path):
 
 
 def test_sink_in_a_missing_directory(tmp_path):
-    with pytest.raises(AudioError) as excinfo:
+    with pytest.raises(ConfigError) as excinfo:
         WavFileSink(tmp_path / "no-such-dir" / "out.wav")
     message = one_line_error(excinfo)
     assert "no-such-dir" in message
@@ -262,7 +263,7 @@ def test_sink_in_a_missing_directory(tmp_path):
 
 
 def test_sink_on_a_directory(tmp_path):
-    with pytest.raises(AudioError) as excinfo:
+    with pytest.raises(ConfigError) as excinfo:
         WavFileSink(tmp_path)
     assert "is a directory" in one_line_error(excinfo)
 
@@ -271,7 +272,7 @@ def test_sink_on_a_directory(tmp_path):
 def test_sink_in_a_read_only_directory(tmp_path):
     locked = tmp_path / "locked"
     locked.mkdir(mode=0o500)
-    with pytest.raises(AudioError) as excinfo:
+    with pytest.raises(ConfigError) as excinfo:
         WavFileSink(locked / "out.wav")
     assert "permission denied" in one_line_error(excinfo)
 

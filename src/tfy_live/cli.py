@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import inspect
 import os
+import shlex
 import sys
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -31,6 +32,7 @@ from tfy_live.config import (
 )
 from tfy_live.errors import EXIT_INTERRUPTED, TfyLiveError
 from tfy_live.masking import hide
+from tfy_live.outfiles import Policy, stdout_error
 from tfy_live.voices import DEFAULT_VOICE, VOICES
 
 app = typer.Typer(
@@ -69,6 +71,11 @@ def _main(
     """
 
 
+EXIT_CLOSED_PIPE = 141  # what a shell reports for a command stopped by SIGPIPE (128 + 13): `| head` users know it
+CLOSED_PIPE = ("standard output was closed by the program reading it, so tfy-live stopped there; "
+               "let that program read to the end to see everything")
+
+
 def _secrets() -> list[str]:
     key = os.environ.get(_env("api_key"), "").strip()
     return [key] if key else []
@@ -85,12 +92,80 @@ def run(make: Callable[[], Coroutine[Any, Any, int | None]]) -> None:
     try:
         code = eventloop.run(make(), os.environ)
     except TfyLiveError as exc:
+        _release_stdout()
         err.print(f"[bold red]error:[/bold red] {escape(hide(str(exc), _secrets()))}")
         raise typer.Exit(exc.exit_code) from None
+    except OSError as exc:
+        if (failed := _stdout_failed(exc)) is None:
+            raise
+        raise typer.Exit(failed) from None
     except KeyboardInterrupt:
         err.print("[dim]stopped[/dim]")
         raise typer.Exit(EXIT_INTERRUPTED) from None
     raise typer.Exit(code or 0)
+
+
+def _stdout_failed(exc: OSError) -> int | None:
+    """When ``exc`` is standard output failing, say so in one line and return the exit code; None when it
+    is something else. Every closed pipe is standard output's (the sockets' errors are the gateway's)."""
+    from rich.console import Console
+
+    if not isinstance(exc, BrokenPipeError) and not _from_stdout(exc):
+        return None
+    _release_stdout()
+    closed = isinstance(exc, BrokenPipeError)
+    message = CLOSED_PIPE if closed else str(stdout_error(exc))
+    Console(stderr=True, highlight=False, soft_wrap=True).print(f"[bold red]error:[/bold red] {message}")
+    return EXIT_CLOSED_PIPE if closed else stdout_error(exc).exit_code
+
+
+def _from_stdout(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised writing standard output. Typer's help and rich's consoles print outside
+    our writers, so look for a frame on its way that wrote to it (``file.write``, a console on it), or
+    for text still waiting in its buffer that cannot be flushed either."""
+    stdout = sys.stdout
+    if stdout is None:
+        return False
+    ours = (stdout, getattr(stdout, "buffer", None))
+    tb = exc.__traceback__
+    while tb is not None:
+        local = tb.tb_frame.f_locals
+        for value in (local.get("self"), local.get("file")):
+            if value is not None and (any(value is o for o in ours) or any(
+                    getattr(value, "file", None) is o for o in ours)):
+                return True
+        tb = tb.tb_next
+    try:
+        stdout.flush()
+        return False
+    except (OSError, ValueError):
+        return True
+
+
+def _release_stdout() -> None:
+    """After standard output failed, point it at /dev/null: the interpreter flushes what is still buffered
+    at exit, and a failure there prints "Exception ignored" and turns the exit code into 120."""
+    try:
+        if sys.stdout is not None:
+            sys.stdout.flush()
+    except (OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
+def _rerun_with(flag: str, command: str) -> str | None:
+    """The command line as typed with ``flag`` after the command's name, for an error to suggest as is;
+    None when it cannot be shown on one line or was not typed (a test calling the command)."""
+    args = sys.argv[1:]
+    if command not in args or not all(arg.isprintable() for arg in args):
+        return None
+    at = args.index(command) + 1  # right after the command: before any `--` that ends the options
+    return shlex.join(["tfy-live", *args[:at], flag, *args[at:]])
+
+
+def _files(overwrite: bool, command: str) -> Policy:
+    return Policy(overwrite=overwrite, rerun=None if overwrite else _rerun_with("--overwrite", command))
 
 
 @dataclass(frozen=True)
@@ -207,7 +282,12 @@ NoTranscript = Annotated[bool, typer.Option(
     help="Do not ask for or show transcriptions of either side.")]
 TranscriptPath = Annotated[Optional[Path], typer.Option(
     "--transcript", envvar="TFY_LIVE_TRANSCRIPT", rich_help_panel=OUTPUT,
-    help="Write the conversation to FILE as it happens: Markdown (.md) or JSON lines (.jsonl); owner-only.")]
+    help="Write the conversation to FILE as it happens: Markdown (.md) or JSON lines (.jsonl); owner-only. "
+         "A transcript of ours in the same format is appended to.")]
+Overwrite = Annotated[bool, typer.Option(
+    "--overwrite", envvar="TFY_LIVE_OVERWRITE", rich_help_panel=OUTPUT,
+    help="Replace output files that exist (regular files of yours; never through a symlink). "
+         "The old file is kept if the run fails before writing anything.")]
 
 
 def _debug(on: bool, key: str) -> None:
@@ -296,6 +376,7 @@ def talk(
     debug: Debug = False,
     no_transcript: NoTranscript = False,
     transcript: TranscriptPath = None,
+    overwrite: Overwrite = False,
     record: Annotated[Optional[Path], typer.Option(
         "--record", envvar="TFY_LIVE_RECORD", rich_help_panel=OUTPUT,
         help="Record the conversation to a stereo WAV (you left, the model right, as heard); owner-only.")] = None,
@@ -316,7 +397,8 @@ def talk(
     from tfy_live.talk import AudioChoice, OutputChoice, talk as run_talk
 
     audio = AudioChoice(input_device, output_device, input_file, output_file, chunk_ms)
-    output = OutputChoice(json=json_output, transcripts=not no_transcript, transcript_file=transcript, record=record)
+    output = OutputChoice(json=json_output, transcripts=not no_transcript, transcript_file=transcript, record=record,
+                          files=_files(overwrite, "talk"))
 
     async def main() -> int:
         settings = target.settings(os.environ)
@@ -369,6 +451,7 @@ def chat(
     json_output: JsonFlag = False,
     debug: Debug = False,
     transcript: TranscriptPath = None,
+    overwrite: Overwrite = False,
     reply_timeout: Annotated[float, typer.Option(
         "--reply-timeout", envvar="TFY_LIVE_REPLY_TIMEOUT", min=1.0,
         help="Seconds to wait for each reply before giving up (exit 3).")] = 30.0,
@@ -390,7 +473,8 @@ def chat(
             modality="audio" if speak or output_file else modality, compression=not no_compression,
             compression_trigger_tokens=compression_trigger, compression_target_tokens=compression_target,
         )
-        output = OutputChoice(json=json_output, transcripts=options.modality == "audio", transcript_file=transcript)
+        output = OutputChoice(json=json_output, transcripts=options.modality == "audio", transcript_file=transcript,
+                              files=_files(overwrite, "chat"))
         return await run_chat(settings, messages=message, speak=speak, output_device=output_device,
                               output_file=output_file, local=target.local,
                               reply_timeout=reply_timeout, options=options, output=output)
@@ -488,7 +572,19 @@ def main() -> None:
     except TfyLiveError as exc:
         Console(stderr=True, highlight=False).print(f"[bold red]error:[/bold red] {exc}")
         sys.exit(exc.exit_code)
-    sys.exit(_invoke(sys.argv[1:]))
+    sys.exit(_flush_stdout(_invoke(sys.argv[1:])))
+
+
+def _flush_stdout(code: int) -> int:
+    """Flush standard output before the interpreter does, so that a failure there (a reader gone, a full
+    device) is one line and its exit code rather than "Exception ignored" and exit 120."""
+    try:
+        if sys.stdout is not None:
+            sys.stdout.flush()
+        return code
+    except OSError as exc:
+        failed = _stdout_failed(exc)
+        return code or failed or 0  # a command that failed already said why
 
 
 def _invoke(args: list[str]) -> int:
@@ -513,6 +609,10 @@ def _invoke(args: list[str]) -> int:
         return int(exc.exit_code)
     except typer.Abort:
         return EXIT_INTERRUPTED
+    except OSError as exc:  # --help, voices, devices: they print outside run()
+        if (failed := _stdout_failed(exc)) is None:
+            raise
+        return failed
     return code if isinstance(code, int) else 0
 
 

@@ -10,23 +10,27 @@ a stream that keeps up is laid end to end (the device clocks are steadier
 than the arrival times), and a stream that was silent for longer than
 ``gap_s`` (the model between replies, a stalled microphone) resumes at the
 time it arrived. What can no longer change is handed out in order and
-``Recorder`` appends it to the WAV file, whose header is patched on every
-write, so the file is valid at every moment — after a crash too.
+``Recorder`` appends it to the WAV file (``WavWriter``), whose header is
+patched on every write, so the file is valid at every moment — after a
+crash or a full disk too.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
-import wave
 from pathlib import Path
-from typing import BinaryIO, Callable, Self
+from typing import Callable, Self
 
 import numpy as np
 
-from tfy_live.audio import INPUT_RATE, OUTPUT_RATE, SAMPLE_WIDTH
+from tfy_live import outfiles
+from tfy_live.audio import INPUT_RATE, OUTPUT_RATE
 from tfy_live.audio.pcm import Resampler
-from tfy_live.errors import AudioError
+from tfy_live.audio.wavfile import WavWriter
+from tfy_live.errors import ConfigError
+from tfy_live.outfiles import Opener, Policy, Target
 
 LEFT, RIGHT = 0, 1  # user, model
 
@@ -89,42 +93,40 @@ class StereoTape:
 class Recorder:
     """A 16-bit stereo WAV at ``rate`` (the speaker's): microphone left, model right.
 
-    Created readable by the owner only (it holds private speech). ``mic()``
-    takes s16le at ``mic_rate``, ``played()`` s16le at ``rate``; both expect
-    to be called as the audio happens. Use as a context manager.
+    Created readable by the owner only (it holds private speech), by ``opener`` as ``outfiles`` says:
+    an existing file is refused unless ``policy`` says overwrite. ``mic()`` takes s16le at ``mic_rate``,
+    ``played()`` s16le at ``rate``; both expect to be called as the audio happens. After a write fails
+    (a full disk) nothing more is written and the file stays a valid WAV of what was. Use as a context
+    manager.
     """
 
     def __init__(self, path: str | os.PathLike[str], *, mic_rate: int = INPUT_RATE, rate: int = OUTPUT_RATE,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, policy: Policy = Policy(),
+                 opener: Opener = outfiles.create) -> None:
         self.path = Path(path)
         self.rate = rate
+        self.target = Target(self.path, "--record", "recording")
         self._clock = clock
         self._start: float | None = None
         self._tape = StereoTape(rate)
         self._resampler = Resampler(mic_rate, rate)
-        self._file: BinaryIO | None = None
-        self._wave: wave.Wave_write | None = None
+        self._policy = policy
+        self._opener = opener
+        self._wav: WavWriter | None = None
         self.frames_written = 0
-        _check_path(self.path)
+        outfiles.check(self.target, policy)  # refuse before connecting
 
     def __enter__(self) -> Self:
+        out = self._opener(self.target, self._policy)
         try:
-            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-            os.fchmod(fd, 0o600)  # an existing file keeps its mode on O_CREAT
-            self._file = os.fdopen(fd, "wb")
-            self._wave = wave.open(self._file, "wb")  # noqa: SIM115 (closed in close())
-            self._wave.setnchannels(2)
-            self._wave.setsampwidth(SAMPLE_WIDTH)
-            self._wave.setframerate(self.rate)
-            self._wave.writeframes(b"")  # a valid (empty) WAV from the start
-            self._file.flush()
-        except OSError as exc:
-            self.close()
-            raise _error(self.path, exc) from exc
+            self._wav = WavWriter(out, channels=2, rate=self.rate)  # a valid (empty) WAV from the start
+        except BaseException:
+            out.discard()
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.close()
+        self.close(clean=exc[0] is None)
 
     def mic(self, pcm: bytes) -> None:
         now = self._now()
@@ -133,24 +135,29 @@ class Recorder:
     def played(self, pcm: bytes) -> None:
         self._put(RIGHT, pcm, self._now())
 
-    def close(self) -> None:
-        wav, f = self._wave, self._file
+    def close(self, *, clean: bool = True) -> None:
+        """Write what is still pending and close. ``clean``: no other error is on its way, so a failure
+        here is the one to raise (and a replacement with no audio still takes the old file's place)."""
+        wav = self._wav
+        if wav is None:
+            return
         try:
-            if wav is not None:
-                tail = self._resampler.flush()
-                if tail:
-                    self._tape.put(LEFT, np.frombuffer(tail, dtype="<i2"), self._now())
-                self._write(self._tape.rest())
+            tail = self._resampler.flush()
+            if tail:
+                self._tape.put(LEFT, np.frombuffer(tail, dtype="<i2"), self._now())
+            self._write(self._tape.rest())
+            if clean:
+                wav.out.commit()
+        except ConfigError:
+            if clean:
+                raise
         finally:
-            self._wave = self._file = None
+            self._wav = None
             try:
-                if wav is not None:
-                    wav.close()  # the final header patch
-            except OSError:
-                pass
-            finally:
-                if f is not None:
-                    f.close()
+                wav.out.close()
+            except ConfigError:
+                if clean:
+                    raise
 
     def _now(self) -> float:
         now = self._clock()
@@ -159,33 +166,22 @@ class Recorder:
         return now - self._start
 
     def _put(self, channel: int, pcm: bytes, now: float) -> None:
-        if self._wave is None:
+        if self._wav is None:
             return
         if pcm:
             self._tape.put(channel, np.frombuffer(pcm, dtype="<i2"), now)
         self._write(self._tape.settled())
 
     def _write(self, frames: np.ndarray) -> None:
-        if not len(frames) or self._wave is None or self._file is None:
+        wav = self._wav
+        if not len(frames) or wav is None:
             return
         try:
-            self._wave.writeframes(frames.astype("<i2", copy=False).tobytes())  # patches the header too
-            self._file.flush()
-        except OSError as exc:
-            raise _error(self.path, exc) from exc
+            wav.append(frames.astype("<i2", copy=False).tobytes())
+        except ConfigError:
+            # The file holds what was written before, valid; writing on would only fail again.
+            self._wav = None
+            with contextlib.suppress(ConfigError):
+                wav.out.close()
+            raise
         self.frames_written += len(frames)
-
-
-def _check_path(path: Path) -> None:
-    parent = path.parent if str(path.parent) else Path(".")
-    if path.is_dir():
-        raise AudioError(f"--record {str(path)!r} is a directory; pass a file name ending in .wav")
-    if not parent.is_dir():
-        raise AudioError(f"cannot create recording {str(path)!r}: directory {str(parent)!r} does not exist;"
-                         " create it or pass another --record")
-    if not os.access(parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise AudioError(f"cannot create recording {str(path)!r}: permission denied; pass another --record")
-
-
-def _error(path: Path, exc: OSError) -> AudioError:
-    return AudioError(f"cannot write recording {str(path)!r}: {exc.strerror or exc}; pass another --record")

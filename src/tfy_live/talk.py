@@ -24,10 +24,11 @@ from tfy_live.conversation import Conversation, Recorder
 from tfy_live.echoguard import EchoGuard, EchoOptions
 from tfy_live.endrule import EndRule
 from tfy_live.link import Link
+from tfy_live.outfiles import Policy, Target, check, refuse_same_file
 from tfy_live.session import Session
 from tfy_live.shaping import ModelOptions
 from tfy_live.timeline import Timeline
-from tfy_live.ui import Fanout, JsonOutput, LiveOutput, Output, PlainOutput, TranscriptFile
+from tfy_live.ui import Fanout, JsonOutput, LiveOutput, Output, PlainOutput, TranscriptFile, transcript_target
 
 LOCAL_PROVIDER = "local"
 
@@ -55,6 +56,20 @@ class OutputChoice:
     transcripts: bool = True
     transcript_file: Path | None = None
     record: Path | None = None
+    files: Policy = Policy()  # what happens to an output file that exists (--overwrite)
+
+
+def check_files(input_file: Path | None, output_file: Path | None, output: OutputChoice) -> None:
+    """Refuse, before anything is opened, an output that is the input or another output, or that exists,
+    is a link, a directory, or in a missing folder: opening it would destroy what is there."""
+    refuse_same_file([("--input-file", input_file), ("--output-file", output_file),
+                      ("--transcript", output.transcript_file), ("--record", output.record)])
+    if output_file is not None:
+        check(Target(output_file, "--output-file", "output file"), output.files)
+    if output.transcript_file is not None:
+        check(transcript_target(output.transcript_file), output.files)
+    if output.record is not None:
+        check(Target(output.record, "--record", "recording"), output.files)
 
 
 def open_output(choice: OutputChoice) -> Fanout:
@@ -68,7 +83,8 @@ def open_output(choice: OutputChoice) -> Fanout:
         outputs.append(PlainOutput(sys.stdout, transcripts=choice.transcripts))
     if choice.transcript_file is not None:
         try:
-            outputs.append(TranscriptFile(choice.transcript_file, transcripts=choice.transcripts))
+            outputs.append(TranscriptFile(choice.transcript_file, policy=choice.files,
+                                          transcripts=choice.transcripts))
         except BaseException:
             outputs[0].close()
             raise
@@ -87,11 +103,11 @@ def open_source(choice: AudioChoice) -> tuple[AudioSource, str | None]:
     return PyAudioSource(choice.input_device, sample_rate=INPUT_RATE), None
 
 
-def open_sink(choice: AudioChoice) -> AudioSink:
+def open_sink(choice: AudioChoice, files: Policy = Policy()) -> AudioSink:
     if choice.output_file is not None:
         from tfy_live.audio.wavfile import WavFileSink
 
-        return WavFileSink(choice.output_file, sample_rate=OUTPUT_RATE)
+        return WavFileSink(choice.output_file, sample_rate=OUTPUT_RATE, policy=files)
     from tfy_live.audio.devices import PyAudioSink
 
     return PyAudioSink(choice.output_device, sample_rate=OUTPUT_RATE)
@@ -143,15 +159,17 @@ async def talk(
     from tfy_live import gateway
 
     connect = connect or gateway.connect
+    check_files(audio.input_file, audio.output_file, output)
     source, input_label = open_source(audio)
-    sink = open_sink(audio)
+    sink = open_sink(audio, output.files)
     guard, echo_note = open_guard(echo, source, sink, microphone=audio.input_file is None)
     async with contextlib.AsyncExitStack() as stack:
         recorder = None
         if output.record is not None:
             from tfy_live.recorder import Recorder
 
-            recorder = stack.enter_context(Recorder(output.record, mic_rate=source.sample_rate, rate=sink.sample_rate))
+            recorder = stack.enter_context(Recorder(output.record, mic_rate=source.sample_rate, rate=sink.sample_rate,
+                                                    policy=output.files))
         reporter = open_output(output)
         stack.callback(reporter.close)
         reporter.input_label = input_label
@@ -181,12 +199,13 @@ async def chat(
 
     from tfy_live import gateway
     from tfy_live.audio import NullSink
-    from tfy_live.ui import ChatOutput
+    from tfy_live.ui import ChatOutput, StdoutConsole
 
     connect = connect or gateway.connect
+    check_files(None, output_file, output)
     sink: AudioSink = NullSink()
     if speak or output_file is not None:
-        sink = open_sink(AudioChoice(output_device=output_device, output_file=output_file))
+        sink = open_sink(AudioChoice(output_device=output_device, output_file=output_file), output.files)
     if messages:
         lines: AsyncIterator[str] = _given(messages)
     else:
@@ -199,12 +218,12 @@ async def chat(
             outputs.append(JsonOutput(sys.stdout, transcripts=output.transcripts))
         else:
             interactive = not messages and sys.stdin.isatty() and sys.stdout.isatty()
-            out = Console(highlight=False, soft_wrap=True)
+            out = StdoutConsole(highlight=False, soft_wrap=True)
             err = Console(stderr=True, highlight=False, soft_wrap=True)
             outputs.append(ChatOutput(out, err, interactive=interactive, transcripts=output.transcripts))
         stack.callback(outputs[0].close)
         if output.transcript_file is not None:
-            outputs.append(TranscriptFile(output.transcript_file, transcripts=output.transcripts))
+            outputs.append(TranscriptFile(output.transcript_file, policy=output.files, transcripts=output.transcripts))
             stack.callback(outputs[-1].close)
         reporter = Fanout(*outputs)
         rule = EndRule(grace_s=0.0, reply_timeout_s=reply_timeout)

@@ -8,6 +8,10 @@
 - ``TranscriptFile`` (``--transcript``): Markdown or JSON lines, written and
   flushed as the conversation happens, readable by the owner only.
 
+The outputs on standard output (``StdoutWriter``) stop at the first failed
+write: a closed pipe stays ``BrokenPipeError`` for the CLI's edge, a full
+device becomes one line.
+
 ``Output`` turns the conversation's reporter calls (see
 ``conversation.Reporter``) into finished blocks — one per speaker turn — and
 events; each form only decides how to show them. ``Fanout`` feeds several.
@@ -16,6 +20,7 @@ The API key never reaches this module.
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -29,8 +34,10 @@ from rich.live import Live
 from rich.markup import escape
 from rich.text import Text
 
+from tfy_live import outfiles
 from tfy_live.errors import ConfigError
 from tfy_live.events import ConnectionEvent, GoingAway, Reconnecting
+from tfy_live.outfiles import Opener, Policy, Target
 from tfy_live.timeline import Summary, Timeline, Turn
 
 SPEAKERS = {"user": ("you", "bold cyan"), "model": ("model", "bold magenta")}
@@ -204,26 +211,57 @@ class Output:
         self.event("summary", describe_summary(summary), **data)
 
 
-class PlainOutput(Output):
+class StdoutWriter:
+    """What the outputs on standard output share: a failed write raises once, then nothing more is
+    written, so the ``finally`` blocks that still report (the summary) do not raise over the first error.
+
+    A closed pipe stays ``BrokenPipeError`` (the CLI's edge gives it its exit code); anything else
+    (``> /dev/full``) is one line naming the fix.
+    """
+
+    stdout_failed = False
+
+    def _stdout(self, write: Callable[[], object]) -> None:
+        if self.stdout_failed:
+            return
+        try:
+            write()
+        except BrokenPipeError:
+            self.stdout_failed = True
+            raise
+        except OSError as exc:
+            self.stdout_failed = True
+            raise outfiles.stdout_error(exc) from exc
+
+
+class StdoutConsole(Console):
+    """A rich console whose closed pipe is ``BrokenPipeError``: rich's own handler raises
+    ``SystemExit(1)`` from inside whatever task printed, with no message and the wrong exit code."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
+
+
+class PlainOutput(StdoutWriter, Output):
     def __init__(self, out: IO[str], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.out = out
 
     def event(self, kind: str, text: str, **data: Any) -> None:
-        line = " ".join(text.split())  # one event, one line
-        self.out.write(f"{self.clock() - self.started:.2f} {kind}: {line}\n")
-        self.out.flush()
+        line = f"{self.clock() - self.started:.2f} {kind}: {' '.join(text.split())}\n"  # one event, one line
+        self._stdout(lambda: (self.out.write(line), self.out.flush()))
 
 
-class JsonOutput(Output):
+class JsonOutput(StdoutWriter, Output):
     def __init__(self, out: IO[str], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.out = out
 
     def event(self, kind: str, text: str, **data: Any) -> None:
         record = {"event": kind, "t": round(self.clock() - self.started, 3), "text": text, **data}
-        self.out.write(json.dumps(record, ensure_ascii=False, allow_nan=False, default=str) + "\n")
-        self.out.flush()
+        line = json.dumps(record, ensure_ascii=False, allow_nan=False, default=str) + "\n"
+        self._stdout(lambda: (self.out.write(line), self.out.flush()))
 
 
 def level_meter(dbfs: float, width: int = 10) -> str:
@@ -299,7 +337,7 @@ class LiveOutput(Output):
         return status
 
 
-class ChatOutput(Output):
+class ChatOutput(StdoutWriter, Output):
     """``tfy-live chat`` in plain text: the model's answers on ``out``, everything else on ``err``.
 
     Piped (``echo question | tfy-live chat``), ``out`` gets the answers alone,
@@ -319,40 +357,78 @@ class ChatOutput(Output):
             if not self._hinted:
                 self._hinted = True
                 self.err.print("[dim]type a message and press Enter; Ctrl-D or Ctrl-C to quit[/dim]")
-            self.out.print("[bold cyan]you ›[/bold cyan] ", end="")
+            self._stdout(lambda: self.out.print("[bold cyan]you ›[/bold cyan] ", end=""))
 
     def event(self, kind: str, text: str, **data: Any) -> None:
         if kind == "model":
             mark = " [interrupted]" if data.get("interrupted") else ""
             if self.interactive:
-                self.out.print(f"[bold magenta]model ›[/bold magenta] {escape(data['transcript'])}{escape(mark)}")
+                shown = f"[bold magenta]model ›[/bold magenta] {escape(data['transcript'])}{escape(mark)}"
             else:
-                self.out.print(escape(data["transcript"] + mark), markup=True)
+                shown = escape(data["transcript"] + mark)
+            self._stdout(lambda: self.out.print(shown, markup=True))
         elif kind in ("notice", "reconnecting", "connection"):
             self.err.print(f"[yellow]{escape(text)}[/yellow]")
         elif self.interactive and kind in ("turn", "summary", "status"):
             self.err.print(f"[dim]{'  ' if kind == 'turn' else ''}{escape(text)}[/dim]")
 
 
-class TranscriptFile(Output):
-    """The conversation as Markdown (``.md``) or JSON lines (``.jsonl``), flushed as it happens."""
+MARKDOWN_TITLE = "# tfy-live conversation"
 
-    def __init__(self, path: Path, **kwargs: Any) -> None:
+
+def is_transcript(head: bytes, *, jsonl: bool) -> bool:
+    """Whether a file starting with ``head`` is a transcript tfy-live wrote in that format (to append to)."""
+    if not jsonl:
+        return head.startswith(MARKDOWN_TITLE.encode())
+    try:
+        first = json.loads(head.split(b"\n", 1)[0])
+    except ValueError:
+        return False
+    return isinstance(first, dict) and {"event", "time", "t"} <= first.keys()
+
+
+def transcript_target(path: Path) -> Target:
+    """``--transcript PATH`` as an output file: one to append to when it is a transcript of ours in its format."""
+    jsonl = path.suffix.lower() in (".jsonl", ".ndjson", ".json")
+    return Target(path, "--transcript", "transcript", appendable=lambda head: is_transcript(head, jsonl=jsonl))
+
+
+class TranscriptFile(Output):
+    """The conversation as Markdown (``.md``) or JSON lines (``.jsonl``), flushed as it happens.
+
+    Opened by ``opener`` as ``outfiles`` says: a new file, or a transcript of ours in the same format
+    appended to (a new Markdown section, or more lines), or with ``--overwrite`` a replacement that takes
+    the old file's place once connected. Each event is written whole or not at all; after a failed write
+    (a full disk) nothing more is written.
+    """
+
+    def __init__(self, path: Path, *, policy: Policy = Policy(), opener: Opener = outfiles.create,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.path = path
         self.jsonl = path.suffix.lower() in (".jsonl", ".ndjson", ".json")
+        self._failed = False
+        self.out = opener(transcript_target(path), policy)
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            os.fchmod(fd, 0o600)  # also when the file already existed
-            self.file = os.fdopen(fd, "w", encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"cannot write transcript {str(path)!r}: {exc.strerror}; choose another --transcript path") from exc
-        if not self.jsonl:
-            self._write(f"# tfy-live conversation, {time.strftime('%Y-%m-%d %H:%M:%S %Z')}\n\n")
+            if not self.jsonl:
+                gap = "\n" if self.out.size else ""  # appending: a blank line before the new section
+                self._write(f"{gap}{MARKDOWN_TITLE}, {time.strftime('%Y-%m-%d %H:%M:%S %Z')}\n\n")
+        except BaseException:
+            self.out.discard()
+            raise
 
     def _write(self, text: str) -> None:
-        self.file.write(text)
-        self.file.flush()
+        if self._failed:
+            return
+        try:
+            self.out.append(text.encode("utf-8"))
+        except ConfigError:
+            self._failed = True
+            raise
+
+    def connected(self, description: str) -> None:
+        super().connected(description)
+        self.out.commit()  # the conversation has begun: with --overwrite, this file replaces the old one
 
     def event(self, kind: str, text: str, **data: Any) -> None:
         stamp = time.strftime("%H:%M:%S")
@@ -368,8 +444,10 @@ class TranscriptFile(Output):
             self._write(f"_{stamp} — {text}_\n\n")
 
     def close(self) -> None:
-        super().close()
-        self.file.close()
+        try:
+            super().close()
+        finally:
+            self.out.close()
 
 
 class Fanout:

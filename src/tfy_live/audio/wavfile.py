@@ -3,27 +3,32 @@
 ``WavFileSource`` plays any file libsndfile reads (WAV of any rate, channel
 count and sample format; FLAC; OGG) into the program as 16 kHz mono s16le,
 in real time like a microphone. ``WavFileSink`` records what the program
-would play into a mono 16-bit WAV, in real time like a speaker. Both check
-their file when they are built, so the CLI can fail before it connects.
+would play into a mono 16-bit WAV, in real time like a speaker, with
+``WavWriter`` (also the ``--record`` file's), whose header is right on disk
+after every write, a full disk included. Both check their file when they
+are built, so the CLI can fail before it connects.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shlex
+import struct
 import time
-import wave
 from collections.abc import AsyncGenerator
 from pathlib import Path
-from typing import BinaryIO, Self
+from typing import Self
 
 import soundfile as sf
 
+from tfy_live import outfiles
 from tfy_live.audio import INPUT_RATE, OUTPUT_RATE, SAMPLE_WIDTH, UNLIMITED_FRAMES
 from tfy_live.audio.pacing import MicClock, SpeakerClock
 from tfy_live.audio.pcm import slices, to_mono_s16
-from tfy_live.errors import AudioError, InputFileError
+from tfy_live.errors import ConfigError, InputFileError
+from tfy_live.outfiles import Opener, OutFile, Policy, Target
 
 
 def _q(path: Path) -> str:
@@ -133,16 +138,61 @@ def _decode(path: Path, rate: int) -> bytes:
     return to_mono_s16(samples, file_rate, rate)
 
 
+class WavWriter:
+    """A 16-bit PCM WAV on an ``OutFile`` whose header matches the audio on disk after every ``append``.
+
+    Not ``wave.Wave_write``: it counts audio as written before the bytes reach the disk, and flushes its
+    buffer again on close, so a full disk left a header claiming audio the file lacked, and a traceback.
+    Here the audio goes first and whole (``OutFile.append`` cuts back a partial write), then the two lengths
+    are patched; if the patch fails, the audio is cut back too. The first audio commits an
+    ``--overwrite`` replacement.
+    """
+
+    def __init__(self, out: OutFile, *, channels: int, rate: int) -> None:
+        self.out = out
+        self.channels, self.rate = channels, rate
+        self.data_bytes = 0
+        # A FIFO cannot be patched: declare the largest length, as streaming WAV writers do.
+        out.append(wav_header(channels, rate, 0 if out.seekable else _MAX_DATA))
+
+    def append(self, pcm: bytes) -> None:
+        """Whole frames of s16le; ``ConfigError`` (the file still valid) when the disk refuses them."""
+        if not pcm:
+            return
+        self.out.append(pcm)
+        size = self.data_bytes + len(pcm)
+        try:
+            self.out.patch(4, struct.pack("<I", min(36 + size, _MAX_DATA + 36)))
+            self.out.patch(40, struct.pack("<I", min(size, _MAX_DATA)))
+        except ConfigError:
+            self.out.cut(_HEADER_BYTES + self.data_bytes)
+            with contextlib.suppress(ConfigError):
+                self.out.patch(4, struct.pack("<I", min(36 + self.data_bytes, _MAX_DATA + 36)))
+            raise
+        self.data_bytes = size
+        self.out.commit()
+
+
+_HEADER_BYTES = 44
+_MAX_DATA = 0xFFFFFFFF - 36  # the RIFF length is 32 bits and counts 36 header bytes too
+
+
+def wav_header(channels: int, rate: int, data_bytes: int) -> bytes:
+    """The 44-byte header of a 16-bit PCM WAV holding ``data_bytes`` of audio."""
+    data_bytes = min(data_bytes, _MAX_DATA)
+    return struct.pack("<4sI4s4sIHHIIHH4sI", b"RIFF", 36 + data_bytes, b"WAVE", b"fmt ", 16, 1, channels, rate,
+                       rate * channels * SAMPLE_WIDTH, channels * SAMPLE_WIDTH, 8 * SAMPLE_WIDTH, b"data", data_bytes)
+
+
 class WavFileSink:
     """A mono 16-bit WAV file that behaves like a speaker (implements ``AudioSink``).
 
-    The file is created (mode 0o600: it may hold private speech) on
-    ``__aenter__``. The WAV header is rewritten after every write and the
-    data flushed, so the file stays valid if the program is interrupted or
-    killed. With ``realtime=True`` a write waits, as a speaker would, until
-    the audio already written is no more than ``buffer_ms`` ahead of real
-    time; an idle sink starts playing at once; a normal exit from the block
-    waits for the buffered audio to "play out".
+    The path is checked when the sink is built (an existing file is refused unless ``policy`` says
+    overwrite; see ``outfiles``) and the file created, mode 0600, on ``__aenter__`` by ``opener``. The
+    header is patched after every write, so the file stays valid if the program is interrupted, killed,
+    or the disk fills. With ``realtime=True`` a write waits, as a speaker would, until the audio already
+    written is no more than ``buffer_ms`` ahead of real time; an idle sink starts playing at once; a normal
+    exit from the block waits for the buffered audio to "play out".
     """
 
     def __init__(
@@ -152,50 +202,43 @@ class WavFileSink:
         sample_rate: int = OUTPUT_RATE,
         realtime: bool = True,
         buffer_ms: float = 40,
+        policy: Policy = Policy(),
+        opener: Opener = outfiles.create,
     ) -> None:
         self.path = Path(path)
         self.sample_rate = sample_rate
         self.realtime = realtime
         self.buffer_ms = buffer_ms
-        self._file: BinaryIO | None = None
-        self._wave: wave.Wave_write | None = None
+        self.target = Target(self.path, "--output-file", "output file")
+        self._policy = policy
+        self._opener = opener
+        self._wav: WavWriter | None = None
         self._clock = SpeakerClock(sample_rate, buffer_ms / 1000)
-        _check_writable(self.path)
+        outfiles.check(self.target, policy)  # refuse before connecting
 
     async def __aenter__(self) -> Self:
+        out = self._opener(self.target, self._policy)
         try:
-            fd = os.open(
-                self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600
-            )
-        except OSError as exc:
-            raise _write_error(self.path, exc) from exc
-        try:
-            os.fchmod(fd, 0o600)  # an existing file keeps its mode on O_CREAT
-            self._file = os.fdopen(fd, "wb")
-            self._wave = wave.open(self._file, "wb")  # noqa: SIM115 (closed in __aexit__)
-            self._wave.setnchannels(1)
-            self._wave.setsampwidth(SAMPLE_WIDTH)
-            self._wave.setframerate(self.sample_rate)
             # The header now: even a sink that is never written leaves a valid WAV.
-            self._wave.writeframes(b"")
-            self._file.flush()
-        except OSError as exc:
-            self._close()
-            raise _write_error(self.path, exc) from exc
+            self._wav = WavWriter(out, channels=1, rate=self.sample_rate)
+        except BaseException:
+            out.discard()
+            raise
         self._clock = SpeakerClock(self.sample_rate, self.buffer_ms / 1000)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        clean = exc[0] is None
         try:
-            if self.realtime and exc[0] is None and self._wave is not None:
+            if self.realtime and clean and self._wav is not None:
                 # Like a speaker draining its buffer at the end of a reply.
                 await asyncio.sleep(self._clock.queued_s(time.monotonic()))
         finally:
-            self._close()
+            self._close(clean=clean)
 
     def room(self) -> int | None:
         """Frames that fit now without a wait (all of them when not paced); None when not open."""
-        if self._wave is None:
+        if self._wav is None:
             return None
         if not self.realtime:
             return UNLIMITED_FRAMES  # an unpaced file takes everything at once
@@ -203,7 +246,7 @@ class WavFileSink:
 
     def write_now(self, pcm: bytes) -> None:
         """Write frames that fit (``room()`` said so)."""
-        if self._wave is None:
+        if self._wav is None:
             raise RuntimeError("WavFileSink.write_now() outside `async with sink:`")
         self._append(pcm)
 
@@ -211,7 +254,7 @@ class WavFileSink:
         return self._clock.queued_s(time.monotonic()) if self.realtime else 0.0
 
     async def write(self, pcm: bytes) -> None:
-        if self._wave is None:
+        if self._wav is None:
             raise RuntimeError("WavFileSink.write() outside `async with sink:`")
         if len(pcm) % SAMPLE_WIDTH:
             raise ValueError(f"s16le PCM must have an even number of bytes, got {len(pcm)}")
@@ -221,48 +264,21 @@ class WavFileSink:
         self._append(pcm)
 
     def _append(self, pcm: bytes) -> None:  # even-length s16le: checked by write(), whole frames from the player
-        try:
-            # A few hundred bytes to a local file: cheaper inline than a thread hop.
-            self._wave.writeframes(pcm)  # type: ignore[union-attr]  # patches the header's lengths too
-            self._file.flush()  # type: ignore[union-attr]
-        except OSError as exc:
-            raise _write_error(self.path, exc) from exc
+        assert self._wav is not None
+        # A few hundred bytes to a local file: cheaper inline than a thread hop.
+        self._wav.append(pcm)
         self._clock.commit(len(pcm) // SAMPLE_WIDTH, time.monotonic())
 
-    def _close(self) -> None:
-        wav, f = self._wave, self._file
-        self._wave = self._file = None
+    def _close(self, *, clean: bool) -> None:
+        wav, self._wav = self._wav, None
+        if wav is None:
+            return
         try:
-            if wav is not None:
-                wav.close()  # final header patch; does not close a file it did not open
-        except OSError:
-            pass
+            if clean:
+                wav.out.commit()  # a run that ended well replaces the old file even with no audio
         finally:
-            if f is not None:
-                f.close()
-
-
-def _check_writable(path: Path) -> None:
-    parent = path.parent if str(path.parent) else Path(".")
-    if path.is_dir():
-        raise AudioError(
-            f"output file {_q(path)} is a directory; pass a file name ending in .wav"
-        )
-    if not parent.is_dir():
-        raise AudioError(
-            f"cannot create output file {_q(path)}: directory {_q(parent)} does not exist;"
-            " create it or pass another --output-file"
-        )
-    if not os.access(parent, os.W_OK | os.X_OK) or (
-        path.exists() and not os.access(path, os.W_OK)
-    ):
-        raise AudioError(
-            f"cannot create output file {_q(path)}: permission denied; pass another --output-file"
-        )
-
-
-def _write_error(path: Path, exc: OSError) -> AudioError:
-    reason = exc.strerror or exc.__class__.__name__
-    return AudioError(
-        f"cannot write output file {_q(path)}: {reason}; pass another --output-file"
-    )
+            try:
+                wav.out.close()
+            except ConfigError:
+                if clean:  # else the error already on its way is the one to show
+                    raise

@@ -19,14 +19,20 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 def tfy_live(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
-             timeout: float = 60, input: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
+             timeout: float = 60, input: str | None = None, stdout: int | None = None,
+             ) -> subprocess.CompletedProcess[str]:
+    """``stdout``: a descriptor for the program's standard output instead of capturing it (then ``.stdout`` is "")."""
+    result = subprocess.run(
         [sys.executable, "-m", "tfy_live", *args],
         env=env if env is not None else clean_env(),
         cwd=cwd,
-        capture_output=True,
+        stdout=subprocess.PIPE if stdout is None else stdout,
+        stderr=subprocess.PIPE,
         text=True,
         timeout=timeout,
         stdin=subprocess.DEVNULL if input is None else None,
         input=input,
     )
+    if result.stdout is None:
+        result.stdout = ""
+    return result

@@ -15,6 +15,7 @@ inside a folder of the test's, and checks, whatever the case:
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import re
 import stat
@@ -69,15 +70,25 @@ def error_lines(stderr: str) -> list[str]:
 
 def run_hostile(args: list[str], *, code: int, message: str, env: dict[str, str], cwd: Path,
                 watch: list[Path] = (), input: str | None = None, timeout: float = 60,
-                secret: str = CANARY_KEY) -> subprocess.CompletedProcess[str]:
+                secret: str = CANARY_KEY, stdout: str | None = None) -> subprocess.CompletedProcess[str]:
     """Run ``tfy-live ARGS`` and check what every bad input owes the user (see the module docstring).
 
     ``message`` is a regular expression the one error line must match (``re.search``);
-    ``watch`` are more folders whose files must not change (``cwd`` always is).
+    ``watch`` are more folders whose files must not change (``cwd`` always is). ``stdout``: None
+    captures it; "closed" is a pipe whose reader has gone; else a path opened for the program to write
+    to (``/dev/full``).
     """
     roots = [cwd, *watch]
     before = {root: snapshot(root) for root in roots}
-    result = tfy_live(*args, env=env, cwd=cwd, input=input, timeout=timeout)
+    with contextlib.ExitStack() as stack:
+        fd = None
+        if stdout == "closed":
+            reader, fd = os.pipe()
+            os.close(reader)
+            stack.callback(os.close, fd)
+        elif stdout is not None:
+            fd = stack.enter_context(open(stdout, "wb")).fileno()
+        result = tfy_live(*args, env=env, cwd=cwd, input=input, timeout=timeout, stdout=fd)
     shown = result.stdout + result.stderr
     assert "Traceback" not in shown, shown
     assert result.returncode == code, (result.returncode, shown)

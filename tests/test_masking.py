@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tests.cli_run import clean_env, tfy_live
 from tests.test_integration import HELLO
-from tfy_live import debuglog
+from tfy_live import debuglog, masking
 from tfy_live.masking import hide
 
 
@@ -23,7 +23,7 @@ def test_the_longest_secret_goes_first_so_no_part_of_a_longer_one_is_left_and_em
 
 
 def test_the_debug_log_masks_with_the_same_rule(monkeypatch):
-    monkeypatch.setattr(debuglog, "_SECRETS", set())
+    monkeypatch.setattr(masking, "_PROTECTED", set())  # this test's registry, not the process's
     debuglog.protect("k")
     assert debuglog.mask("checking key k") == "checking key ***"
 

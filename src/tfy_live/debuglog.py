@@ -2,8 +2,10 @@
 
 The websockets client logs the upgrade request (its ``Authorization: Bearer``
 header included) and every frame; the SDK logs its own steps. Both go through
-one handler whose formatter replaces each registered secret, and any bearer
-token, with ``***``, and elides the base64 audio that would drown the log.
+one handler whose formatter cleans each line as every output is cleaned
+(``sanitize.clean``: control characters escaped, each registered secret masked in
+every form it could leak in), replaces any bearer or basic credentials with
+``***``, and elides the base64 audio that would drown the log.
 """
 
 from __future__ import annotations
@@ -13,23 +15,22 @@ import re
 import sys
 from typing import IO
 
-from tfy_live.masking import hide
+from tfy_live import masking
+from tfy_live.sanitize import clean
 
-_SECRETS: set[str] = set()
-_BEARER = re.compile(r"(?i)(bearer\s+|x-goog-api-key:\s*|key=)[^\s'\",&]+")
+_BEARER = re.compile(r"(?i)(bearer\s+|authorization:\s*basic\s+|x-goog-api-key:\s*|key=)[^\s'\",&]+")
 _BASE64_RUN = re.compile(r"[A-Za-z0-9+/_-]{120,}={0,2}")
 LOGGERS = ("websockets.client", "google_genai", "tfy_live")
 MAX_LINE = 2000
 
 
 def protect(secret: str | None) -> None:
-    """Never print ``secret`` in a debug line (the API key, the local gateway's key)."""
-    if secret:
-        _SECRETS.add(secret)
+    """Never print ``secret`` (the API key, the local gateway's key): in a debug line, nor in any output."""
+    masking.protect(secret)
 
 
 def mask(text: str) -> str:
-    text = hide(text, _SECRETS)
+    text = clean(text)
     text = _BEARER.sub(lambda m: m.group(1) + "***", text)
     text = _BASE64_RUN.sub(lambda m: f"<{len(m.group(0))} base64 chars>", text)
     return text if len(text) <= MAX_LINE else text[:MAX_LINE] + f"… ({len(text)} chars)"

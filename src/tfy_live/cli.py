@@ -31,8 +31,9 @@ from tfy_live.config import (
     resolve,
 )
 from tfy_live.errors import EXIT_INTERRUPTED, TfyLiveError
-from tfy_live.masking import hide
+from tfy_live.masking import protected
 from tfy_live.outfiles import Policy, stdout_error
+from tfy_live.sanitize import clean
 from tfy_live.voices import DEFAULT_VOICE, VOICES
 
 app = typer.Typer(
@@ -77,14 +78,21 @@ CLOSED_PIPE = ("standard output was closed by the program reading it, so tfy-liv
 
 
 def _secrets() -> list[str]:
+    """The key in the environment, and any registered since (the local gateway's): masked in error lines."""
     key = os.environ.get(_env("api_key"), "").strip()
-    return [key] if key else []
+    return [key, *protected()] if key else [*protected()]
+
+
+def _error_line(message: str) -> str:
+    """An error line's text, with markup: a server's reason is shown, never obeyed, and holds no key."""
+    from rich.markup import escape
+
+    return f"[bold red]error:[/bold red] {escape(clean(message, _secrets()))}"
 
 
 def run(make: Callable[[], Coroutine[Any, Any, int | None]]) -> None:
     """Run a command's coroutine; errors become one red line and their exit code."""
     from rich.console import Console
-    from rich.markup import escape
 
     from tfy_live import eventloop  # asyncio: not imported for --help
 
@@ -93,7 +101,7 @@ def run(make: Callable[[], Coroutine[Any, Any, int | None]]) -> None:
         code = eventloop.run(make(), os.environ)
     except TfyLiveError as exc:
         _release_stdout()
-        err.print(f"[bold red]error:[/bold red] {escape(hide(str(exc), _secrets()))}")
+        err.print(_error_line(str(exc)))
         raise typer.Exit(exc.exit_code) from None
     except OSError as exc:
         if (failed := _stdout_failed(exc)) is None:
@@ -570,7 +578,7 @@ def main() -> None:
     try:
         apply_dotenv(read_dotenv(Path.cwd() / ".env"), os.environ)
     except TfyLiveError as exc:
-        Console(stderr=True, highlight=False).print(f"[bold red]error:[/bold red] {exc}")
+        Console(stderr=True, highlight=False, soft_wrap=True).print(_error_line(str(exc)))
         sys.exit(exc.exit_code)
     sys.exit(_flush_stdout(_invoke(sys.argv[1:])))
 
@@ -599,13 +607,12 @@ def _invoke(args: list[str]) -> int:
         code = app(args=args, prog_name="tfy-live", standalone_mode=False)
     except usage_error as exc:
         where = exc.ctx.command_path if exc.ctx is not None else "tfy-live"
-        message = " ".join(hide(exc.format_message(), _secrets()).split()).rstrip(".")
+        message = " ".join(exc.format_message().split()).rstrip(".")
         Console(stderr=True, highlight=False, soft_wrap=True).print(
-            f"[bold red]error:[/bold red] {escape(message)}; see `{escape(where)} --help`")
+            f"{_error_line(message)}; see `{escape(where)} --help`")
         return int(exc.exit_code)
     except click_exception as exc:
-        Console(stderr=True, highlight=False, soft_wrap=True).print(
-            f"[bold red]error:[/bold red] {escape(' '.join(exc.format_message().split()))}")
+        Console(stderr=True, highlight=False, soft_wrap=True).print(_error_line(" ".join(exc.format_message().split())))
         return int(exc.exit_code)
     except typer.Abort:
         return EXIT_INTERRUPTED

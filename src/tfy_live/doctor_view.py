@@ -1,4 +1,8 @@
-"""``tfy-live doctor`` on the screen: a table row per check as it finishes, or JSON lines."""
+"""``tfy-live doctor`` on the screen: a table row per check as it finishes, or JSON lines.
+
+Every detail is cleaned (``sanitize.clean``): a server's reason may carry the key or
+escape sequences.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,10 @@ import json
 import sys
 from typing import Any, Mapping
 
+from tfy_live.config import env_name
 from tfy_live.doctor import Doctor, Result, exit_code, run_checks
+from tfy_live.masking import protected
+from tfy_live.sanitize import clean
 
 MARKS = {"pass": ("✓ pass", "green"), "fail": ("✗ fail", "bold red"), "skip": ("– skipped", "dim")}
 
@@ -19,6 +26,7 @@ async def run_doctor(flags: Mapping[str, Any], environ: Mapping[str, str], *, lo
     from rich.markup import escape
 
     console = Console(highlight=False, soft_wrap=True)
+    secrets = {environ.get(env_name("api_key"), "").strip(), *protected()}
     async with contextlib.AsyncExitStack() as stack:
         doctor = Doctor(flags, environ, input_device=input_device, output_device=output_device, audio=audio)
         if local:
@@ -34,8 +42,9 @@ async def run_doctor(flags: Mapping[str, Any], environ: Mapping[str, str], *, lo
         width = max(len(check.name) for check in doctor.checks())
 
         def show(result: Result) -> None:
+            detail = clean(result.detail, secrets)
             if json_output:
-                record = {"check": result.name, "result": result.outcome, "detail": result.detail,
+                record = {"check": result.name, "result": result.outcome, "detail": detail,
                           "seconds": round(result.seconds, 3)}
                 sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
                 sys.stdout.flush()
@@ -43,7 +52,7 @@ async def run_doctor(flags: Mapping[str, Any], environ: Mapping[str, str], *, lo
             mark, style = MARKS[result.outcome]
             took = f" [dim]({result.seconds * 1000:.0f} ms)[/dim]" if result.outcome != "skip" else ""
             label = "fix: " if result.outcome == "fail" else ""
-            console.print(f"[{style}]{mark:<9}[/{style}] {result.name:<{width}}  {label}{escape(result.detail)}{took}")
+            console.print(f"[{style}]{mark:<9}[/{style}] {result.name:<{width}}  {label}{escape(detail)}{took}")
 
         results = await run_checks(doctor.checks(), show)
     code = exit_code(results)

@@ -15,7 +15,11 @@ device becomes one line.
 ``Output`` turns the conversation's reporter calls (see
 ``conversation.Reporter``) into finished blocks — one per speaker turn — and
 events; each form only decides how to show them. ``Fanout`` feeds several.
-The API key never reaches this module.
+The API key never reaches this module, but the model or the gateway may send
+it back, or send terminal escape sequences: every event leaves through
+``Output._event``, which cleans its text (``sanitize.clean``: control
+characters shown as ``\\x1b``, secrets masked in every form), and the live
+view cleans what it draws of the block in progress.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import os
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import IO, Any, Callable
+from typing import IO, Any, Callable, Iterable
 
 from rich.console import Console, Group
 from rich.live import Live
@@ -38,6 +42,7 @@ from tfy_live import outfiles
 from tfy_live.errors import ConfigError
 from tfy_live.events import ConnectionEvent, GoingAway, Reconnecting
 from tfy_live.outfiles import Opener, Policy, Target
+from tfy_live.sanitize import clean, held_back
 from tfy_live.timeline import Summary, Timeline, Turn
 
 SPEAKERS = {"user": ("you", "bold cyan"), "model": ("model", "bold magenta")}
@@ -74,8 +79,12 @@ def describe_summary(summary: Summary) -> str:
 class Output:
     """Assembles transcript blocks and events from the conversation's calls."""
 
-    def __init__(self, *, transcripts: bool = True, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, *, transcripts: bool = True, clock: Callable[[], float] = time.monotonic,
+                 secrets: Iterable[str] | None = None) -> None:
         self.transcripts = transcripts
+        # None: the secrets registered with masking.protect, read at each event (the local gateway's
+        # key is registered after the outputs open).
+        self.secrets = None if secrets is None else frozenset(secrets)
         self.clock = clock
         self.started = clock()
         self.timeline: Timeline | None = None
@@ -88,7 +97,29 @@ class Output:
 
     # -- for subclasses ----------------------------------------------------------
     def event(self, kind: str, text: str, **data: Any) -> None:
+        """Show one event; ``text`` and every string in ``data`` are already clean."""
         raise NotImplementedError
+
+    def clean(self, text: str) -> str:
+        """``text`` as it may be shown or written: control characters escaped, secrets masked."""
+        return clean(text, self.secrets)
+
+    def clean_partial(self, text: str) -> str:
+        """``clean``, less a tail that may be the start of a secret still streaming in."""
+        return held_back(text, self.secrets)
+
+    def _event(self, kind: str, text: str, **data: Any) -> None:
+        """Every event leaves through here, so no form can show or write text that is not clean."""
+        self.event(kind, self.clean(text), **{key: self._cleaned(value) for key, value in data.items()})
+
+    def _cleaned(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.clean(value)
+        if isinstance(value, dict):
+            return {key: self._cleaned(item) for key, item in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [self._cleaned(item) for item in value]
+        return value
 
     def partial(self) -> None:
         """The block in progress changed (the live view redraws it)."""
@@ -110,8 +141,8 @@ class Output:
         if self._speaker is not None and (self._text.strip() or self._interrupted):
             label = SPEAKERS[self._speaker][0]
             suffix = " [interrupted]" if self._interrupted else ""
-            self.event(self._speaker, f"{self._text.strip()}{suffix}", speaker=label,
-                       transcript=self._text.strip(), interrupted=self._interrupted)
+            self._event(self._speaker, f"{self._text.strip()}{suffix}", speaker=label,
+                        transcript=self._text.strip(), interrupted=self._interrupted)
         self._speaker, self._text, self._interrupted = None, "", False
         self.partial()
 
@@ -121,11 +152,11 @@ class Output:
 
     def status(self, text: str) -> None:
         self._close_block()
-        self.event("status", text)
+        self._event("status", text)
 
     def notice(self, text: str) -> None:
         self._close_block()
-        self.event("notice", text)
+        self._event("notice", text)
 
     def connected(self, description: str) -> None:
         self.connected_to = description
@@ -159,23 +190,23 @@ class Output:
         """The link's news, shown as one line."""
         self._close_block()
         if isinstance(event, Reconnecting):
-            self.event("reconnecting", f"{event.reason} — reconnecting (attempt {event.attempt} of {event.attempts})",
-                       state="reconnecting")
+            self._event("reconnecting", f"{event.reason} — reconnecting (attempt {event.attempt} of {event.attempts})",
+                        state="reconnecting")
         elif isinstance(event, GoingAway):
-            self.event("connection", f"the gateway will close this connection in {event.time_left_s:.0f} s "
-                       "(connections last about 10 minutes); opening the next one", state="switching")
+            self._event("connection", f"the gateway will close this connection in {event.time_left_s:.0f} s "
+                        "(connections last about 10 minutes); opening the next one", state="switching")
         elif event.switched:
-            self.event("connection", f"switched to a new connection (connection {event.connection})", state="resumed")
+            self._event("connection", f"switched to a new connection (connection {event.connection})", state="resumed")
         else:
-            self.event("connection", f"reconnected{' and resumed the session' if event.resumed_session else ''}",
-                       state="resumed")
+            self._event("connection", f"reconnected{' and resumed the session' if event.resumed_session else ''}",
+                        state="resumed")
 
     def typing(self, text: str) -> None:
         """The line being typed, after each key (the live view draws it)."""
 
     def ready(self) -> None:
         """Text chat: the next line may be typed (at the start, and after each reply)."""
-        self.event("ready", "ready for a message")
+        self._event("ready", "ready for a message")
 
     def model_turn_started(self, turn: Turn) -> None:
         if self._speaker == "user":
@@ -192,8 +223,8 @@ class Output:
         if self._speaker == "model":
             self._interrupted = True
         self._close_block()
-        self.event("interrupted", f"model interrupted; dropped {dropped_ms:.0f} ms of queued audio",
-                   dropped_ms=round(dropped_ms, 1))
+        self._event("interrupted", f"model interrupted; dropped {dropped_ms:.0f} ms of queued audio",
+                    dropped_ms=round(dropped_ms, 1))
 
     def turn_complete(self, turn: Turn | None) -> None:
         self._close_block()
@@ -203,12 +234,12 @@ class Output:
             data.pop("started"), data.pop("ended")
             if data["latency_ms"] is not None:
                 data["latency_ms"] = round(data["latency_ms"], 1)
-            self.event("turn", describe_turn(turn), **data)
+            self._event("turn", describe_turn(turn), **data)
 
     def finished(self, summary: Summary) -> None:
         self._close_block()
         data = {k: round(v, 3) if isinstance(v, float) else v for k, v in asdict(summary).items()}
-        self.event("summary", describe_summary(summary), **data)
+        self._event("summary", describe_summary(summary), **data)
 
 
 class StdoutWriter:
@@ -313,9 +344,9 @@ class LiveOutput(Output):
         lines = []
         if self._speaker is not None and self._text:
             label, style = SPEAKERS[self._speaker]
-            lines.append(Text.assemble((f"{label} › ", style), self._text))
+            lines.append(Text.assemble((f"{label} › ", style), self.clean_partial(self._text)))
         if self._typing:
-            lines.append(Text.assemble(("type › ", "bold cyan"), self._typing, ("▏", "blink")))
+            lines.append(Text.assemble(("type › ", "bold cyan"), self.clean(self._typing), ("▏", "blink")))
         lines.append(self._status_line())
         return Group(*lines)
 
@@ -323,7 +354,7 @@ class LiveOutput(Output):
         now = self.clock()
         elapsed = int(now - self.started)
         status = Text()
-        status.append(f"● {self.connected_to or 'connecting…'}", style="dim")
+        status.append(f"● {self.clean(self.connected_to) or 'connecting…'}", style="dim")
         if self.timeline is not None:
             playing = self.player is not None and not self.player.idle
             state = self.timeline.state(now, playing=playing)

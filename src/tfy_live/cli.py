@@ -242,15 +242,29 @@ def target_options(command: Callable[..., None]) -> Callable[..., None]:
         # Keyword-only, as Typer passes every value by name: then any parameter may follow the options.
         parameters += shared if parameter.name == slot else [parameter.replace(kind=inspect.Parameter.KEYWORD_ONLY)]
 
+    # Typer hands over the command's click context here (by the annotation), for each value's source.
+    context = inspect.Parameter("target_context", inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context)
+
     @functools.wraps(command)
-    def wrapper(**values: Any) -> None:
-        target = TargetFlags(**{p.name: values.pop(p.name) for p in shared})
+    def wrapper(target_context: typer.Context, **values: Any) -> None:
+        # A value Typer read from a variable is left to config.resolve, which reads the same variable
+        # and so can say whether the setting came from the command line, the environment or .env.
+        given: dict[str, Any] = {p.name: values.pop(p.name) for p in shared}
+        given |= {name: None for name in given if _source(target_context, name) == "ENVIRONMENT"}
+        target = TargetFlags(**given)
         command(**values, **{slot: target})
 
     # Signature() refuses a parameter name that is there twice: a command cannot declare a shared option again.
+    parameters.insert(0, context)
     wrapper.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
     wrapper.__annotations__ = {p.name: p.annotation for p in parameters} | {"return": signature.return_annotation}
     return wrapper
+
+
+def _source(context: typer.Context, name: str) -> str:
+    """Where click took a parameter's value from: COMMANDLINE, ENVIRONMENT, DEFAULT… ("" if it does not know)."""
+    source = context.get_parameter_source(name)
+    return source.name if source is not None else ""
 
 
 # The other options the commands share, one alias each. They are no group like TargetFlags because talk lists
@@ -298,12 +312,21 @@ Overwrite = Annotated[bool, typer.Option(
          "The old file is kept if the run fails before writing anything.")]
 
 
-def _debug(on: bool, key: str) -> None:
-    from tfy_live import debuglog
+def _debug(on: bool, settings: Settings) -> None:
+    """Mask the key in everything printed from now on; with --debug, log the protocol and the settings' sources."""
+    import logging
 
-    debuglog.protect(key)
+    from tfy_live import debuglog
+    from tfy_live.config import from_dotenv, settings_line
+
+    debuglog.protect(settings.api_key)
     if on:
         debuglog.enable()
+        # Where each setting came from, so a .env that redirected the URL or the CA bundle shows.
+        logging.getLogger("tfy_live.config").debug("settings: %s", settings_line(settings))
+        others = sorted(from_dotenv(os.environ) - {variable for variable, _ in VARIABLES.values()})
+        if others:
+            logging.getLogger("tfy_live.config").debug("also from .env: %s", ", ".join(others))
 
 
 @app.command()
@@ -410,7 +433,7 @@ def talk(
 
     async def main() -> int:
         settings = target.settings(os.environ)
-        _debug(debug, settings.api_key)
+        _debug(debug, settings)
         options = model_options(
             system=system, system_file=system_file, language=language, temperature=temperature,
             vad_start=vad_start, vad_end=vad_end, vad_silence_ms=vad_silence_ms, vad_prefix_ms=vad_prefix_ms,
@@ -474,7 +497,7 @@ def chat(
 
     async def main() -> int:
         settings = target.settings(os.environ)
-        _debug(debug, settings.api_key)
+        _debug(debug, settings)
         options = model_options(
             system=system, system_file=system_file, language=language, temperature=temperature,
             thinking_budget=thinking_budget, google_search=google_search,

@@ -2,11 +2,16 @@
 
 ``apply_dotenv`` copies the ``TFY_*`` variables of ``./.env`` into the
 environment where the environment does not already set them (so the
-environment wins), once, before the command line is parsed; from then on every
-option is read as flag, then environment, then default — by Typer
-(``envvar=``, shown in ``--help``) for the audio options, and by ``resolve``
-for the connection settings. ``resolve`` is pure: flags and environment in, one
-frozen ``Settings`` (or a ``ConfigError`` whose message names the fix) out.
+environment wins), once, before the command line is parsed, and notes their
+names in ``TFY_LIVE_FROM_DOTENV``; from then on every option is read as flag,
+then environment, then default — by Typer (``envvar=``, shown in ``--help``)
+for the audio options, and by ``resolve`` for the connection settings.
+``read_dotenv`` takes each value as written: ``${VAR}`` is not expanded, or a
+``.env`` line could copy the API key into any other setting.
+
+``resolve`` is pure: flags and environment in, one frozen ``Settings`` (or a
+``ConfigError`` whose message names the fix) out, with ``sources`` saying where
+each setting came from: ``flag``, ``environment``, ``.env`` or ``default``.
 """
 
 from __future__ import annotations
@@ -38,8 +43,17 @@ VARIABLES: dict[str, tuple[str, Any]] = {
     "setup_timeout": ("TFY_LIVE_SETUP_TIMEOUT", 20.0),
 }
 
+# Set by apply_dotenv: the variables that came from .env, so a source can say ".env", not "environment".
+DOTENV_MARK = "TFY_LIVE_FROM_DOTENV"
+SOURCES = ("flag", "environment", ".env", "default")
+# How doctor and --debug name each setting.
+LABELS = {"api_key": "key", "base_url": "base URL", "provider": "provider", "model": "model", "voice": "voice",
+          "provider_kind": "provider kind", "api_version": "API version", "ca_bundle": "CA bundle",
+          "setup_timeout": "setup timeout"}
+
 _API_VERSION = re.compile(r"^v\d+(?:(?:alpha|beta)\d*)?$")
 _PROVIDER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 
 
 def env_name(setting: str) -> str:
@@ -59,6 +73,8 @@ class Settings:
     api_version: str = DEFAULT_API_VERSION
     ca_bundle: Path | None = None
     setup_timeout_s: float = 20.0  # how long to wait for setupComplete
+    # Setting name (as in VARIABLES) -> where its value came from (one of SOURCES).
+    sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @property
     def host(self) -> str:
@@ -75,42 +91,97 @@ def read_dotenv(path: Path) -> dict[str, str]:
     try:
         from dotenv import dotenv_values
 
-        return {k: v for k, v in dotenv_values(path).items() if v is not None}
+        # interpolate=False: "${TFY_API_KEY}" in another value stays those characters.
+        return {k: v for k, v in dotenv_values(path, interpolate=False, encoding="utf-8").items() if v is not None}
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read {path}: {exc.__class__.__name__}; fix or remove the file") from exc
 
 
-def apply_dotenv(dotenv: Mapping[str, str], environ: "os._Environ[str] | dict[str, str]") -> None:
-    """Fill unset ``TFY_*`` variables of ``environ`` from a ``.env`` file's contents."""
-    for key, value in dotenv.items():
-        if key.startswith("TFY_") and key not in environ:
-            environ[key] = value
+def apply_dotenv(dotenv: Mapping[str, str], environ: "os._Environ[str] | dict[str, str]") -> set[str]:
+    """Fill unset ``TFY_*`` variables of ``environ`` from a ``.env`` file's contents; the names filled.
+
+    The names are also left in ``environ[DOTENV_MARK]`` (replacing any inherited one), where
+    ``resolve`` finds them wherever the environment is passed.
+    """
+    applied = {key for key in dotenv if key.startswith("TFY_") and key != DOTENV_MARK and key not in environ}
+    for key in applied:
+        environ[key] = dotenv[key]
+    environ.pop(DOTENV_MARK, None)
+    if applied:
+        environ[DOTENV_MARK] = " ".join(sorted(applied))
+    return applied
+
+
+def from_dotenv(environ: Mapping[str, str]) -> frozenset[str]:
+    """The variables of ``environ`` that ``apply_dotenv`` took from ``.env``."""
+    return frozenset(environ.get(DOTENV_MARK, "").split())
+
+
+def _given(value: Any) -> bool:
+    return value is not None and str(value).strip() != ""
+
+
+def pick_with_source(name: str, flags: Mapping[str, Any], environ: Mapping[str, str]) -> tuple[Any, str]:
+    """One setting by precedence — flag, environment (``.env`` already merged), default — and where it came from."""
+    variable, default = VARIABLES[name]
+    if _given(value := flags.get(name)):
+        return (value.strip() if isinstance(value, str) else value), "flag"
+    if _given(value := environ.get(variable)):
+        return str(value).strip(), ".env" if variable in from_dotenv(environ) else "environment"
+    return default, "default"
 
 
 def pick(name: str, flags: Mapping[str, Any], environ: Mapping[str, str]) -> Any:
     """One setting by precedence: flag, environment (``.env`` already merged), default."""
-    variable, default = VARIABLES[name]
-    for value in (flags.get(name), environ.get(variable)):
-        if value is not None and str(value).strip() != "":
-            return value.strip() if isinstance(value, str) else value
-    return default
+    return pick_with_source(name, flags, environ)[0]
+
+
+def setting_sources(flags: Mapping[str, Any], environ: Mapping[str, str]) -> dict[str, str]:
+    """Where each setting comes from (flag, environment, .env, default), whether or not it is valid."""
+    return {name: pick_with_source(name, flags, environ)[1] for name in VARIABLES}
+
+
+def describe_sources(sources: Mapping[str, str]) -> str:
+    """``from .env: base URL, CA bundle · environment: key · …``, in the order of SOURCES."""
+    order = dict.fromkeys([*SOURCES, *sources.values()])  # then any other, such as the built-in gateway
+    groups = [(source, [LABELS.get(name, name) for name, s in sources.items() if s == source]) for source in order]
+    return " · ".join(f"{source}: {', '.join(names)}" for source, names in groups if names)
 
 
 def normalise_base_url(raw: str) -> str:
-    """``https://host/api/llm`` from what a user may paste (wss://, a trailing /, the /live/… suffix)."""
+    """``https://host/api/llm`` from what a user may paste (wss://, a trailing /, the /live/… suffix).
+
+    Credentials in the URL are refused: the key goes in TFY_API_KEY only, sent as a Bearer
+    header; a ``user:password@`` would be shown in the connecting line and sent as Basic auth.
+    """
     variable = env_name("base_url")
-    parts = urlsplit(raw.strip())
-    if parts.scheme not in ("https", "http", "wss", "ws") or not parts.hostname:
-        raise ConfigError(
-            f"{variable} must be a URL such as https://<control-plane>/api/llm (got {raw.strip()!r}); "
-            "copy the AI Gateway base URL from the TrueFoundry console"
-        )
-    if parts.query or parts.fragment:
-        raise ConfigError(f"{variable} must not carry a query or fragment; use just https://<control-plane>/api/llm")
+    raw = raw.strip()
+    if not raw.isprintable():  # urlsplit would quietly drop a tab or newline; the terminal would obey an ESC
+        raise ConfigError(f"{variable} contains control characters; paste the gateway base URL again")
+    shown = without_userinfo(raw)
+    try:
+        parts = urlsplit(raw)
+    except ValueError as exc:  # an unbalanced [ or ] around an IPv6 address
+        raise ConfigError(f"{variable} is not a valid URL ({exc}): {shown!r}; "
+                          "copy the AI Gateway base URL from the TrueFoundry console") from exc
     try:
         parts.port  # noqa: B018 - validates the port number
     except ValueError as exc:
-        raise ConfigError(f"{variable} has an invalid port: {raw.strip()!r}") from exc
+        raise ConfigError(f"{variable} has an invalid port: {shown!r}") from exc
+    if "@" in parts.netloc:
+        raise ConfigError(
+            f"{variable} must not carry a user name or password (got {shown!r}); remove the 'user:password@' "
+            f"part and put the TrueFoundry API key in {env_name('api_key')}"
+        )
+    if parts.scheme not in ("https", "http", "wss", "ws") or not parts.hostname:
+        raise ConfigError(
+            f"{variable} must be a URL such as https://<control-plane>/api/llm (got {shown!r}); "
+            "copy the AI Gateway base URL from the TrueFoundry console"
+        )
+    if any(c.isspace() for c in raw):
+        raise ConfigError(f"{variable} contains spaces (got {shown!r}); paste the gateway base URL again")
+    if parts.query or parts.fragment:
+        raise ConfigError(f"{variable} must not carry a query or fragment; use just https://<control-plane>/api/llm")
     path = parts.path.rstrip("/")
     if "/live/" in path + "/":
         raise ConfigError(
@@ -118,6 +189,18 @@ def normalise_base_url(raw: str) -> str:
             f"{urlunsplit(('https', parts.netloc, path.split('/live')[0], '', ''))} and pass the account with --provider"
         )
     return urlunsplit(("https", parts.netloc, path, "", ""))
+
+
+def without_userinfo(url: str) -> str:
+    """``url`` as it may be shown: everything between ``scheme://`` and the last ``@`` becomes ``***``.
+
+    Wider than the URL's own idea of its user information (a password may hold a "/"): this is
+    for error messages about a URL that is refused anyway.
+    """
+    scheme = _SCHEME.match(url)
+    prefix = scheme[0] if scheme else ""
+    rest = url[len(prefix):]
+    return f"{prefix}***@{rest.rsplit('@', 1)[1]}" if "@" in rest else url
 
 
 def resolve(
@@ -132,6 +215,7 @@ def resolve(
     key, URL and provider may be absent.
     """
     value = {name: pick(name, flags, environ) for name in VARIABLES}
+    sources = setting_sources(flags, environ)
 
     kind = str(value["provider_kind"]).lower()
     if kind not in PROVIDER_KINDS:
@@ -203,4 +287,17 @@ def resolve(
         api_version=api_version,
         ca_bundle=ca_bundle,
         setup_timeout_s=setup_timeout,
+        sources=sources,
     )
+
+
+def settings_line(settings: Settings) -> str:
+    """Each setting's value and where it came from, on one line (for --debug; the key as ``***``)."""
+    values = {
+        "api_key": "***" if settings.api_key else "(none)", "base_url": settings.base_url or "(none)",
+        "provider": settings.provider or "(none)", "model": settings.model, "voice": settings.voice,
+        "provider_kind": settings.provider_kind, "api_version": settings.api_version,
+        "ca_bundle": str(settings.ca_bundle) if settings.ca_bundle else "(none: SSL_CERT_FILE or the system store)",
+        "setup_timeout": f"{settings.setup_timeout_s:g} s",
+    }
+    return " · ".join(f"{LABELS[name]} {value} ({settings.sources.get(name, 'default')})" for name, value in values.items())

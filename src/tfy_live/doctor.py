@@ -72,7 +72,8 @@ class Doctor:
     async def check_settings(self) -> str:
         self.settings = resolve(self.flags, self.environ, need_target=self.need_target)
         s = self.settings
-        return f"{s.base_url} · provider {s.provider} ({s.provider_kind}) · model {s.model} · key set (not shown)"
+        trust = f" · CA bundle {s.ca_bundle}" if s.ca_bundle else ""
+        return f"{s.base_url} · provider {s.provider} ({s.provider_kind}) · model {s.model} · key set (not shown){trust}"
 
     async def check_dns(self) -> str:
         host, port = self._host_port()

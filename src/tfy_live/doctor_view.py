@@ -1,5 +1,7 @@
 """``tfy-live doctor`` on the screen: a table row per check as it finishes, or JSON lines.
 
+The settings row is followed by where each setting came from (flag, environment,
+``.env``, default), so a ``.env`` that redirected the base URL or the CA bundle shows.
 Every detail is cleaned (``sanitize.clean``): a server's reason may carry the key or
 escape sequences.
 """
@@ -11,7 +13,7 @@ import json
 import sys
 from typing import Any, Mapping
 
-from tfy_live.config import env_name
+from tfy_live.config import describe_sources, env_name, setting_sources
 from tfy_live.doctor import Doctor, Result, exit_code, run_checks
 from tfy_live.masking import protected
 from tfy_live.sanitize import clean
@@ -27,11 +29,16 @@ async def run_doctor(flags: Mapping[str, Any], environ: Mapping[str, str], *, lo
 
     console = Console(highlight=False, soft_wrap=True)
     secrets = {environ.get(env_name("api_key"), "").strip(), *protected()}
+    sources = setting_sources(flags, environ)
     async with contextlib.AsyncExitStack() as stack:
         doctor = Doctor(flags, environ, input_device=input_device, output_device=output_device, audio=audio)
         if local:
             from tfy_live.localgw import LocalGateway
             from tfy_live.talk import LOCAL_PROVIDER
+
+            sources |= {name: "built-in gateway" for name in ("api_key", "base_url")}
+            if not flags.get("provider"):
+                sources["provider"] = "built-in gateway"
 
             gw = await stack.enter_async_context(LocalGateway())
             doctor.flags = {**flags, "base_url": gw.base_url, "provider": flags.get("provider") or LOCAL_PROVIDER}
@@ -44,8 +51,10 @@ async def run_doctor(flags: Mapping[str, Any], environ: Mapping[str, str], *, lo
         def show(result: Result) -> None:
             detail = clean(result.detail, secrets)
             if json_output:
-                record = {"check": result.name, "result": result.outcome, "detail": detail,
-                          "seconds": round(result.seconds, 3)}
+                record: dict[str, object] = {"check": result.name, "result": result.outcome, "detail": detail,
+                                             "seconds": round(result.seconds, 3)}
+                if result.name == "settings":
+                    record["sources"] = sources
                 sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
                 sys.stdout.flush()
                 return
@@ -53,6 +62,8 @@ async def run_doctor(flags: Mapping[str, Any], environ: Mapping[str, str], *, lo
             took = f" [dim]({result.seconds * 1000:.0f} ms)[/dim]" if result.outcome != "skip" else ""
             label = "fix: " if result.outcome == "fail" else ""
             console.print(f"[{style}]{mark:<9}[/{style}] {result.name:<{width}}  {label}{escape(detail)}{took}")
+            if result.name == "settings":
+                console.print(f"[dim]{'':<9} {'settings from':<{width}}  {escape(describe_sources(sources))}[/dim]")
 
         results = await run_checks(doctor.checks(), show)
     code = exit_code(results)

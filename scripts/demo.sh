@@ -12,7 +12,7 @@ if [ -z "${TFY_LIVE_DEMO_FILES:-}" ] && has_sound_card; then
     exec tfy-live talk --local "$@"
 fi
 echo "No sound card here: speaking examples/hello.wav to the local gateway, reply into reply.wav" >&2
-tfy-live talk --local --input-file examples/hello.wav --output-file reply.wav "$@"
+tfy-live talk --local --input-file examples/hello.wav --output-file reply.wav --overwrite "$@"
 python - <<'PY'
 import soundfile
 info = soundfile.info("reply.wav")

@@ -86,14 +86,18 @@ class Doctor:
 
     async def check_tls(self) -> str:
         from tfy_live import gateway
+        from tfy_live.gateway.errors import opening_timed_out
 
         assert self.settings is not None
         host, port = self._host_port()
         context = self.context or gateway.ssl_context(self.settings)
+        timer = asyncio.timeout(self.settings.setup_timeout_s)  # the limit talk gives the same steps
         try:
-            async with asyncio.timeout(10):
+            async with timer:
                 _, writer = await asyncio.open_connection(host, port, ssl=context, server_hostname=host)
         except Exception as exc:  # noqa: BLE001 - translated below
+            if timer.expired():
+                raise opening_timed_out("connect", self.settings) from exc
             raise gateway.translate_error(exc, self.settings) from exc
         tls = writer.get_extra_info("ssl_object")
         version, issuer = tls.version(), _issuer(tls.getpeercert())
@@ -114,7 +118,8 @@ class Doctor:
             async with gateway.connect(self.settings, context=self.context):
                 pass
         except GatewayError as exc:
-            if exc.http_status in (401, 403):
+            # A redirect fails here too: the key was not sent on, so whether it is accepted is unknown.
+            if exc.http_status in (401, 403) or 300 <= (exc.http_status or 0) < 400:
                 raise
             self._setup_error = exc
         self._setup_seconds = time.perf_counter() - started

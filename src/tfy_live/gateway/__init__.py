@@ -4,6 +4,7 @@
     live       — ``connect``: one Live connection as a ``LiveSession`` (send, receive our events)
     translate  — a server message into tfy-live's events, once
     errors     — the table from SDK and websockets exceptions to one ``GatewayError`` line
+    opening    — how a connection opens: no redirects (the key reaches one origin), how far it got
     sdk        — every use of the SDK's private attributes, each with a public fallback
 
 No SDK type leaves this package. The SDK is imported lazily, inside functions,

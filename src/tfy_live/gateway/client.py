@@ -2,7 +2,8 @@
 
 The Gemini kind hands the SDK an ``https://`` base URL and the SDK appends the
 Gemini socket path; the Vertex kind hands it the ``wss://`` socket URL itself
-(live-protocol.md). The API key travels as the gateway's Bearer token.
+(live-protocol.md). The API key travels as the gateway's Bearer token, to that
+origin only: the upgrade follows no redirect (``opening.py``).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import ssl
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from tfy_live.config import Settings, env_name
 from tfy_live.errors import ConfigError
@@ -19,6 +20,8 @@ from tfy_live.shaping import ModelOptions
 if TYPE_CHECKING:  # pragma: no cover
     from google import genai
     from google.genai import types
+
+    from tfy_live.gateway.opening import Opening
 
 # Keepalive: a ping every 15 s keeps proxies and NATs from dropping a quiet socket; a pong may take up to
 # 60 s, since websockets' default of 20 s closed busy sessions with 1011 "keepalive timeout".
@@ -80,9 +83,31 @@ def _without_google_environment() -> Iterator[None]:
         os.environ.update(hidden)
 
 
-def build_client(settings: Settings, context: ssl.SSLContext | None = None) -> genai.Client:
+def websocket_args(context: ssl.SSLContext, opening: Opening) -> dict[str, Any]:
+    """What the SDK hands websockets' ``connect`` for each connection (``async_client_args``)."""
+    return {
+        "ssl": context,
+        "max_size": MAX_FRAME_BYTES,
+        "close_timeout": CLOSE_TIMEOUT_S,
+        "ping_interval": PING_INTERVAL_S,
+        "ping_timeout": PING_TIMEOUT_S,
+        # No permessage-deflate: base64 audio shrinks by a quarter at most, for more CPU than
+        # the rest of the send path.
+        "compression": None,
+        # --setup-timeout (live.connect) bounds the whole opening: TCP, TLS, upgrade and setup. websockets'
+        # own limit (10 s) would cut a longer one short and leave the message naming the wrong number.
+        "open_timeout": None,
+        # No redirects, and the opening's stage for the timeout message (opening.py).
+        "create_connection": opening.connection_class(),
+    }
+
+
+def build_client(settings: Settings, context: ssl.SSLContext | None = None,
+                 opening: Opening | None = None) -> genai.Client:
     """A google-genai client aimed at the gateway, for the Gemini or the Vertex kind."""
     from google import genai
+
+    from tfy_live.gateway.opening import Opening
 
     context = context or ssl_context(settings)
     http_options: types.HttpOptionsDict = {
@@ -92,16 +117,7 @@ def build_client(settings: Settings, context: ssl.SSLContext | None = None) -> g
         # The SDK also builds HTTP clients, which tfy-live never uses; given our context they do not
         # load the CA certificates a second time.
         "client_args": {"verify": context},
-        "async_client_args": {
-            "ssl": context,
-            "max_size": MAX_FRAME_BYTES,
-            "close_timeout": CLOSE_TIMEOUT_S,
-            "ping_interval": PING_INTERVAL_S,
-            "ping_timeout": PING_TIMEOUT_S,
-            # No permessage-deflate: base64 audio shrinks by a quarter at most, for more CPU than
-            # the rest of the send path.
-            "compression": None,
-        },
+        "async_client_args": websocket_args(context, opening or Opening()),
     }
     with _without_google_environment():
         if settings.provider_kind == "vertex":

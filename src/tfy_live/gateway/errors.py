@@ -15,7 +15,7 @@ import json
 import socket
 import ssl
 from typing import Any, Callable
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from tfy_live.config import Settings, env_name
 from tfy_live.errors import GatewayError
@@ -51,7 +51,10 @@ def error_map() -> dict[type[BaseException], Wording]:
     from google.genai import errors as genai_errors
     from websockets import exceptions as ws
 
+    from tfy_live.gateway.opening import RedirectRefused
+
     return {
+        RedirectRefused: _redirected,
         ws.InvalidStatus: _refused_upgrade,
         ws.InvalidProxy: _proxy_failed,
         ws.ProxyError: _proxy_failed,
@@ -134,6 +137,46 @@ def _refused_upgrade(exc: Any, settings: Settings) -> GatewayError:
                              f"{env_name('base_url')}")
     error.http_status = status
     return error
+
+
+def _redirected(exc: Any, settings: Settings) -> GatewayError:
+    """A redirect at the upgrade: the key must reach no other origin, so tfy-live does not follow it."""
+    where = f"to {redirect_target(exc.location, socket_url(settings))}" if exc.location else "without a Location"
+    return GatewayError(
+        f"{settings.host} answered the WebSocket upgrade with a redirect (HTTP {exc.status}) {where}; tfy-live does "
+        f"not follow redirects, so the API key goes to no other address: set {env_name('base_url')} to the "
+        "gateway's exact URL (…/api/llm)", http_status=exc.status)
+
+
+def redirect_target(location: str, base: str) -> str:
+    """Where a redirect points, shown without what could carry a secret (user, password, query, fragment)."""
+    try:
+        parts = urlsplit(urljoin(base, location.strip()))
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port is not None else ""
+    except ValueError:
+        return "an address that is not a URL"
+    if not parts.scheme or not host:
+        return "an address that is not a URL"
+    host = f"[{host}]" if ":" in host else host
+    shown = f"{parts.scheme}://{host}{port}{parts.path}"
+    return one_line("".join(c if c.isprintable() else "?" for c in shown), 120)
+
+
+def opening_timed_out(stage: str, settings: Settings) -> GatewayError:
+    """``--setup-timeout`` ran out while the opening waited at ``stage`` (``opening.Opening``)."""
+    within = f"within {settings.setup_timeout_s:g} s"
+    longer = "or allow longer with --setup-timeout"
+    if stage == "connect":
+        message = (f"no TLS connection to {settings.host} {within} (TCP or the TLS handshake got no answer); check "
+                   f"the network and {env_name('base_url')} (host and port), {longer}")
+    elif stage == "upgrade":
+        message = (f"{settings.host} took the TLS connection but did not answer the WebSocket upgrade {within}; "
+                   f"check {env_name('base_url')} points at the AI Gateway (…/api/llm), {longer}")
+    else:
+        message = (f"no setupComplete from {settings.host} {within}; check the network, {env_name('base_url')} and "
+                   f"--model, {longer}")
+    return GatewayError(message, retryable=True)
 
 
 def _proxy_failed(exc: Any, settings: Settings) -> GatewayError:
@@ -222,9 +265,10 @@ def _refused(exc: Any, settings: Settings) -> GatewayError:
 
 
 def _timed_out(exc: Any, settings: Settings) -> GatewayError:
-    return GatewayError(f"no setupComplete from {settings.host} within {settings.setup_timeout_s:g} s; check the "
-                        f"network, {env_name('base_url')} and --model, or allow longer with --setup-timeout",
-                        retryable=True)
+    # Not --setup-timeout running out (``opening_timed_out`` words that): the system's own limit, such as a TCP
+    # connect that the kernel gave up on.
+    return GatewayError(f"the connection to {settings.host} timed out ({one_line(exc.strerror or exc) or 'no answer'}); "
+                        f"check the network and {env_name('base_url')}, and retry", retryable=True)
 
 
 def _unreachable(exc: Any, settings: Settings) -> GatewayError:

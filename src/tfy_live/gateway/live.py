@@ -14,7 +14,7 @@ from tfy_live.errors import GatewayError, TfyLiveError
 from tfy_live.events import Event, FunctionCall, MalformedFrame, ServerEvent, TurnComplete
 from tfy_live.gateway import sdk
 from tfy_live.gateway.client import build_client, build_config
-from tfy_live.gateway.errors import translate_error
+from tfy_live.gateway.errors import opening_timed_out, translate_error
 from tfy_live.gateway.translate import audio_frame, translate
 from tfy_live.shaping import ModelOptions
 
@@ -145,16 +145,25 @@ class LiveSession:
 @contextlib.asynccontextmanager
 async def connect(settings: Settings, *, context: ssl.SSLContext | None = None, options: ModelOptions = ModelOptions(),
                   transcripts: bool = True, handle: str | None = None) -> AsyncIterator[LiveSession]:
-    """Open a Live session through the gateway (resuming ``handle`` if given); close it on exit."""
-    client = build_client(settings, context)
+    """Open a Live session through the gateway (resuming ``handle`` if given); close it on exit.
+
+    ``settings.setup_timeout_s`` bounds the whole opening (TCP, TLS, upgrade, setup): it is the only limit.
+    """
+    from tfy_live.gateway.opening import Opening
+
+    opening = Opening()
+    client = build_client(settings, context, opening)
     config = build_config(settings, options, transcripts=transcripts, handle=handle)
     manager = client.aio.live.connect(model=settings.model, config=config)
+    timer = asyncio.timeout(settings.setup_timeout_s)
     try:
-        async with asyncio.timeout(settings.setup_timeout_s):
+        async with timer:
             session = await manager.__aenter__()
     except (TfyLiveError, asyncio.CancelledError):
         raise
     except Exception as exc:  # noqa: BLE001
+        if timer.expired():
+            raise opening_timed_out(opening.stage, settings) from exc
         raise translate_error(exc, settings) from exc
     await sdk.warm_up(client)
     try:

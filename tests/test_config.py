@@ -80,6 +80,13 @@ def test_base_url_is_normalised(raw, expected):
     ({"provider_kind": "openai"}, {}, r"provider kind must be 'gemini' or 'vertex'"),
     ({"api_version": "beta"}, {}, r"API version must look like v1"),
     ({"model": "a model"}, {}, r"model name 'a model' is not valid"),
+    # The SDK refuses these only when connecting, as a ValueError that read as the server's fault.
+    ({"model": "gemini..x"}, {}, r"model name 'gemini\.\.x' is not valid: a model name has no '\.\.', '\?' or '&'"),
+    ({"model": "a?b"}, {}, r"model name 'a\?b' is not valid"),
+    ({"model": "x&y"}, {}, r"model name 'x&y' is not valid"),
+    ({"model": "x\x00y"}, {}, r"is not valid"),
+    ({"model": ""}, {}, r"--model is empty; pass --model with the model's name"),
+    ({"model": "  "}, {}, r"--model is empty"),
     ({"voice": "Nobody"}, {}, r"unknown voice 'Nobody'; choose one of: Zephyr, Puck"),
     ({"ca_bundle": "/nonexistent/ca.pem"}, {}, r"CA bundle '/nonexistent/ca.pem' does not exist; point --ca-bundle"),
 ])
@@ -88,6 +95,12 @@ def test_every_settings_error_names_the_fix(flags, env, message):
         resolve(flags, {**TARGET, **env})
     assert "\n" not in str(caught.value)
     assert caught.value.exit_code == 2
+
+
+def test_an_empty_model_variable_is_not_given_but_an_empty_flag_is_refused():
+    assert resolve({}, {**TARGET, "TFY_LIVE_MODEL": ""}).model == "gemini-live-2.5-flash"
+    with pytest.raises(ConfigError, match="--model is empty"):
+        resolve({"model": ""}, {}, need_target=False)
 
 
 def test_local_needs_no_target():

@@ -178,6 +178,20 @@ def test_directory(tmp_path):
     assert "is a directory" in one_line_error(excinfo)
 
 
+def test_a_fifo_is_refused_at_once_not_waited_on(tmp_path):
+    # Opening a FIFO that no writer opens blocks, past Ctrl-C; a pipe read once cannot be read again.
+    os.mkfifo(tmp_path / "in.wav")
+    with pytest.raises(InputFileError) as excinfo:
+        WavFileSource(tmp_path / "in.wav")
+    message = one_line_error(excinfo)
+    assert "is a pipe, not a file" in message and "> in.wav" in message
+
+
+def test_a_device_is_refused_too():
+    with pytest.raises(InputFileError, match="'/dev/null' is a device, not a file"):
+        WavFileSource("/dev/null")
+
+
 def test_control_characters_in_the_name_stay_on_one_line(tmp_path):
     with pytest.raises(InputFileError) as excinfo:
         WavFileSource(tmp_path / "evil\nname.wav")

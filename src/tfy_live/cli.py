@@ -341,7 +341,8 @@ def talk(
         "--output-device", "-o", envvar="TFY_LIVE_OUTPUT_DEVICE", rich_help_panel=AUDIO,
         help="Speaker, by index or name (see `tfy-live devices`); default: the system default.")] = None,
     input_file: Annotated[Optional[Path], typer.Option(
-        "--input-file", envvar="TFY_LIVE_INPUT_FILE", rich_help_panel=AUDIO,
+        # readable=False: the file's own check (exit 5, with the fix) rather than Click's usage error (exit 2).
+        "--input-file", envvar="TFY_LIVE_INPUT_FILE", rich_help_panel=AUDIO, readable=False,
         help="Speak from an audio file (WAV at any rate or channels) instead of the microphone; ends after the reply.",
     )] = None,
     output_file: Annotated[Optional[Path], typer.Option(

@@ -203,6 +203,26 @@ def without_userinfo(url: str) -> str:
     return f"{prefix}***@{rest.rsplit('@', 1)[1]}" if "@" in rest else url
 
 
+def model_name(flag: Any, value: Any) -> str:
+    """The model's name as the SDK will take it, or a ConfigError before anything connects.
+
+    ``--model ""`` is refused rather than read as "not given" (the default). The SDK
+    itself refuses ``..``, ``?`` and ``&`` (which would change the request's path),
+    but only once connecting, where its ValueError reads as the server's fault.
+    """
+    fix = "pass --model with the model's name in TrueFoundry, e.g. --model gemini-live-2.5-flash"
+    if isinstance(flag, str) and not flag.strip():
+        raise ConfigError(f"--model is empty; {fix}, or leave it out for the default ({DEFAULT_MODEL})")
+    model = str(value).strip()
+    for prefix in ("models/", "publishers/google/models/"):
+        model = model.removeprefix(prefix)
+    if not model or not model.isprintable() or any(c.isspace() or c == "/" for c in model):
+        raise ConfigError(f"model name {value!r} is not valid; {fix}")
+    if any(bad in model for bad in ("..", "?", "&")):
+        raise ConfigError(f"model name {value!r} is not valid: a model name has no '..', '?' or '&'; {fix}")
+    return model
+
+
 def resolve(
     flags: Mapping[str, Any],
     environ: Mapping[str, str],
@@ -226,11 +246,7 @@ def resolve(
     api_version = str(value["api_version"])
     if not _API_VERSION.match(api_version):
         raise ConfigError(f"API version must look like v1, v1beta or v1alpha (got {api_version!r}); fix --api-version")
-    model = str(value["model"]).strip()
-    for prefix in ("models/", "publishers/google/models/"):
-        model = model.removeprefix(prefix)
-    if not model or any(c.isspace() or c == "/" for c in model):
-        raise ConfigError(f"model name {value['model']!r} is not valid; pass --model with the model's name in TrueFoundry")
+    model = model_name(flags.get("model"), value["model"])
     voice = resolve_voice(str(value["voice"]))
 
     ca_bundle = None

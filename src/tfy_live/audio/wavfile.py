@@ -16,6 +16,7 @@ import contextlib
 import os
 import shlex
 import struct
+import stat
 import time
 from collections.abc import AsyncGenerator
 from pathlib import Path
@@ -46,7 +47,8 @@ class WavFileSource:
     """An audio file that behaves like a microphone (implements ``AudioSource``).
 
     The file is checked on construction (``InputFileError`` with a one-line
-    fix if it is missing, unreadable, not audio, or empty) and decoded, off
+    fix if it is missing, unreadable, not audio, or empty, or not a regular
+    file: a pipe or ``<(…)`` is refused, not waited on) and decoded, off
     the event loop, when ``stream()`` starts. With ``realtime=False`` chunks
     come as fast as the consumer takes them.
     """
@@ -91,6 +93,14 @@ def _probe(path: Path) -> tuple[int, int]:
     """Check that ``path`` is a readable, non-empty audio file: (frames, rate)."""
     name = _q(path)
     try:
+        # stat, not open: opening a FIFO no writer has opened blocks, and Ctrl-C cannot reach a blocked open().
+        mode = os.stat(path).st_mode
+        if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+            kind = "a pipe" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
+            raise InputFileError(
+                f"input file {name} is {kind}, not a file: it is read twice (checked before connecting, then "
+                "streamed); save it to a file first, e.g. `… > in.wav`, and pass --input-file in.wav"
+            )
         with open(path, "rb") as f:
             empty = not f.read(1)
     except FileNotFoundError as exc:

@@ -8,10 +8,12 @@ happen inside the commands so that ``--help`` stays fast.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import os
 import shlex
+import signal
 import sys
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -34,6 +36,7 @@ from tfy_live.errors import EXIT_INTERRUPTED, TfyLiveError
 from tfy_live.masking import protected
 from tfy_live.outfiles import Policy, stdout_error
 from tfy_live.sanitize import clean
+from tfy_live.eventloop import Interrupted, exit_on_signal  # the loop's module, without asyncio until a loop runs
 from tfy_live.voices import DEFAULT_VOICE, VOICES
 
 app = typer.Typer(
@@ -94,7 +97,7 @@ def run(make: Callable[[], Coroutine[Any, Any, int | None]]) -> None:
     """Run a command's coroutine; errors become one red line and their exit code."""
     from rich.console import Console
 
-    from tfy_live import eventloop  # asyncio: not imported for --help
+    from tfy_live import eventloop
 
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
@@ -107,8 +110,11 @@ def run(make: Callable[[], Coroutine[Any, Any, int | None]]) -> None:
         if (failed := _stdout_failed(exc)) is None:
             raise
         raise typer.Exit(failed) from None
+    except Interrupted as exc:
+        _stopped(exc)
+        raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
-        err.print("[dim]stopped[/dim]")
+        _stopped(Interrupted(signal.SIGINT))
         raise typer.Exit(EXIT_INTERRUPTED) from None
     raise typer.Exit(code or 0)
 
@@ -174,6 +180,16 @@ def _rerun_with(flag: str, command: str) -> str | None:
 
 def _files(overwrite: bool, command: str) -> Policy:
     return Policy(overwrite=overwrite, rerun=None if overwrite else _rerun_with("--overwrite", command))
+
+def _stopped(stop: Interrupted) -> None:
+    """After a stop signal: from now on another one ends the process at once, with the same code (the clean-up
+    is done); then the last line. After SIGHUP the terminal may be gone, which is no error of ours."""
+    from rich.console import Console
+
+    exit_on_signal(stop.exit_code)
+    said = "" if stop.signum == signal.SIGINT else f" ({stop})"
+    with contextlib.suppress(OSError, ValueError):
+        Console(stderr=True, highlight=False, soft_wrap=True).print(f"[dim]stopped{said}[/dim]")
 
 
 @dataclass(frozen=True)
@@ -599,12 +615,28 @@ def local_gateway(
 def main() -> None:
     from rich.console import Console
 
+    # Until the event loop takes them over (eventloop.run), SIGTERM and SIGHUP stop the program as Ctrl-C does
+    # (KeyboardInterrupt): one line and 143 or 129, rather than death mid-print by the default action.
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _interrupt)
     try:
         apply_dotenv(read_dotenv(Path.cwd() / ".env"), os.environ)
+        code = _flush_stdout(_invoke(sys.argv[1:]))
     except TfyLiveError as exc:
         Console(stderr=True, highlight=False, soft_wrap=True).print(_error_line(str(exc)))
-        sys.exit(exc.exit_code)
-    sys.exit(_flush_stdout(_invoke(sys.argv[1:])))
+        code = exc.exit_code
+    except Interrupted as exc:
+        _stopped(exc)
+        code = exc.exit_code
+    if code > 128:
+        # Stopped by a signal, and cleaned up already (files, the built-in gateway). The interpreter's own
+        # teardown takes half a second with PortAudio loaded, after Python has given the signals back their
+        # default action: a second Ctrl-C there would kill by signal. Nothing left needs it: leave now.
+        with contextlib.suppress(OSError, ValueError):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
 
 
 def _flush_stdout(code: int) -> int:
@@ -617,6 +649,10 @@ def _flush_stdout(code: int) -> int:
     except OSError as exc:
         failed = _stdout_failed(exc)
         return code or failed or 0  # a command that failed already said why
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise Interrupted(signum)
 
 
 def _invoke(args: list[str]) -> int:

@@ -70,7 +70,9 @@ def test_every_error_path_leaks_nothing(tmp_path, case):
         result = tfy_live(*args, env=env, timeout=60)
     finally:
         thread.stop()
-    if case in ("devices", "voices", "help"):
+    if case == "devices":  # 4 on a machine without audio devices (README), with one line naming the file options
+        assert result.returncode in (0, 4) and "Traceback" not in result.stderr
+    elif case in ("voices", "help"):
         assert result.returncode == 0
     else:
         assert result.returncode in (2, 3), result.stdout + result.stderr

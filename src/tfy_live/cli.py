@@ -32,7 +32,7 @@ from tfy_live.config import (
     read_dotenv,
     resolve,
 )
-from tfy_live.errors import EXIT_INTERRUPTED, TfyLiveError
+from tfy_live.errors import EXIT_INTERRUPTED, ConfigError, TfyLiveError
 from tfy_live.masking import protected
 from tfy_live.outfiles import Policy, stdout_error
 from tfy_live.sanitize import clean
@@ -562,6 +562,7 @@ def devices() -> None:
     from rich.table import Table
 
     from tfy_live.audio.devices import list_devices
+    from tfy_live.errors import AudioError
 
     async def main() -> int:
         found = list_devices()
@@ -574,11 +575,11 @@ def devices() -> None:
                 str(device.index), device.name, device.host_api, str(device.max_input_channels),
                 str(device.max_output_channels), f"{device.default_sample_rate:.0f}", ", ".join(marks),
             )
-        console = Console(highlight=False)
-        if found:
-            console.print(table)
-        else:
-            console.print("No audio devices found. Use --input-file / --output-file with `tfy-live talk`.")
+        if not found:
+            # Exit 4, as for talk without a device (README): a script that checks `devices` learns it at once.
+            raise AudioError("no audio devices found; use `tfy-live talk --input-file FILE --output-file FILE.wav` "
+                             "(or `tfy-live chat`), or check the sound system (ALSA/PulseAudio) sees a card")
+        Console(highlight=False).print(table)
         return 0
 
     run(main)
@@ -620,7 +621,12 @@ def main() -> None:
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _interrupt)
     try:
-        apply_dotenv(read_dotenv(Path.cwd() / ".env"), os.environ)
+        try:
+            cwd = Path.cwd()
+        except FileNotFoundError:
+            raise ConfigError("the current directory no longer exists (it was deleted or moved); cd to a directory "
+                              "that exists and run tfy-live again") from None
+        apply_dotenv(read_dotenv(cwd / ".env"), os.environ)
         code = _flush_stdout(_invoke(sys.argv[1:]))
     except TfyLiveError as exc:
         Console(stderr=True, highlight=False, soft_wrap=True).print(_error_line(str(exc)))

@@ -23,6 +23,7 @@ from tfy_live.config import Settings
 from tfy_live.conversation import Conversation, Recorder
 from tfy_live.echoguard import EchoGuard, EchoOptions
 from tfy_live.endrule import EndRule
+from tfy_live.errors import ConfigError
 from tfy_live.link import Link
 from tfy_live.outfiles import Policy, Target, check, refuse_same_file
 from tfy_live.session import Session
@@ -300,7 +301,12 @@ async def serve_local_gateway(*, host: str, port: int, reply_speed: float) -> in
     from tfy_live.localgw import LocalGateway
 
     console = Console(highlight=False, soft_wrap=True)
-    async with LocalGateway(host=host, port=port, reply_speed=reply_speed) as local_gw:
+    local_gw = LocalGateway(host=host, port=port, reply_speed=reply_speed)
+    try:
+        await local_gw.start()
+    except OSError as exc:  # socket.gaierror included
+        raise listen_error(host, port, exc) from exc
+    try:
         console.print(f"[bold]tfy-live local gateway[/bold] (echo model) listening on {local_gw.base_url}")
         console.print(f"CA certificate: {local_gw.ca_file}")
         console.print("Any non-empty API key and any provider account name are accepted. Try:")
@@ -310,4 +316,26 @@ async def serve_local_gateway(*, host: str, port: int, reply_speed: float) -> in
         )
         console.print("[dim]Ctrl-C to stop[/dim]")
         await asyncio.Event().wait()
+    finally:
+        # On Ctrl-C, SIGTERM or SIGHUP alike (eventloop.run): the CA file's folder goes with the server.
+        await local_gw.stop()
     return 0
+
+
+def listen_error(host: str, port: int, exc: OSError) -> ConfigError:
+    """Why ``local-gateway`` cannot listen on ``host``:``port``, as the option to change."""
+    import errno
+    import socket
+
+    if isinstance(exc, socket.gaierror):
+        return ConfigError(f"cannot listen on --host {host!r}: the name does not resolve; pass an address of this "
+                           "machine, e.g. --host 127.0.0.1")
+    if exc.errno == errno.EADDRINUSE:
+        return ConfigError(f"port {port} on {host} is already in use; pass another --port, or --port 0 for any "
+                           "free port")
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return ConfigError(f"no permission to listen on port {port}; pass a port above 1023, or --port 0")
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return ConfigError(f"cannot listen on --host {host!r}: it is not an address of this machine; pass one that "
+                           "is, e.g. --host 127.0.0.1")
+    return ConfigError(f"cannot listen on {host}:{port} ({exc.strerror or exc}); pass another --host or --port")

@@ -157,14 +157,19 @@ class LocalGateway:
         return self._certs.client_context()
 
     async def start(self) -> None:
+        """Listen; OSError (the port is taken, the host is not this machine's) or socket.gaierror if not."""
         self._certs = LocalCertificates()
         quiet = logging.getLogger("tfy_live.localgw.websockets")
         quiet.setLevel(logging.CRITICAL)
-        self._server = await serve(
-            self._session, self.host, self.port, ssl=self._certs.server_context(),
-            process_request=self._check_request, max_size=MAX_FRAME, logger=quiet,
-            ping_interval=None,
-        )
+        try:
+            self._server = await serve(
+                self._session, self.host, self.port, ssl=self._certs.server_context(),
+                process_request=self._check_request, max_size=MAX_FRAME, logger=quiet,
+                ping_interval=None,
+            )
+        except BaseException:
+            self._certs.cleanup()  # __aexit__ does not run when __aenter__ fails
+            raise
         self.port = self._server.sockets[0].getsockname()[1]
         log.info("local gateway on %s", self.base_url)
 

@@ -635,13 +635,7 @@ def main() -> None:
         _stopped(exc)
         code = exc.exit_code
     if code > 128:
-        # Stopped by a signal, and cleaned up already (files, the built-in gateway). The interpreter's own
-        # teardown takes half a second with PortAudio loaded, after Python has given the signals back their
-        # default action: a second Ctrl-C there would kill by signal. Nothing left needs it: leave now.
-        with contextlib.suppress(OSError, ValueError):
-            sys.stdout.flush()
-            sys.stderr.flush()
-        os._exit(code)
+        _leave(code)
     sys.exit(code)
 
 
@@ -655,6 +649,28 @@ def _flush_stdout(code: int) -> int:
     except OSError as exc:
         failed = _stdout_failed(exc)
         return code or failed or 0  # a command that failed already said why
+
+
+def _leave(code: int) -> None:
+    """Exit after a stop signal, the clean-up done (files, the built-in gateway), without the interpreter's teardown.
+
+    Python gives the signals back their default action before it tears its
+    modules down (half a second with PortAudio loaded): a second Ctrl-C there
+    would kill by signal. The atexit functions still run first, under the
+    handlers of ``exit_on_signal`` (PortAudio's release, a probe's log); the
+    teardown frees only memory. ``atexit._run_exitfuncs`` is CPython's own, hence
+    the fallback: the usual exit.
+    """
+    import atexit
+
+    run_exitfuncs = getattr(atexit, "_run_exitfuncs", None)
+    if run_exitfuncs is None:
+        sys.exit(code)
+    run_exitfuncs()
+    with contextlib.suppress(OSError, ValueError):
+        sys.stdout.flush()
+        sys.stderr.flush()
+    os._exit(code)
 
 
 def _interrupt(signum: int, frame: object) -> None:

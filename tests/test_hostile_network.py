@@ -124,8 +124,7 @@ CASES = [
     Case("HTTP 500 echoing the key", TALK, 3, r"the gateway failed \(HTTP 500",
          json_error(500, lambda request: f"upstream refused the key {bearer(request)}")),
     Case("HTTP 502 with the key in base64", CHAT, 3, r"the gateway failed \(HTTP 502",
-         json_error(502, lambda request: f"token {base64.b64encode(bearer(request).encode()).decode()} was refused"),
-         marks=(pytest.mark.xfail(reason="masking: secrets branch", strict=False),)),
+         json_error(502, lambda request: f"token {base64.b64encode(bearer(request).encode()).decode()} was refused")),
     # Model names the SDK would refuse only once connecting, reported as the server's fault.
     Case("model with ..", [*LOCAL, "--model", "gemini..x"], 2, r"model name 'gemini\.\.x' is not valid"),
     Case("model with ?", [*LOCAL, "--model", "a?b"], 2, r"model name 'a\?b' is not valid"),

@@ -1,11 +1,65 @@
-"""Fixtures shared by the end-to-end tests."""
+"""Fixtures shared by the tests: each test away from this machine, and the end-to-end gateway."""
 
 from __future__ import annotations
 
+import os
+import signal
+import site
+
 import pytest
 
-from tests.cli_run import CANARY_KEY
+from tests.cli_run import CANARY_KEY, MACHINE_SETTINGS
+from tests.timing import FACTOR, FACTOR_VARIABLE
 from tfy_live.localgw import GatewayThread
+
+pytest_plugins = ["pytester"]  # test_config runs some tests again from a directory with a .env in it
+
+# Per-user directories (XDG base directories), under the test's own HOME. XDG_RUNTIME_DIR is
+# left alone: it holds the session's sockets (the sound server's, say), not settings.
+XDG_HOMES = {"XDG_CONFIG_HOME": ".config", "XDG_CACHE_HOME": ".cache", "XDG_DATA_HOME": ".local/share",
+             "XDG_STATE_HOME": ".local/state"}
+
+
+@pytest.fixture(autouse=True)
+def away_from_this_machine(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts in an empty working directory, with an empty HOME, as on a fresh machine.
+
+    ``tfy-live`` reads ``./.env``, which .env.example tells every developer to create in the
+    directory they run it from, usually this repository, where the suite starts too: its key
+    would turn a "no API key" test into a connection attempt, to the developer's real
+    gateway. HOME and XDG_* hold other programs' settings (tmux, ALSA, the Google SDK).
+    Subprocesses inherit all of it: ``clean_env`` reads this environment when called, and a
+    subprocess without ``cwd=`` starts in this directory. Like llm's autouse fixture that
+    gives each test its own config directory.
+    """
+    monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
+    home = tmp_path_factory.mktemp("home")
+    # Python finds `pip install --user` packages through HOME: keep finding the same ones
+    # (a no-op in a virtualenv, which ignores them).
+    monkeypatch.setenv("PYTHONUSERBASE", site.getuserbase())
+    monkeypatch.setenv("HOME", str(home))
+    for variable, path in XDG_HOMES.items():
+        monkeypatch.setenv(variable, str(home / path))
+    # The developer's own settings in the environment (an exported TFY_API_KEY, say).
+    for variable in list(os.environ):
+        if variable.startswith(MACHINE_SETTINGS) and variable != FACTOR_VARIABLE:
+            monkeypatch.delenv(variable)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    # Started in the background (`scripts/test.sh &`, some CI runners), this process has
+    # SIGINT ignored, and every tfy-live it starts would inherit that across exec: the tests
+    # that press Ctrl-C would wait out their timeouts. A handler, unlike "ignored", is not
+    # inherited.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    # pytest-timeout's limit is a hang guard like the others: scale it too, unless --timeout
+    # or PYTEST_TIMEOUT says how long exactly.
+    if not config.pluginmanager.hasplugin("timeout") or config.getoption("timeout") is not None:
+        return
+    if "PYTEST_TIMEOUT" not in os.environ and config.getini("timeout"):
+        config.option.timeout = float(config.getini("timeout")) * FACTOR
 
 
 @pytest.fixture

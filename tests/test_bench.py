@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.timing import SECOND
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -95,6 +97,7 @@ def test_the_wire_probe_stamps_setup_microphone_frames_and_model_audio(tmp_path)
     bench = load(ROOT / "bench" / "vs_seed.py", "vs_seed")
     thread = GatewayThread(api_key="k", reply_speed=8.0)
     gw = thread.start()
+    child = None
     try:
         wire = tmp_path / "wire.log"
         pcm = (bench.tone(0.6, 300).astype("<i2").tobytes() + bytes(2 * 16000 * 3))
@@ -105,15 +108,18 @@ def test_the_wire_probe_stamps_setup_microphone_frames_and_model_audio(tmp_path)
                                  stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, cwd=tmp_path)
         import time
 
-        deadline, began = 20.0, time.monotonic()
+        deadline, began = 20 * SECOND, time.monotonic()
         while time.monotonic() - began < deadline and not any(
                 "modelTurn" in m.get("serverContent", {}) for c in gw.connections for m in list(c.sent)):
             time.sleep(0.05)
         time.sleep(0.5)
         child.send_signal(signal.SIGINT)
-        assert child.wait(10) == 130
+        assert child.wait(10 * SECOND) == 130
         (conn,) = gw.connections
     finally:
+        if child is not None and child.poll() is None:  # the test failed: leave nothing behind
+            child.kill()
+            child.wait()
         thread.stop()
     kinds = [kind for _, kind in bench.read_log(wire)]
     assert kinds[0] == "setup" and "audio" in kinds and "other" in kinds  # transcriptions, turnComplete
@@ -152,7 +158,7 @@ def test_the_network_proxy_forwards_both_ways_in_order_and_late_by_its_delay():
             took = time.monotonic() - began
         assert got == b"<0><1><2><3><4>"
         assert took >= 0.12  # a round trip: 60 ms each way, never less (no upper bound: the machine is shared)
-        assert echoed.wait(5)  # the client's close went through too
+        assert echoed.wait(5 * SECOND)  # the client's close went through too
     finally:
         proxy.stop()
         server.close()

@@ -8,6 +8,7 @@ import wave
 
 from tests.cli_run import CANARY_KEY, clean_env, tfy_live
 from tests.test_integration import target_env
+from tests.timing import SECOND
 
 
 def sent_texts(conn) -> list[str]:
@@ -62,7 +63,7 @@ def test_chat_on_the_built_in_gateway_needs_no_settings():
 
 
 def test_empty_input_ends_at_once_and_a_missing_key_is_a_settings_error(gateway):
-    result = tfy_live("chat", "--provider", "acct", env=target_env(gateway), input="", timeout=20)
+    result = tfy_live("chat", "--provider", "acct", env=target_env(gateway), input="", timeout=20 * SECOND)
     assert result.returncode == 0 and result.stdout == ""
     result = tfy_live("chat", "--provider", "acct", env=clean_env(TFY_BASE_URL=gateway.base_url), input="hi\n")
     assert result.returncode == 2

@@ -1,7 +1,13 @@
+import os
+import pwd
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from tests.cli_run import clean_env
+from tests.timing import SECOND
 from tfy_live.config import apply_dotenv, read_dotenv, resolve
 from tfy_live.errors import ConfigError
 
@@ -106,3 +112,33 @@ def test_an_empty_model_variable_is_not_given_but_an_empty_flag_is_refused():
 def test_local_needs_no_target():
     s = resolve({}, {}, need_target=False)
     assert s.api_key == "" and s.provider == ""
+
+
+# -- the suite against the machine it runs on (tests/conftest.py) ---------------------------------------------
+
+# It expects "no API key" (exit 2): with the key of a developer's .env it tried to connect (exit 3),
+# as did test_chat's and test_cli's tests of a missing key.
+NEEDS_NO_KEY = "tests/test_doctor.py::test_unresolvable_host_and_missing_settings"
+
+
+def test_a_developer_s_dotenv_changes_no_test_s_outcome(pytester: pytest.Pytester, request: pytest.FixtureRequest):
+    # A developer runs the suite from the directory that holds their .env (.env.example says
+    # to create it where tfy-live runs): here a stand-in for that directory, which pytester
+    # also makes HOME. The key's "gateway" is a closed port on this machine.
+    (pytester.path / ".env").write_text("TFY_API_KEY=a-developer-s-real-key\n"
+                                        "TFY_BASE_URL=https://127.0.0.1:9/api/llm\nTFY_LIVE_PROVIDER=their-account\n")
+    test = str(request.config.rootpath / NEEDS_NO_KEY)
+    result = pytester.runpytest_subprocess(test, "-p", "no:cacheprovider", timeout=120 * SECOND)
+    result.assert_outcomes(passed=1)
+
+
+def test_a_test_and_its_subprocesses_have_a_working_directory_and_home_of_their_own(
+        request: pytest.FixtureRequest):
+    code = "import os, pathlib; print(os.getcwd(), pathlib.Path.home(), os.environ.get('XDG_CONFIG_HOME', ''), sep='\\n')"
+    seen = subprocess.run([sys.executable, "-c", code], env=clean_env(), capture_output=True, text=True,
+                          timeout=60 * SECOND, check=True).stdout.splitlines()
+    cwd, home, config = map(Path, seen)
+    assert (cwd, home) == (Path.cwd(), Path.home())
+    assert cwd != request.config.invocation_params.dir and home != Path(pwd.getpwuid(os.getuid()).pw_dir)
+    assert config.is_relative_to(home)
+    assert not any(cwd.iterdir()) and not any(home.iterdir())  # empty: nothing of a developer's in either

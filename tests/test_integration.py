@@ -21,6 +21,7 @@ import soundfile
 
 from tests.alsa import alsa_env
 from tests.cli_run import CANARY_KEY, clean_env, tfy_live
+from tests.timing import SECOND
 from tfy_live.audio.pcm import resample, to_mono_s16
 from tfy_live.localgw import GatewayThread
 from tfy_live.localgw.echo import decode_b64
@@ -53,6 +54,13 @@ def device_env(tmp_path: Path, mic_pcm: bytes) -> tuple[dict[str, str], Path]:
     """A clean environment whose default ALSA devices are file-backed (see tests/alsa.py)."""
     env, out_raw = alsa_env(tmp_path, mic_pcm)
     return clean_env(ALSA_CONFIG_PATH=env["ALSA_CONFIG_PATH"]), out_raw
+
+
+def stop(process: subprocess.Popen) -> None:
+    """Kill ``process`` if it is still running: a test that failed leaves nothing behind."""
+    if process.poll() is None:
+        process.kill()
+        process.wait()
 
 
 def target_env(gw, **extra: str) -> dict[str, str]:
@@ -138,17 +146,20 @@ def test_ctrl_c_exits_130_quickly_without_a_traceback(tmp_path):
         [sys.executable, "-m", "tfy_live", "talk", "--local"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 30
-    seen = ""
-    while "listening" not in seen and time.monotonic() < deadline:
-        seen += process.stdout.readline()
-    assert "listening" in seen
-    time.sleep(0.3)
-    sent = time.monotonic()
-    process.send_signal(signal.SIGINT)
-    process.wait(timeout=10)
-    elapsed = time.monotonic() - sent
-    rest = process.stderr.read()
+    try:
+        deadline = time.monotonic() + 30 * SECOND
+        seen = ""
+        while "listening" not in seen and time.monotonic() < deadline:
+            seen += process.stdout.readline()
+        assert "listening" in seen
+        time.sleep(0.3)
+        sent = time.monotonic()
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=10 * SECOND)
+        elapsed = time.monotonic() - sent
+        rest = process.stderr.read()
+    finally:
+        stop(process)
     assert process.returncode == 130
     assert "Traceback" not in rest
     assert elapsed < 2.0  # the target is 0.5 s (measured in the benchmarks); generous here for shared CI
@@ -225,7 +236,10 @@ def test_standalone_local_gateway_prints_its_url_and_ca_and_serves_other_clients
         assert soundfile.info(out).duration > 1.0
     finally:
         server.send_signal(signal.SIGINT)
-        server.wait(timeout=10)
+        try:
+            server.wait(timeout=10 * SECOND)
+        finally:
+            stop(server)
     assert server.returncode == 130
     assert "Traceback" not in server.stderr.read()
 

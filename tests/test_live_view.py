@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
+import uuid
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from tests.test_integration import device_env, hello_16k
+from tests.timing import SECOND
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed (scripts/test.sh installs it)")
 
@@ -21,20 +24,22 @@ class Terminal:
     """A tmux server of our own (its own socket and environment) running one command."""
 
     def __init__(self, command: list[str], env: dict[str, str], width: int = 150, height: int = 30) -> None:
-        self.socket = f"tfy-live-test-{os.getpid()}"
+        # A socket of its own: a server told to exit by the last test on this worker may still
+        # be going, and a new session on its socket fails ("server exited unexpectedly").
+        self.socket = Path(tempfile.gettempdir()) / f"tfy-live-test-{uuid.uuid4().hex[:12]}.sock"
         self.env = {**env, "TERM": "xterm-256color"}
         self.env.pop("TMUX", None)
         self.tmux("new-session", "-d", "-s", "t", "-x", str(width), "-y", str(height), *command)
         self.tmux("set-option", "-t", "t", "remain-on-exit", "on")
 
     def tmux(self, *args: str) -> str:
-        return subprocess.run(["tmux", "-L", self.socket, *args], env=self.env, capture_output=True, text=True,
-                              timeout=10, check=True).stdout
+        return subprocess.run(["tmux", "-S", str(self.socket), *args], env=self.env, capture_output=True,
+                              text=True, timeout=10 * SECOND, check=True).stdout
 
     def screen(self) -> str:
         return self.tmux("capture-pane", "-p", "-t", "t")
 
-    def wait_for(self, pattern: str, timeout: float = 30.0) -> str:
+    def wait_for(self, pattern: str, timeout: float = 30 * SECOND) -> str:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             screen = self.screen()
@@ -44,7 +49,9 @@ class Terminal:
         raise AssertionError(f"{pattern!r} never appeared on the screen:\n{self.screen()}")
 
     def close(self) -> None:
-        subprocess.run(["tmux", "-L", self.socket, "kill-server"], env=self.env, capture_output=True, timeout=10)
+        subprocess.run(["tmux", "-S", str(self.socket), "kill-server"], env=self.env, capture_output=True,
+                       timeout=10 * SECOND)
+        self.socket.unlink(missing_ok=True)  # tmux leaves it behind
 
 
 def test_status_line_transcript_and_latency_appear_and_update(tmp_path):
@@ -52,9 +59,10 @@ def test_status_line_transcript_and_latency_appear_and_update(tmp_path):
     # A shell runs the program and prints its exit status (tmux itself can be slow to reap
     # it). Its INT trap keeps it alive past the Ctrl-C that the program, not sh, must handle;
     # a trap (unlike an ignored signal) is reset to the default in the child.
-    # After it, stty shows whether the terminal got its echo and line editing back.
+    # After it, stty shows whether the terminal got its echo and line editing back, then a
+    # marker: the pane's blank rows cannot tell "stty printed nothing" from "not yet".
     command = (f"trap true INT; {sys.executable} -m tfy_live talk --local; echo exit status $?; "
-               "stty -a | tr ' ;' '\\n\\n' | grep -x -e echo -e icanon | tr '\\n' ' '; echo")
+               "stty -a | tr ' ;' '\\n\\n' | grep -x -e echo -e icanon | tr '\\n' ' '; echo '(stty done)'")
     terminal = Terminal(["sh", "-c", command], env)
     try:
         # Connected first (the target alone, for the moment before the conversation starts), then
@@ -90,8 +98,7 @@ def test_status_line_transcript_and_latency_appear_and_update(tmp_path):
         assert "Traceback" not in final
         assert re.search(r"done: 2 turns, \d+\.\d s, latency median \d+ ms, p95 \d+ ms, \d+ tokens", final)
         assert "exit status 130" in final
-        # stty prints after the status line; a terminal left without echo or line editing never shows this.
-        terminal.wait_for(r"exit status 130\s*\n\s*icanon echo")
+        assert "icanon echo" in terminal.wait_for(r"\(stty done\)")
     finally:
         terminal.close()
 
@@ -128,7 +135,7 @@ def test_push_to_talk_enter_starts_and_ends_the_turn(tmp_path):
         terminal.wait_for(r"push-to-talk: speaking — press Enter when done")
         time.sleep(1.5)
         terminal.tmux("send-keys", "-t", "t", "Enter")
-        screen = terminal.wait_for(r"turn 1 · latency \d+ ms", timeout=15)
+        screen = terminal.wait_for(r"turn 1 · latency \d+ ms", timeout=15 * SECOND)
         seconds = float(re.search(r"you › \((\d\.\d\d) s of speech\)", screen).group(1))
         assert 1.0 <= seconds <= 3.0, screen
         assert "model › Echo of" in screen

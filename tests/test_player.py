@@ -2,6 +2,7 @@ import asyncio
 
 from tfy_live.player import Player
 from tests.fakes import FakeSink
+from tests.timing import SECOND
 
 SLICE = 960  # 20 ms at 24 kHz
 
@@ -13,7 +14,7 @@ async def test_audio_goes_out_in_slices_of_at_most_20_ms_in_order():
     player.put(data[:1001])  # an odd byte count is carried to the next chunk
     player.put(data[1001:])
     task = asyncio.create_task(player.run())
-    await asyncio.wait_for(player.wait_idle(), 1)
+    await asyncio.wait_for(player.wait_idle(), 1 * SECOND)
     task.cancel()
     assert sink.data == data
     assert all(len(w) <= SLICE and len(w) % 2 == 0 for w in sink.writes)
@@ -27,7 +28,7 @@ async def test_interrupt_reports_what_was_dropped_and_goes_idle():
     task = asyncio.create_task(player.run())
     await asyncio.sleep(0.025)
     dropped = player.interrupt()
-    await asyncio.wait_for(player.wait_idle(), 1)
+    await asyncio.wait_for(player.wait_idle(), 1 * SECOND)
     task.cancel()
     assert 900 < dropped < 1000
     assert player.queued_ms == 0
@@ -44,7 +45,7 @@ async def test_audio_at_another_rate_is_resampled_to_the_sink_rate_without_click
     for start in range(0, len(sine), 640):  # 20 ms messages at 16 kHz
         player.put(sine[start:start + 640], 16000)
     task = asyncio.create_task(player.run())
-    await asyncio.wait_for(player.wait_idle(), 2)
+    await asyncio.wait_for(player.wait_idle(), 2 * SECOND)
     task.cancel()
     out = np.frombuffer(sink.data, "<i2").astype(float)
     assert 24000 - 600 < len(out) <= 24000  # one second at 24 kHz, less the filter delay (~21 ms)
@@ -132,7 +133,7 @@ async def test_with_nothing_else_waking_the_loop_a_timer_keeps_the_buffer_fed():
     data = bytes(range(256)) * 30  # 160 ms
     player.put(data)
     task = asyncio.create_task(player.run())
-    await asyncio.wait_for(player.wait_idle(), 2)
+    await asyncio.wait_for(player.wait_idle(), 2 * SECOND)
     task.cancel()
     assert sink.data == data
     # Paced by the buffer: written over several wake-ups, never more than 40 ms ahead of the first write.
@@ -165,7 +166,7 @@ async def test_a_buffered_sink_error_ends_the_playback_task_with_that_error():
     await asyncio.sleep(0)
     player.put(bytes(960))  # must not raise here, in the receive loop's call
     try:
-        await asyncio.wait_for(task, 1)
+        await asyncio.wait_for(task, 1 * SECOND)
     except AudioError as exc:
         assert "speaker went away" in str(exc)
     else:
@@ -179,7 +180,7 @@ async def test_a_sink_that_cannot_tell_its_room_is_written_slice_by_slice():
     data = bytes(range(256)) * 30
     player.put(data)
     task = asyncio.create_task(player.run())
-    await asyncio.wait_for(player.wait_idle(), 2)
+    await asyncio.wait_for(player.wait_idle(), 2 * SECOND)
     task.cancel()
     assert sink.data == data and not sink.direct
     assert all(len(w) <= SLICE for w in sink.slow)

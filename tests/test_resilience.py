@@ -8,6 +8,7 @@ import soundfile
 
 from tests.cli_run import CANARY_KEY, tfy_live
 from tests.test_integration import target_env
+from tests.timing import SECOND
 from tfy_live.localgw import Fault, GatewayThread
 
 RATE = 16000
@@ -46,7 +47,7 @@ def test_the_second_turn_goes_to_a_resumed_connection_and_nothing_is_lost(tmp_pa
         transcript = tmp_path / "t.jsonl"
         record = tmp_path / "both.wav"
         result = tfy_live("talk", "--provider", "acct", "--input-file", str(wav_in), "--output-file", str(out),
-                          "--transcript", str(transcript), "--record", str(record), env=target_env(gw), timeout=60)
+                          "--transcript", str(transcript), "--record", str(record), env=target_env(gw))
         connections = list(gw.connections)
     finally:
         thread.stop()
@@ -95,7 +96,7 @@ def test_a_gateway_that_stays_down_ends_with_the_fix_after_bounded_attempts(tmp_
             nonlocal stopped
             import time
 
-            deadline = time.monotonic() + 30
+            deadline = time.monotonic() + 30 * SECOND
             while time.monotonic() < deadline and not gw.connections or not any(
                     "turnComplete" in m.get("serverContent", {}) for m in gw.connections[0].sent):
                 time.sleep(0.01)
@@ -107,8 +108,8 @@ def test_a_gateway_that_stays_down_ends_with_the_fix_after_bounded_attempts(tmp_
         watcher = threading.Thread(target=stop_when_faulted, daemon=True)
         watcher.start()
         result = tfy_live("talk", "--provider", "acct", "--input-file", str(wav_in), "--output-file",
-                          str(tmp_path / "o.wav"), env=env, timeout=90)
-        watcher.join(5)
+                          str(tmp_path / "o.wav"), env=env, timeout=90 * SECOND)
+        watcher.join(5 * SECOND)
     finally:
         if not stopped:
             thread.stop()
@@ -129,7 +130,7 @@ def run_with(tmp_path, faults, *extra, input_file=None):
         transcript, record = tmp_path / "t.md", tmp_path / "r.wav"
         result = tfy_live("talk", "--provider", "acct", "--input-file", str(wav_in), "--output-file",
                           str(tmp_path / "o.wav"), "--transcript", str(transcript), "--record", str(record),
-                          *extra, env=target_env(gw), timeout=60)
+                          *extra, env=target_env(gw))
         return result, list(gw.connections), transcript, record
     finally:
         thread.stop()

@@ -67,7 +67,7 @@ def test_every_error_path_leaks_nothing(tmp_path, case):
             env["TFY_BASE_URL"] = f"ftp://{CANARY_KEY}@gw"
         elif case in ("devices", "voices", "help"):
             args = {"devices": ["devices"], "voices": ["voices"], "help": ["talk", "--help"]}[case]
-        result = tfy_live(*args, env=env, timeout=60)
+        result = tfy_live(*args, env=env)
     finally:
         thread.stop()
     if case == "devices":  # 4 on a machine without audio devices (README), with one line naming the file options

@@ -11,6 +11,7 @@ from tests.fakes import FakeSession, WaitUntil, audio_msg, msg
 from tfy_live import events as ev
 from tfy_live.errors import GatewayError
 from tfy_live.link import Link
+from tests.timing import SECOND
 
 NEWS = (ev.GoingAway, ev.Reconnecting, ev.Resumed)
 STATES = {ev.GoingAway: "switching", ev.Reconnecting: "reconnecting", ev.Resumed: "resumed"}
@@ -113,6 +114,16 @@ async def test_it_gives_up_after_a_bounded_number_of_attempts_with_backoff():
     assert no_sleep.calls == [0, 0.5, 1]
 
 
+async def test_by_default_it_tries_six_times_after_0_to_8_s():
+    # The default the CLI uses (tfy-live talk without --reconnect-attempts), as the README says.
+    no_sleep.calls.clear()
+    opener = Opener(FakeSession([dropped()]), *[dropped()] * 6)
+    async with Link(opener, sleep=no_sleep) as link:
+        with pytest.raises(GatewayError, match=r"could not reconnect in 6 attempts "):
+            await drain(link)
+    assert no_sleep.calls == [0, 0.5, 1, 2, 4, 8]
+
+
 async def test_a_refusal_while_reconnecting_ends_at_once():
     opener = Opener(FakeSession([dropped()]), GatewayError("the gateway rejected the API key (HTTP 401)"))
     async with Link(opener, sleep=no_sleep) as link:
@@ -141,17 +152,17 @@ async def test_go_away_mid_turn_resumes_from_the_handle_that_includes_the_turn_t
     second = FakeSession([audio_msg(b"\x03\x00" * 480)])
     opener, states = Opener(first, second), []
     async with Link(opener) as link:
-        turn = await asyncio.wait_for(drain(link, states), 5)
+        turn = await asyncio.wait_for(drain(link, states), 5 * SECOND)
         assert len(turn) == 4 and states == ["switching"]  # the turn went on undisturbed; goAway is the link's news
         assert opener.handles == [None]
-        await asyncio.wait_for(drain(link, states), 5)  # the handle, then the switch
+        await asyncio.wait_for(drain(link, states), 5 * SECOND)  # the handle, then the switch
         assert opener.handles == [None, "h-2"]
         assert states == ["switching", "resumed"]
         assert first in opener.closed and second not in opener.closed
         await link.send_audio(b"\x00\x00")
         assert second.sent == [("audio", b"\x00\x00")] and ("audio", b"\x00\x00") not in first.sent
         nxt = link.receive().__aiter__()
-        assert isinstance(await asyncio.wait_for(nxt.__anext__(), 5), ev.Audio)
+        assert isinstance(await asyncio.wait_for(nxt.__anext__(), 5 * SECOND), ev.Audio)
 
 
 async def test_a_connection_opened_from_an_older_handle_is_replaced():
@@ -167,7 +178,7 @@ async def test_a_connection_opened_from_an_older_handle_is_replaced():
         receiving = asyncio.create_task(drain(link))
         await WaitUntil(lambda: len(opener.handles) == 3).wait()
         opener.gate.set()
-        await asyncio.wait_for(receiving, 5)
+        await asyncio.wait_for(receiving, 5 * SECOND)
         assert opener.handles == [None, "h-1", "h-2"]
         assert link.session is not first and link.handle == "h-2"
 
@@ -179,7 +190,7 @@ async def test_go_away_between_turns_switches_once_the_user_is_quiet_or_time_run
     async with Link(opener, can_switch=lambda: not speaking) as link:  # mid-sentence: do not split it
         loop = asyncio.get_running_loop()
         started = loop.time()
-        await asyncio.wait_for(drain(link), 5)  # switched only when time was nearly up
+        await asyncio.wait_for(drain(link), 5 * SECOND)  # switched only when time was nearly up
         assert 0.15 < loop.time() - started < 1.0
         assert opener.handles == [None, "h-9"] and first in opener.closed
 
@@ -190,5 +201,5 @@ async def test_go_away_between_turns_switches_once_the_user_is_quiet_or_time_run
         await asyncio.sleep(0.3)
         assert not receiving.done()  # ready to switch, but waiting for a pause
         speaking = False
-        await asyncio.wait_for(receiving, 5)
+        await asyncio.wait_for(receiving, 5 * SECOND)
         assert first in opener.closed

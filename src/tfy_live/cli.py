@@ -435,6 +435,10 @@ def talk(
     reply_timeout: Annotated[float, typer.Option(
         "--reply-timeout", envvar="TFY_LIVE_REPLY_TIMEOUT", min=1.0,
         help="With --input-file: seconds to wait for the model's reply before giving up (exit 3).")] = 30.0,
+    reconnect_attempts: Annotated[Optional[int], typer.Option(
+        "--reconnect-attempts", envvar="TFY_LIVE_RECONNECT_ATTEMPTS", min=1, show_default="6", rich_help_panel=TARGET,
+        help="When the connection drops: reconnect attempts in a row (after 0, 0.5, 1, 2, 4, 8 s) "
+             "before giving up (exit 3).")] = None,
 ) -> None:
     """Hold a spoken conversation with a realtime model through the gateway.
 
@@ -461,7 +465,8 @@ def talk(
         echo = echo_options(aec=aec, noise_suppression=noise_suppression, high_pass=high_pass,
                             half_duplex=half_duplex, barge_in=barge_in, tail_ms=half_duplex_tail_ms)
         return await run_talk(settings, audio, options=options, local=target.local, turns=turns,
-                              reply_timeout=reply_timeout, output=output, echo=echo)
+                              reply_timeout=reply_timeout, output=output, echo=echo,
+                              reconnect_attempts=reconnect_attempts)
 
     run(main)
 

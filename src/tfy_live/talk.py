@@ -24,7 +24,7 @@ from tfy_live.conversation import Conversation, Recorder
 from tfy_live.echoguard import EchoGuard, EchoOptions
 from tfy_live.endrule import EndRule
 from tfy_live.errors import ConfigError
-from tfy_live.link import Link
+from tfy_live.link import MAX_ATTEMPTS, Link
 from tfy_live.outfiles import Policy, Target, check, refuse_same_file
 from tfy_live.session import Session
 from tfy_live.shaping import ModelOptions
@@ -155,6 +155,7 @@ async def talk(
     output: OutputChoice = OutputChoice(),
     echo: EchoOptions = EchoOptions(),
     connect: Connect | None = None,
+    reconnect_attempts: int | None = None,
 ) -> int:
     """Run one conversation; return the exit code (errors are raised as TfyLiveError)."""
     from tfy_live import gateway
@@ -178,7 +179,7 @@ async def talk(
         reporter.status(echo_note)
         await _converse(settings, source, sink, reporter, rule, local=local, options=options,
                         transcripts=output.transcripts, connect=connect, chunk_ms=audio.chunk_ms, recorder=recorder,
-                        guard=guard)
+                        guard=guard, reconnect_attempts=reconnect_attempts)
     return 0
 
 
@@ -241,7 +242,8 @@ async def _given(messages: list[str]) -> AsyncIterator[str]:
 async def _converse(settings: Settings, source: AudioSource | None, sink: AudioSink, reporter: Fanout, rule: EndRule,
                     *, local: bool, options: ModelOptions, transcripts: bool, connect: Connect,
                     chunk_ms: float = CHUNK_MS, recorder: Recorder | None = None,
-                    lines: AsyncIterator[str] | None = None, guard: EchoGuard | None = None) -> None:
+                    lines: AsyncIterator[str] | None = None, guard: EchoGuard | None = None,
+                    reconnect_attempts: int | None = None) -> None:
     from tfy_live import gateway
 
     if lines is None:
@@ -279,7 +281,8 @@ async def _converse(settings: Settings, source: AudioSource | None, sink: AudioS
         # when the user is not mid-sentence.
         timeline = Timeline(started=time.monotonic())
         session = await stack.enter_async_context(Link(
-            open_session, chunk_s=chunk_ms / 1000, can_switch=lambda: not timeline.user_speaking(time.monotonic())))
+            open_session, chunk_s=chunk_ms / 1000, can_switch=lambda: not timeline.user_speaking(time.monotonic()),
+            max_attempts=reconnect_attempts or MAX_ATTEMPTS))
         reporter.connected(f"{settings.host} · {settings.provider} · {settings.model} · {settings.voice}")
         if options.push_to_talk:
             reporter.status("push-to-talk: press Enter to start speaking and Enter again when done")

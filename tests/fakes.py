@@ -15,6 +15,7 @@ from tfy_live.gateway.translate import translate
 from tfy_live.player import Player
 from tfy_live.session import Session
 from tfy_live.timeline import Timeline, Turn
+from tests.timing import SECOND
 
 
 def msg(**fields: Any) -> types.LiveServerMessage:
@@ -29,7 +30,7 @@ def audio_msg(pcm: bytes, rate: int = 24000) -> types.LiveServerMessage:
 class WaitUntil:
     """A script step: hold the server until ``condition()`` is true."""
 
-    def __init__(self, condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    def __init__(self, condition: Callable[[], bool], timeout: float = 5.0 * SECOND) -> None:
         self.condition = condition
         self.timeout = timeout
 

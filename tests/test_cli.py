@@ -6,6 +6,7 @@ import pytest
 
 from tests.cli_run import CANARY_KEY, clean_env, tfy_live
 from tfy_live.voices import VOICES
+from tests.timing import SECOND
 
 HELLO = Path(__file__).resolve().parent.parent / "examples" / "hello.wav"
 
@@ -150,7 +151,7 @@ def test_help_imports_none_of_the_heavy_modules():
             "except SystemExit:\n    pass\n"
             "heavy = ('google.genai', 'numpy', 'asyncio', 'pyaudio', 'uvloop', 'livekit', 'websockets')\n"
             "print(sorted(m for m in heavy if m in sys.modules), file=sys.stderr)")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=clean_env(), timeout=60)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=clean_env(), timeout=60 * SECOND)
     assert "Usage" in result.stdout
     assert result.stderr.strip().splitlines()[-1] == "[]", result.stderr
 

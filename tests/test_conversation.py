@@ -6,6 +6,7 @@ from tfy_live.conversation import TOOL_ERROR, Conversation
 from tfy_live.endrule import EndRule
 from tfy_live.errors import GatewayError, NoReplyError
 from tests.fakes import FakeSession, FakeSink, FakeSource, Lines, RecordingReporter, WaitUntil, audio_msg, msg
+from tests.timing import SECOND
 
 MS20_16K = 640  # bytes in 20 ms of 16 kHz s16le
 MS20_24K = 960
@@ -231,7 +232,7 @@ async def test_text_chat_waits_for_each_reply_and_ends_after_the_last():
     reporter = RecordingReporter()
     conversation = Conversation(session, None, FakeSink(write_delay=0), reporter, rule=EndRule(grace_s=0),
                                 lines=Lines("capital of France?", "", "its population?", None))
-    summary = await asyncio.wait_for(conversation.run(), 5)
+    summary = await asyncio.wait_for(conversation.run(), 5 * SECOND)
     assert session.sent == [("text", "capital of France?"), ("text", "its population?")]
     assert summary.turns == 2 and summary.total_tokens == 10
     assert reporter.args_of("model_text") == [("Paris.",), ("About 2.1 million.",)]

@@ -4,6 +4,7 @@ import asyncio
 import os
 
 from tfy_live.keyboard import LineEditor, typed_lines
+from tests.timing import SECOND
 
 
 def test_enter_finishes_a_line_and_editing_keys_edit_it():
@@ -41,7 +42,7 @@ async def test_on_edit_is_ignored_when_input_is_not_a_terminal():
     os.write(write, b"abc\n")
     os.close(write)
     edits: list[str] = []
-    lines = await asyncio.wait_for(_collect(typed_lines(read, on_edit=edits.append)), 5)
+    lines = await asyncio.wait_for(_collect(typed_lines(read, on_edit=edits.append)), 5 * SECOND)
     os.close(read)
     assert lines == ["abc"] and edits == []
 

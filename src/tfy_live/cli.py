@@ -639,7 +639,9 @@ def main() -> None:
     except Interrupted as exc:
         _stopped(exc)
         code = exc.exit_code
-    if code > 128:
+    if code > 128 or "livekit.rtc" in sys.modules:
+        # livekit's native runtime can abort the process (a Rust panic, exit 134) when the interpreter
+        # tears down around its threads; its own atexit disposal runs in _leave, the teardown does not.
         _leave(code)
     sys.exit(code)
 
@@ -657,9 +659,9 @@ def _flush_stdout(code: int) -> int:
 
 
 def _leave(code: int) -> None:
-    """Exit after a stop signal, the clean-up done (files, the built-in gateway), without the interpreter's teardown.
+    """Exit, the clean-up done (files, the built-in gateway), without the interpreter's teardown.
 
-    Python gives the signals back their default action before it tears its
+    Used after a stop signal, and whenever livekit's native library is loaded. Python gives the signals back their default action before it tears its
     modules down (half a second with PortAudio loaded): a second Ctrl-C there
     would kill by signal. The atexit functions still run first, under the
     handlers of ``exit_on_signal`` (PortAudio's release, a probe's log); the

@@ -611,11 +611,24 @@ def local_gateway(
     reply_speed: float = typer.Option(
         4.0, "--reply-speed", min=0.1, help="How much faster than real time the echo model sends its reply."
     ),
+    replay: Optional[Path] = typer.Option(
+        None, "--replay", metavar="FILE", show_default=False,
+        help="Instead of the echo model, replay this recorded session file (JSON Lines, the format of "
+             "tests/realtraffic/README.md) to each client: the Nth session of the file to the Nth connection."),
+    replay_speed: float = typer.Option(
+        1.0, "--replay-speed", min=0.01, help="With --replay: how much faster than recorded the pauses (after_s) pass."),
+    replay_then: Optional[str] = typer.Option(
+        None, "--replay-then", metavar="repeat|echo", show_default=False,
+        help="With --replay: what connections after the file's last session get: repeat (that session again) or "
+             "echo (the echo model). Default: the file's 'then', else repeat."),
 ) -> None:
-    """Run the built-in local gateway (TLS, echo model) for other clients to try against."""
+    """Run the built-in local gateway (TLS, echo model or a replay) for other clients to try against."""
     from tfy_live.talk import serve_local_gateway
 
-    run(lambda: serve_local_gateway(host=host, port=port, reply_speed=reply_speed))
+    if replay is None and replay_then is not None:
+        raise ConfigError("--replay-then needs --replay FILE")
+    run(lambda: serve_local_gateway(host=host, port=port, reply_speed=reply_speed, replay=replay,
+                                    replay_speed=replay_speed, replay_then=replay_then))
 
 
 def main() -> None:

@@ -297,25 +297,41 @@ async def _converse(settings: Settings, source: AudioSource | None, sink: AudioS
             reporter.finished(conversation.summary())
 
 
-async def serve_local_gateway(*, host: str, port: int, reply_speed: float) -> int:
-    """Run the built-in gateway until Ctrl-C, printing how to point a client at it."""
+async def serve_local_gateway(*, host: str, port: int, reply_speed: float, replay: Path | None = None,
+                              replay_speed: float = 1.0, replay_then: str | None = None) -> int:
+    """Run the built-in gateway until Ctrl-C, printing how to point a client at it.
+
+    With ``replay``, each connection gets the file's next recorded session instead of the echo model.
+    """
     from rich.console import Console
+    from rich.markup import escape
 
     from tfy_live.localgw import LocalGateway
+    from tfy_live.localgw.replay import load
 
     console = Console(highlight=False, soft_wrap=True)
-    local_gw = LocalGateway(host=host, port=port, reply_speed=reply_speed)
+    script = load(replay, replay_then) if replay is not None else None  # a bad file: exit 2 before listening
+    local_gw = LocalGateway(host=host, port=port, reply_speed=reply_speed, replay=script, replay_speed=replay_speed)
     try:
         await local_gw.start()
     except OSError as exc:  # socket.gaierror included
         raise listen_error(host, port, exc) from exc
     try:
-        console.print(f"[bold]tfy-live local gateway[/bold] (echo model) listening on {local_gw.base_url}")
+        model = "echo model" if script is None else f"replaying {script.name}"
+        console.print(f"[bold]tfy-live local gateway[/bold] ({escape(model)}) listening on {local_gw.base_url}")
         console.print(f"CA certificate: {local_gw.ca_file}")
+        if script is not None:
+            count, later = len(script.sessions), "the last one again" if script.then == "repeat" else "the echo model"
+            speed = f", pauses {replay_speed:g}x faster" if replay_speed != 1 else ""
+            console.print(f"{count} recorded session{'s' if count != 1 else ''} ({script.kind}, {script.shape}{speed}), "
+                          f"one per connection, then {later}")
+            for note in script.notes:
+                console.print(f"[dim]{escape(note)}[/dim]")
         console.print("Any non-empty API key and any provider account name are accepted. Try:")
+        kind = " --provider-kind vertex" if script is not None and script.kind == "vertex" else ""
         console.print(
             f"  TFY_BASE_URL={local_gw.base_url} TFY_API_KEY=anything SSL_CERT_FILE={local_gw.ca_file} \\\n"
-            f"    tfy-live talk --provider {LOCAL_PROVIDER}"
+            f"    tfy-live talk --provider {LOCAL_PROVIDER}{kind}"
         )
         console.print("[dim]Ctrl-C to stop[/dim]")
         await asyncio.Event().wait()

@@ -1,7 +1,7 @@
-"""The built-in local gateway: the Live protocol over TLS with an echo model.
+"""The built-in local gateway: the Live protocol over TLS with an echo model, or a recorded session replayed.
 
 Used by ``tfy-live talk --local``, run standalone by ``tfy-live
-local-gateway``, and the test double of the integration tests.
+local-gateway`` (``--replay FILE``), and the test double of the integration tests.
 """
 
 from tfy_live.localgw.echo import EchoModel, EchoOptions

@@ -3,8 +3,9 @@
     Gemini kind: <prefix>/live/<account>/ws/google.ai.generativelanguage.<ver>.GenerativeService.BidiGenerateContent
     Vertex kind: <prefix>/live/<account>
 
-Behind it the echo model (``echo.py``). Every connection is recorded
-(``ConnectionRecord``) so tests can check what a client really sent.
+Behind it the echo model (``echo.py``), or a recorded session replayed
+(``replay.py``: ``replay=`` a file or a parsed script). Every connection is
+recorded (``ConnectionRecord``) so tests can check what a client really sent.
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ import logging
 import re
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
+from tfy_live.localgw import replay as rp
 from tfy_live.localgw.echo import EchoModel, EchoOptions, audio_chunks, decode_b64, get
 from tfy_live.localgw.loopthread import LoopThread
 from tfy_live.localgw.tls import LocalCertificates
@@ -89,9 +92,16 @@ class ConnectionRecord:
 
 
 def _reject(status: int, message: str) -> Response:
-    body = json.dumps({"error": {"code": status, "message": message}}).encode()
-    headers = Headers([("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
-    return Response(status, http.HTTPStatus(status).phrase, headers, body)
+    return _response(status, json.dumps({"error": {"code": status, "message": message}}).encode(), "application/json")
+
+
+def _response(status: int, body: bytes, content_type: str) -> Response:
+    try:
+        phrase = http.HTTPStatus(status).phrase
+    except ValueError:  # a status no standard names (a replay file may hold one)
+        phrase = "Unknown"
+    headers = Headers([("Content-Type", content_type), ("Content-Length", str(len(body)))])
+    return Response(status, phrase, headers, body)
 
 
 @dataclass
@@ -127,8 +137,15 @@ class LocalGateway:
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, prefix: str = "/api/llm",
                  api_key: str | None = None, reply_speed: float = 1.0, options: EchoOptions | None = None,
-                 faults: Sequence[Fault] = (), record: bool = False) -> None:
+                 faults: Sequence[Fault] = (), record: bool = False, replay: rp.Script | Path | None = None,
+                 replay_speed: float = 1.0, replay_then: str | None = None) -> None:
+        """``replay``: play a recorded session to each client instead of the echo model (``replay.py``),
+        its pauses ``replay_speed`` times faster; ``replay_then`` overrides the file's ``then``."""
         self.faults = list(faults)
+        script = rp.load(replay) if isinstance(replay, Path) else replay
+        self.replay = script.with_then(replay_then) if script is not None else None
+        self.replay_speed = replay_speed
+        self._replayed = 0  # connections that reached a session (the Nth plays the Nth of the file)
         # Keep every message and all audio of each connection (for tests to inspect). Off for
         # `talk --local` and the standalone gateway: a long session would grow without bound.
         self.record = record
@@ -212,6 +229,12 @@ class LocalGateway:
             if fault.action == "reject" and fault.connection == index:
                 record.status = fault.code
                 return _reject(fault.code, fault.reason)
+        if self.replay is not None:
+            session = connection.tfy_replay = self.replay.session(self._replayed)  # type: ignore[attr-defined]
+            self._replayed += 1
+            if session is not None and session.refuse is not None:
+                record.status = session.refuse.status
+                return _response(session.refuse.status, session.refuse.body, session.refuse.content_type)
         return None
 
     # -- the session -----------------------------------------------------------
@@ -221,6 +244,9 @@ class LocalGateway:
         try:
             first = json.loads(await ws.recv())
             record.setup = get(first, "setup") or {}
+            if (session := getattr(ws, "tfy_replay", None)) is not None:
+                await self._replay(ws, record, session)
+                return
             index = self.connections.index(record)
             faults = [f for f in self.faults if f.connection == index and f.action not in ("reject",)]
             for fault in [f for f in faults if f.action == "slow_setup"]:
@@ -279,6 +305,60 @@ class LocalGateway:
 
             if not isinstance(exc, ConnectionClosed):
                 raise
+
+    async def _replay(self, ws: ServerConnection, record: ConnectionRecord, session: rp.Session) -> None:
+        """Play one session of the replay script (the setup has been read), listening to the client meanwhile."""
+        turns = rp.ClientTurns(self.options)
+        heard = waited = 0  # turns the client has finished; turns the script has waited for
+        changed = asyncio.Event()
+
+        async def listen() -> None:
+            nonlocal heard
+            from websockets.exceptions import ConnectionClosed
+
+            with contextlib.suppress(ConnectionClosed):
+                async for raw in ws:
+                    try:
+                        message = json.loads(raw)
+                    except ValueError:
+                        continue  # the script goes on: a replay does not judge the client
+                    if self.record:
+                        record.received.append(message)
+                        record.received_at.append(time.monotonic())
+                        self._record_audio(record, message)
+                    if isinstance(message, dict):
+                        heard += turns.feed(message)
+                    changed.set()
+
+        # The listener reads while the script waits or sleeps: the client's sends never back up, and
+        # a client that leaves ends the script at once.
+        listener = asyncio.create_task(listen(), name="replay-listener")
+        try:
+            for step in session.steps:
+                if isinstance(step, rp.Pause):
+                    await asyncio.wait([listener], timeout=step.seconds / self.replay_speed)
+                elif isinstance(step, rp.AwaitClient):
+                    while heard <= waited and not listener.done():
+                        changed.clear()
+                        waiter = asyncio.ensure_future(changed.wait())
+                        try:
+                            await asyncio.wait([listener, waiter], return_when=asyncio.FIRST_COMPLETED)
+                        finally:
+                            waiter.cancel()
+                    waited += 1
+                else:
+                    await self._send(ws, record, step.message)
+                if listener.done():
+                    return
+            if session.close is None:
+                await listener  # no close recorded: open until the client leaves
+            elif session.close.drop:
+                ws.transport.abort()
+            else:
+                await ws.close(session.close.code, session.close.reason)
+        finally:
+            listener.cancel()
+            await asyncio.gather(listener, return_exceptions=True)
 
     @staticmethod
     def _record_audio(record: ConnectionRecord, message: dict[str, Any]) -> None:

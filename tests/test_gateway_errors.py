@@ -93,3 +93,88 @@ def test_the_table_is_read_most_specific_class_first():
     # A certificate failure is also a ValueError and an OSError: it gets its own line, not theirs.
     assert "TLS verification" in str(translate_error(ssl.SSLCertVerificationError("bad cert"), SETTINGS))
     assert "refused" in str(translate_error(ConnectionRefusedError(), SETTINGS))
+
+
+# -- close reasons as the real servers send them (tests/realtraffic) ----------------------------------------
+
+CORPUS = __import__("pathlib").Path(__file__).parent / "realtraffic"
+VERTEX = resolve({"provider": "acct", "provider_kind": "vertex"},
+                 {"TFY_API_KEY": KEY, "TFY_BASE_URL": "https://gw.example.com/api/llm"})
+
+
+def corpus_closes() -> list[tuple[str, str, int, str]]:
+    """(file, kind, code, reason) of every close in the corpus that quotes its reason."""
+    import json
+
+    closes = []
+    for path in sorted(CORPUS.glob("*.jsonl")):
+        lines = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        for line in lines[1:]:
+            close = line.get("close")
+            if close and close.get("reason") and close.get("code"):
+                closes.append((path.name, lines[0]["kind"], close["code"], close["reason"]))
+    return closes
+
+
+def test_a_reason_the_server_cut_at_123_bytes_is_shown_with_an_ellipsis():
+    closes = corpus_closes()
+    cut = [c for c in closes if len(c[3].encode()) == 123]
+    assert len(cut) >= 5  # quota, four model-not-found variants
+    for name, kind, code, reason in closes:
+        settings = VERTEX if kind == "vertex" else SETTINGS
+        text = str(translate_error(genai_errors.APIError(code, reason), settings))
+        shown = text.split(f"code {code}: ", 1)[1].split(" — ")[0]
+        assert shown.endswith("…") == (len(reason.encode()) == 123), (name, shown)
+        assert shown.rstrip("…") == " ".join(reason.split()), name  # the rest exactly as the server said it
+    # and in the forms a close arrives in: a close frame the client read, a trailing space, a cut mid-word
+    quota = next(c[3] for c in cut if c[3].startswith("You exceeded"))
+    assert str(translate_error(ws.ConnectionClosedError(Close(1011, quota), None), SETTINGS)).count("head to: h… —") == 1
+    listmodels = next(c[3] for c in cut if c[3].endswith("Call ListModels "))
+    assert "Call ListModels… —" in str(translate_error(genai_errors.APIError(1008, listmodels), SETTINGS))
+
+
+def test_a_reason_cut_inside_a_multi_byte_character_is_marked_too():
+    from tfy_live.gateway.errors import shown_reason
+
+    full = ("Das angeforderte Modell X ist für API-Version v1beta nicht verfügbar oder unterstützt "
+            "bidiGenerateContent nicht: Modellübersicht über ListModels.")
+    reason = full.encode()[:123].decode("utf-8", "ignore")  # the cut fell inside "ü": 122 bytes are left
+    assert len(reason.encode()) == 122 and shown_reason(reason).endswith("nicht: Modell…")
+    assert shown_reason("Internal error encountered.") == "Internal error encountered."
+    assert shown_reason("") == ""
+
+
+def test_the_advice_on_a_close_is_for_the_provider_kind():
+    reason = "Publisher Model `projects/p/locations/global/publishers/google/models/x` was not found"
+    vertex = str(translate_error(genai_errors.APIError(1008, reason), VERTEX))
+    gemini = str(translate_error(genai_errors.APIError(1008, "models/x is not found for API version v1beta"), SETTINGS))
+    assert "--api-version" not in vertex and "check --model" in vertex and "Vertex project" in vertex
+    assert "--api-version" in gemini
+    for code in CLOSE_CODES:  # no close, on any path, suggests --api-version to a Vertex user
+        assert "--api-version" not in str(translate_error(genai_errors.APIError(code, "x"), VERTEX))
+        assert "--api-version" not in str(translate_error(ws.ConnectionClosedError(Close(code, "x"), None), VERTEX))
+
+
+CLOSE_CODES = (1000, 1001, 1006, 1007, 1008, 1009, 1011, 1012, 1013, 1014)
+
+
+@pytest.mark.parametrize("reason, flag", [
+    # as the real server words it (google-gemini/cookbook#775)
+    ("Invalid JSON payload received. Unknown name \"enable_affective_dialog\" at 'setup.generation_config': "
+     "Cannot find field.", "--affective-dialog"),
+    ("Invalid JSON payload received. Unknown name \"thinkingConfig\" at 'setup.generation_config': Cannot find field.",
+     "--thinking-budget"),
+    ("Invalid JSON payload received. Unknown name \"proactivity\" at 'setup': Cannot find field.", "--proactive-audio"),
+    ("Invalid JSON payload received. Unknown name \"proactive_audio\" at 'setup.proactivity': Cannot find field.",
+     "--proactive-audio"),
+])
+def test_a_refused_setup_field_names_the_option_that_sent_it(reason, flag):
+    for settings in (SETTINGS, VERTEX):
+        text = str(translate_error(genai_errors.APIError(1007, reason), settings))
+        assert f"refused the setup field that {flag} sets: run without {flag}" in text
+        assert not translate_error(genai_errors.APIError(1007, reason), settings).retryable
+
+
+def test_a_1007_that_names_no_field_of_ours_keeps_the_general_advice():
+    text = str(translate_error(genai_errors.APIError(1007, "Request contains an invalid argument."), VERTEX))
+    assert "bad setup option" in text and "run without" not in text

@@ -323,3 +323,43 @@ async def test_without_the_private_attributes_a_conversation_uses_the_public_cal
     message = await sdk.parse_frame(hidden, b'{"goAway": {"timeLeft": "5s"}}')
     assert message.go_away is not None
     await sdk.warm_up(object())  # no client where we look: nothing to warm, and no error
+
+
+def keys_in(value) -> set[str]:
+    """Every key at any depth, in camelCase."""
+    if isinstance(value, dict):
+        return set(value) | {k for v in value.values() for k in keys_in(v)}
+    if isinstance(value, list):
+        return {k for v in value for k in keys_in(v)}
+    return set()
+
+
+MODEL_SPECIFIC = {"enableAffectiveDialog", "proactivity", "proactiveAudio", "thinkingConfig", "thinkingBudget"}
+
+
+@pytest.mark.parametrize("kind", ["gemini", "vertex"])
+async def test_model_specific_setup_fields_are_sent_only_when_asked_for(gateway, kind):
+    """gemini-3.8-live refuses affective dialog, proactivity and thinking config, even set to false or off."""
+    from google.genai import types
+
+    from tfy_live.gateway.client import build_client
+    from tfy_live.shaping import model_options
+
+    settings = settings_for(gateway, kind)
+    for options in (model_options(), model_options(affective_dialog=False, proactive_audio=False, thinking_budget=None,
+                                                   system="Be brief.", language="en-US", temperature=0.2)):
+        async with connect(settings, context=gateway.client_ssl_context(), options=options):
+            pass
+    async with connect(settings, context=gateway.client_ssl_context(),
+                       options=model_options(affective_dialog=True, proactive_audio=True, thinking_budget=0)):
+        pass
+    # What the SDK does with False: it sends it (it leaves out None only), so build_config passes None.
+    client = build_client(settings, gateway.client_ssl_context())
+    falsy = types.LiveConnectConfig(enable_affective_dialog=False, proactivity=types.ProactivityConfig(
+        proactive_audio=False), thinking_config=types.ThinkingConfig(thinking_budget=0))
+    async with client.aio.live.connect(model=settings.model, config=falsy):
+        pass
+    plain, shaped, asked, sdk_falsy = (keys_in(camel(c.setup)) for c in gateway.connections)
+    assert not plain & MODEL_SPECIFIC and not shaped & MODEL_SPECIFIC
+    assert MODEL_SPECIFIC <= asked
+    assert {"enableAffectiveDialog", "proactivity", "thinkingConfig"} <= sdk_falsy

@@ -4,7 +4,9 @@ The mapping is a table (``error_map``) from exception class to the function that
 words it, read in the manner of httpx's ``HTTPCORE_EXC_MAP``: the most specific
 class in the exception's MRO that the table knows wins, so a subclass (an
 ``ssl.SSLCertVerificationError``) gets its own line before its base (any
-``OSError``). Closes are worded by code (``CLOSE_MEANINGS``); ``RETRYABLE_CLOSES``
+``OSError``). Closes are worded by code (``CLOSE_MEANINGS``, and per provider
+kind and refused setup field in ``close_meaning``), the server's reason shown as
+it came, marked where the server cut it (``shown_reason``); ``RETRYABLE_CLOSES``
 are the codes a new connection may cure.
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import socket
 import ssl
 from typing import Any, Callable
@@ -31,6 +34,24 @@ CLOSE_MEANINGS = {
     "Live model; check --model and --api-version",
     1009: "the server sent a frame over 16 MiB, more than tfy-live accepts",
     1011: "the provider hit an internal error (overloaded, quota, or deadline after goAway); try again",
+}
+
+# Vertex has no API version to choose: its 1008 points at the model and the project behind the account.
+VERTEX_1008 = ("the provider refused by policy — usually the model is not available to the Vertex project and "
+               "location behind --provider, or is not a Live model; check --model and the provider account")
+CLOSE_REASON_BYTES = 123  # a close frame carries at most 125 bytes, two of them the code: servers cut reasons here
+# Setup fields a model may refuse (1007 'Unknown name "…"'), either spelling, and the option that sent each.
+SETUP_FIELD_FLAGS = {
+    "enable_affective_dialog": "--affective-dialog",
+    "proactivity": "--proactive-audio",
+    "proactive_audio": "--proactive-audio",
+    "thinking_config": "--thinking-budget",
+    "thinking_budget": "--thinking-budget",
+    "language_code": "--language",
+    "temperature": "--temperature",
+    "google_search": "--google-search",
+    "automatic_activity_detection": "--vad-* or --push-to-talk",
+    "context_window_compression": "--compression-trigger/--compression-target (or --no-compression)",
 }
 
 Wording = Callable[[Any, Settings], GatewayError]
@@ -102,11 +123,39 @@ def _body_message(body: Any) -> str:
     return one_line(text)
 
 
-def close_error(code: int, reason: str) -> GatewayError:
-    """A WebSocket close, by its code, with the server's reason if it gave one."""
+def close_error(code: int, reason: str, kind: str = "gemini") -> GatewayError:
+    """A WebSocket close, by its code, with the server's reason (``shown_reason``) if it gave one."""
     said = f": {reason}" if reason and reason != "None" else ""
-    return GatewayError(f"connection closed with code {code}{said} — {CLOSE_MEANINGS.get(code, 'the session ended')}",
+    return GatewayError(f"connection closed with code {code}{said} — {close_meaning(code, reason, kind)}",
                         retryable=code in RETRYABLE_CLOSES)
+
+
+def close_meaning(code: int, reason: str, kind: str = "gemini") -> str:
+    """What a close means and what to do, for this provider kind: a refused setup field names its option."""
+    if code == 1007 and (flag := refused_option(reason)) is not None:
+        return (f"the model refused the setup field that {flag} sets: run without {flag} (the README lists the "
+                "options each model family takes)")
+    if code == 1008 and kind == "vertex":
+        return VERTEX_1008
+    return CLOSE_MEANINGS.get(code, "the session ended")
+
+
+def refused_option(reason: str) -> str | None:
+    """Our option behind the setup field a 1007 reason names (``Unknown name "enable_affective_dialog"``)."""
+    for word in re.findall(r"[A-Za-z][A-Za-z_]*", reason or ""):
+        if (flag := SETUP_FIELD_FLAGS.get(re.sub(r"(?<!^)(?=[A-Z])", "_", word).lower())) is not None:
+            return flag
+    return None
+
+
+def shown_reason(reason: Any) -> str:
+    """A close reason on one line, with "…" where the server cut it: exactly 123 bytes, or (a cut that fell in a
+    multi-byte character) a few bytes short of that and ending mid-word."""
+    raw = bytes(reason).decode("utf-8", "replace") if isinstance(reason, (bytes, bytearray)) else str(reason or "")
+    line = one_line(raw)
+    size = len(raw.encode("utf-8"))
+    cut = size >= CLOSE_REASON_BYTES or (size > CLOSE_REASON_BYTES - 4 and raw[-1:].isalnum())
+    return f"{line}…" if line and cut and not line.endswith("…") else line
 
 
 def _refused_upgrade(exc: Any, settings: Settings) -> GatewayError:
@@ -201,7 +250,8 @@ def _not_a_websocket(exc: Any, settings: Settings) -> GatewayError:
 
 def _closed(exc: Any, settings: Settings) -> GatewayError:
     frame = exc.rcvd or exc.sent  # received from the server, else the one we sent
-    return close_error(frame.code if frame else 1006, one_line(frame.reason) if frame else "")
+    return close_error(frame.code if frame else 1006, shown_reason(frame.reason) if frame else "",
+                       settings.provider_kind)
 
 
 def _frame_too_big(exc: Any, settings: Settings) -> GatewayError:
@@ -220,11 +270,11 @@ def _api_error(exc: Any, settings: Settings) -> GatewayError:
     from websockets import exceptions as ws
 
     code = exc.code
-    reason = one_line(exc.details if isinstance(exc.details, str) else exc.message or "")
+    reason = shown_reason(exc.details if isinstance(exc.details, str) else exc.message or "")
     closed = exc.__context__
     if isinstance(closed, ws.ConnectionClosed) and closed.rcvd is None and closed.sent is not None:
         # We closed it (the SDK reports 1006): say why, e.g. 1009 for a frame over our limit.
-        code, reason = closed.sent.code, one_line(closed.sent.reason)
+        code, reason = closed.sent.code, shown_reason(closed.sent.reason)
     if isinstance(code, int) and 400 <= code < 600:
         said = f": {reason}" if reason and reason != "None" else ""
         if code == 429:
@@ -234,7 +284,7 @@ def _api_error(exc: Any, settings: Settings) -> GatewayError:
             return GatewayError(f"the provider failed ({code}{said}); retry, or check the provider's status",
                                 retryable=True)
         return GatewayError(f"the provider refused the request ({code}{said}); check --model and the options given")
-    return close_error(code, reason)
+    return close_error(code, reason, settings.provider_kind)
 
 
 def _unreadable_response(exc: Any, settings: Settings) -> GatewayError:

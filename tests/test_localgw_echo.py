@@ -60,7 +60,7 @@ class Talker:
 
     def reply_audio(self) -> bytes:
         return b"".join(decode_b64(p["inlineData"]["data"]) for m in self.out
-                        for p in m.get("serverContent", {}).get("modelTurn", {}).get("parts", []))
+                        for p in m.get("serverContent", {}).get("modelTurn", {}).get("parts", []) if "inlineData" in p)
 
 
 def test_speech_then_silence_is_echoed_at_24k_with_transcripts_and_turn_end():
@@ -215,3 +215,68 @@ def test_the_local_gateways_client_context_trusts_its_own_ca_and_nothing_else():
         assert (("organizationName", "tfy-live local gateway"),) in only["subject"]
     finally:
         certs.cleanup()
+
+
+# -- the real servers' shapes, on request ------------------------------------------------------------------
+
+def test_native_audio_thinks_first_then_streams_its_transcription_with_the_audio():
+    talker = Talker(EchoModel(EchoOptions(reply_speed=4.0, native_audio=True, thought_lead_s=0.5)))
+    talker.say(speech(800) + quiet(520))
+    parts = [p for m in talker.out for p in m.get("serverContent", {}).get("modelTurn", {}).get("parts", [])]
+    assert parts and parts[0]["thought"] is True and "inlineData" not in parts[0]
+    assert "outputTranscription" not in talker.kinds()  # nothing but the thought yet
+    talker.wait(0.45)
+    assert talker.reply_audio() == b""  # the audio follows the thought by thought_lead_s
+    talker.wait(5)
+    pieces = [m["serverContent"]["outputTranscription"]["text"] for m in talker.out
+              if "outputTranscription" in m.get("serverContent", {})]
+    assert len(pieces) > 3 and "".join(pieces).startswith("Echo of ") and "".join(pieces).endswith(" s of speech.")
+    kinds = talker.kinds()
+    first_audio = kinds.index("modelTurn", 1)
+    assert kinds.index("outputTranscription") > first_audio  # streamed alongside, not ahead of it
+    usage = next(m["usageMetadata"] for m in talker.out if "usageMetadata" in m)
+    assert usage["thoughtsTokenCount"] > 0
+    assert usage["totalTokenCount"] == usage["promptTokenCount"] + usage["responseTokenCount"] + usage[
+        "thoughtsTokenCount"]
+    assert usage["responseTokensDetails"] == [{"modality": "AUDIO", "tokenCount": usage["responseTokenCount"]}]
+
+
+def test_newer_frames_come_around_the_speech_and_an_unknown_type_mid_reply():
+    talker = Talker(EchoModel(EchoOptions(reply_speed=math.inf, newer_frames=True)))
+    talker.say(speech(800) + quiet(520))
+    assert {"voiceActivity": {"type": "ACTIVITY_START"}} in talker.out
+    assert any(m.get("voiceActivity", {}).get("type") == "ACTIVITY_END" for m in talker.out)
+    assert {} in talker.out and {"serverContent": {}} in talker.out
+    (newer,) = [i for i, m in enumerate(talker.out) if "liveTelemetry" in m]
+    audio = [i for i, m in enumerate(talker.out) if "modelTurn" in m.get("serverContent", {})]
+    assert audio[0] < newer < audio[-1]  # in the middle of the reply
+
+
+def test_after_a_tool_response_an_empty_turn_then_the_answer_in_the_next():
+    model = EchoModel(EchoOptions(reply_speed=math.inf, tool_call=True, empty_turn_after_tool=True,
+                                  empty_turn_gap_s=2.0), vertex=True)
+    talker = Talker(model)
+    talker.say(speech(500) + quiet(600))
+    before = len(talker.out)
+    talker.out += model.feed({"tool_response": {"function_responses": [{"id": "call-1", "response": {}}]}}, talker.now)
+    assert talker.out[before:] == [{"serverContent": {"outputTranscription": {"finished": True}}},
+                                   {"serverContent": {"turnComplete": True}}]
+    talker.wait(1.9)
+    assert len(talker.out) == before + 2
+    talker.wait(0.2)
+    assert "modelTurn" in talker.kinds() and talker.kinds().count("turnComplete") == 2
+
+
+def test_usage_without_a_response_count():
+    talker = Talker(EchoModel(EchoOptions(reply_speed=math.inf, usage_without_response=True)))
+    talker.say(speech(500) + quiet(600))
+    usage = next(m["usageMetadata"] for m in talker.out if "usageMetadata" in m)
+    assert "responseTokenCount" not in usage and "candidatesTokenCount" not in usage and usage["totalTokenCount"] > 0
+
+
+def test_native_audio_in_text_thinks_first_and_answers_in_one_text_part():
+    model = EchoModel(EchoOptions(native_audio=True), text=True)
+    out = model.feed({"realtimeInput": {"text": "hello"}}, 0.0)
+    parts = [p for m in out for p in m.get("serverContent", {}).get("modelTurn", {}).get("parts", [])]
+    assert [p.get("thought", False) for p in parts] == [True, False] and parts[1]["text"] == "You said: hello"
+    assert not any("outputTranscription" in m.get("serverContent", {}) for m in out)

@@ -10,6 +10,13 @@ Gemini does.
 The server drives it with a clock: ``feed(message, now)`` for each client
 message, ``tick(now)`` when ``next_deadline()`` passes; both return the server
 messages (dicts, camelCase as on the wire) to send now.
+
+Some options make it send what the real servers send (tests/realtraffic, and
+live-protocol.md's "What the real servers do"), so the client is tried against
+those shapes end to end: a native-audio model's thought part before its audio
+and its transcription streamed with the audio; 3.x frames (``{}``,
+``voiceActivity``, and a message type newer than the SDK); Vertex's empty turn
+after a tool response; usage without a response count (3.1).
 """
 
 from __future__ import annotations
@@ -43,6 +50,18 @@ class EchoOptions:
     tool_call: bool = False  # ask for a tool (get_time) before the first reply, wait for its answer
     time_scale: float = 1.0  # how much faster than real time the client lives (benchmarks compress time)
     interrupted_turn_complete_s: float = 0.0  # after `interrupted` mid-reply, turnComplete this much later
+    # The real servers' shapes (see the module docstring), each off by default:
+    native_audio: bool = False  # a thought part first, the audio thought_lead_s later, the transcription in pieces
+    thought_lead_s: float = 0.8
+    newer_frames: bool = False  # {} and voiceActivity around the user's speech; mid-reply a type newer than the SDK
+    empty_turn_after_tool: bool = False  # the tool response gets an empty turn, the answer empty_turn_gap_s later
+    empty_turn_gap_s: float = 3.0
+    usage_without_response: bool = False  # usageMetadata with no responseTokenCount (3.1)
+
+
+# A message type no SDK knows: a stand-in for the ones newer servers add before the SDK learns them.
+NEWER_MESSAGE = {"liveTelemetry": {"note": "a message type newer than the client's SDK"}}
+THOUGHT = "**Answering the user**\n\nI heard the user and will echo what they said."
 
 
 def get(d: dict[str, Any] | None, *names: str) -> Any:
@@ -88,8 +107,16 @@ class _Reply:
         self.sent = 0
         self.done = False  # turnComplete sent
         self.duration = len(pcm) / (2 * OUT_RATE)
+        # native_audio: the transcription goes out a word at a time alongside the audio, as Gemini streams it
+        self.pieces = [word + " " for word in transcript.split()] if options.native_audio else []
+        if self.pieces:
+            self.pieces[-1] = self.pieces[-1].rstrip()
+        self.pieces_sent = 0
+        self.newer_sent = not options.newer_frames  # the mid-reply frame of an unknown type, sent once
 
     def due_bytes(self, now: float) -> int:
+        if now < self.start:  # native_audio: the audio follows the thought
+            return 0
         if math.isinf(self.speed):
             return len(self.pcm)
         elapsed_audio = (now - self.start) * self.speed * OUT_RATE * 2 + 1e-6  # rounding must not stall a chunk
@@ -128,6 +155,8 @@ class EchoModel:
         self.turns = 0
         self.interruptions = 0
         self._complete_at: float | None = None  # a held turnComplete (interrupted_turn_complete_s)
+        self._delayed: tuple[float, bytes, str] | None = None  # a reply due later (empty_turn_after_tool)
+        self._spoke_at: float | None = None  # newer_frames: when the user began speaking, for voiceActivity
 
     @property
     def replying(self) -> bool:
@@ -136,7 +165,8 @@ class EchoModel:
 
     # -- the clock -----------------------------------------------------------
     def next_deadline(self) -> float | None:
-        deadlines = [self._reply.next_send() if self._reply is not None else None, self._complete_at]
+        deadlines = [self._reply.next_send() if self._reply is not None else None, self._complete_at,
+                     self._delayed[0] if self._delayed is not None else None]
         return min((d for d in deadlines if d is not None), default=None)
 
     def tick(self, now: float) -> list[dict[str, Any]]:
@@ -144,6 +174,10 @@ class EchoModel:
         if self._complete_at is not None and now >= self._complete_at:
             self._complete_at = None
             late = [{"serverContent": {"turnComplete": True}}]  # of the turn interrupted earlier
+        if self._delayed is not None and now >= self._delayed[0]:
+            _, pcm, transcript = self._delayed
+            self._delayed = None
+            late += self._start_reply(pcm, transcript, now)
         return late + self._tick_reply(now)
 
     def _tick_reply(self, now: float) -> list[dict[str, Any]]:
@@ -156,8 +190,21 @@ class EchoModel:
             piece = reply.pcm[reply.sent : reply.sent + reply.chunk_bytes]
             reply.sent += len(piece)
             out.append(self._audio(piece))
+            out += self._alongside(reply)
         if reply.sent >= len(reply.pcm):
             out += self._finish_turn(reply)
+        return out
+
+    def _alongside(self, reply: _Reply) -> list[dict[str, Any]]:
+        """What goes out with the reply's audio so far: transcription pieces, and halfway a frame of a new type."""
+        out: list[dict[str, Any]] = []
+        while reply.pieces_sent < len(reply.pieces) and reply.sent >= reply.pieces_sent * len(reply.pcm) / len(
+                reply.pieces):
+            out.append({"serverContent": {"outputTranscription": {"text": reply.pieces[reply.pieces_sent]}}})
+            reply.pieces_sent += 1
+        if not reply.newer_sent and reply.sent >= len(reply.pcm) / 2:
+            reply.newer_sent = True
+            out.append(NEWER_MESSAGE)
         return out
 
     # -- client messages -----------------------------------------------------
@@ -187,7 +234,13 @@ class EchoModel:
         if get(message, "toolResponse", "tool_response") is not None and self._held is not None:
             pcm, transcript = self._held
             self._held = None
-            out += self._start_reply(pcm, transcript, now)
+            if self.options.empty_turn_after_tool:
+                # Vertex: a turn with a finished transcription and nothing else, then the answer in the next turn.
+                out += [{"serverContent": {"outputTranscription": {"finished": True}}},
+                        {"serverContent": {"turnComplete": True}}]
+                self._delayed = (now + self.options.empty_turn_gap_s, pcm, transcript)
+            else:
+                out += self._start_reply(pcm, transcript, now)
         return out + self.tick(now)
 
     # -- voice detection -----------------------------------------------------
@@ -223,7 +276,11 @@ class EchoModel:
         self._utterance = bytearray(b"".join(self._history))
         self._history.clear()
         self._voiced = 0
-        return self._interrupt(now)
+        out = self._interrupt(now)
+        if self.options.newer_frames:
+            self._spoke_at = now
+            out.append({"voiceActivity": {"type": "ACTIVITY_START"}})
+        return out
 
     def _speech_ended(self, now: float) -> list[dict[str, Any]]:
         if not self._speaking:
@@ -236,7 +293,12 @@ class EchoModel:
         if not speech:
             return []
         seconds = len(speech) / (2 * IN_RATE)
-        out = [{"serverContent": {"inputTranscription": {"text": f"({seconds:.2f} s of speech)", "finished": True}}}]
+        out: list[dict[str, Any]] = []
+        if self.options.newer_frames:  # 3.x: the end of the user's speech, and frames with nothing in them
+            offset = now - (self._spoke_at if self._spoke_at is not None else now)
+            out += [{"voiceActivity": {"type": "ACTIVITY_END", "audioOffset": f"{offset:.3f}s"}}, {},
+                    {"serverContent": {}}]
+        out.append({"serverContent": {"inputTranscription": {"text": f"({seconds:.2f} s of speech)", "finished": True}}})
         return out + self._respond(resample(speech, IN_RATE, OUT_RATE), f"Echo of {seconds:.2f} s of speech.", now)
 
     # -- the model's turn ----------------------------------------------------
@@ -248,11 +310,19 @@ class EchoModel:
         return self._start_reply(pcm, transcript, now)
 
     def _start_reply(self, pcm: bytes, transcript: str, now: float) -> list[dict[str, Any]]:
+        native = self.options.native_audio
+        # Native-audio models think first: a thought part, before any audio (or text).
+        thought = [{"serverContent": {"modelTurn": {"parts": [{"text": THOUGHT, "thought": True}]}}}] if native else []
         if self.text:
             # Text modality: the answer in one text part, then the turn's end.
             reply = _Reply(b"", transcript, now, self.options)
+            reply.pieces = []  # the text part is the answer: no transcription
             words = len(transcript.split())
-            return [{"serverContent": {"modelTurn": {"parts": [{"text": transcript}]}}}] + self._finish_turn(reply, words)
+            return thought + [{"serverContent": {"modelTurn": {"parts": [{"text": transcript}]}}}] + self._finish_turn(
+                reply, words)
+        if native:
+            self._reply = _Reply(pcm, transcript, now + self.options.thought_lead_s, self.options)
+            return thought  # the transcription follows with the audio, in pieces
         self._reply = _Reply(pcm, transcript, now, self.options)
         return [{"serverContent": {"outputTranscription": {"text": transcript}}}]
 
@@ -278,15 +348,27 @@ class EchoModel:
         self.turns += 1
         tokens_out = tokens or max(1, round(reply.duration * self.options.tokens_per_second))
         tokens_in = tokens_out + 10
-        usage = {"promptTokenCount": tokens_in, "totalTokenCount": tokens_in + tokens_out}
-        usage["candidatesTokenCount" if self.vertex else "responseTokenCount"] = tokens_out
+        thoughts = len(THOUGHT.split()) if self.options.native_audio else 0
+        usage: dict[str, Any] = {"promptTokenCount": tokens_in, "totalTokenCount": tokens_in + tokens_out + thoughts,
+                                 # the system instruction and setup count as text, the user's speech as audio
+                                 "promptTokensDetails": [{"modality": "AUDIO", "tokenCount": tokens_in - 10},
+                                                         {"modality": "TEXT", "tokenCount": 10}]}
+        if not self.options.usage_without_response:
+            # Vertex names the reply's count as generateContent does; the Gemini API as the Live docs do.
+            usage["candidatesTokenCount" if self.vertex else "responseTokenCount"] = tokens_out
+            usage["candidatesTokensDetails" if self.vertex else "responseTokensDetails"] = [
+                {"modality": "TEXT" if self.text else "AUDIO", "tokenCount": tokens_out}]
+        if thoughts:
+            usage["thoughtsTokenCount"] = thoughts
         out: list[dict[str, Any]] = [
             {"serverContent": {"generationComplete": True}},
             {"serverContent": {"turnComplete": True}, "usageMetadata": usage},  # together, as Gemini sends them
         ]
         if self.resumption:
             out.append(self._handle())
-        return out
+        rest = [{"serverContent": {"outputTranscription": {"text": piece}}} for piece in reply.pieces[reply.pieces_sent:]]
+        reply.pieces_sent = len(reply.pieces)
+        return rest + out
 
     def _audio(self, pcm: bytes) -> dict[str, Any]:
         data = base64.b64encode(pcm).decode()

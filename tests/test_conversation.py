@@ -339,3 +339,118 @@ async def test_a_local_barge_in_stops_playback_before_the_server_says_interrupte
     assert played[-1] == b"\x09\x00"  # the next turn is heard again
     notices = [args[0] for name, args in reporter.calls if name == "notice"]
     assert any("local barge-in" in n for n in notices)
+
+
+# -- what the real servers send (tests/realtraffic) -----------------------------------------------------
+
+LOUD_16K = tone(MS20_16K, 8000)
+
+
+async def test_an_empty_turn_after_a_tool_response_is_not_the_reply_to_a_file():
+    """Vertex closes an empty turn (a finished transcription, nothing else) and answers in the next one."""
+    session = FakeSession([
+        WaitUntil(lambda: ("audio_end", None) in session.sent),
+        msg(toolCall={"functionCalls": [{"id": "c1", "name": "get_time", "args": {}}]}),
+        WaitUntil(lambda: "tool_response" in session.sent_kinds()),
+        msg(serverContent={"outputTranscription": {"finished": True}}),
+        turn_complete(),
+        WaitUntil(after(0.3)),  # longer than the grace after the input
+        msg(serverContent={"outputTranscription": {"text": "It is noon."}}),
+        audio_msg(tone(MS20_24K * 3, 5)),
+        turn_complete(),
+    ])
+    conversation, reporter, _, sink = make(session, rule=EndRule(grace_s=0.05, reply_timeout_s=5))
+    summary = await conversation.run()
+    assert sink.data == tone(MS20_24K * 3, 5)  # the answer was heard
+    assert summary.turns == 1
+    assert reporter.args_of("model_transcript") == [("It is noon.",)]
+    assert reporter.names().count("model_turn_started") == 1
+
+
+async def test_thought_parts_neither_start_the_reply_nor_stop_its_latency_clock():
+    """Native-audio models think first; latency runs to the first audio handed to the speaker."""
+    session = FakeSession([
+        WaitUntil(lambda: ("audio_end", None) in session.sent),
+        msg(serverContent={"modelTurn": {"parts": [{"text": "**Planning** the answer", "thought": True}]}}),
+        WaitUntil(after(0.3)),
+        audio_msg(tone(MS20_24K, 5)),
+        msg(serverContent={"outputTranscription": {"text": "Hello."}}),
+        msg(serverContent={"turnComplete": True},
+            usageMetadata={"promptTokenCount": 10, "totalTokenCount": 45, "responseTokenCount": 15,
+                           "thoughtsTokenCount": 20}),
+    ])
+    conversation, reporter, _, _ = make(session, FakeSource([LOUD_16K] * 5))
+    summary = await conversation.run()
+    (turn,) = reporter.args_of("turn_complete")[0]
+    assert turn.latency_ms is not None and turn.latency_ms >= 300
+    assert "model_text" not in reporter.names()  # the thought is not shown
+    assert (turn.response_tokens, turn.thoughts_tokens) == (15, 20)
+    assert summary.thoughts_tokens == 20
+
+
+async def test_latency_waits_for_the_reply_s_first_audio_to_reach_the_speaker():
+    """A transcript that comes first is shown, but the user hears the reply when its audio is played."""
+    sink = FakeSink(write_delay=0)
+    session = FakeSession([
+        WaitUntil(lambda: ("audio_end", None) in session.sent),
+        WaitUntil(after(0.35)),  # past the 0.3 s in which the user still counts as speaking
+        msg(serverContent={"outputTranscription": {"text": "Hello."}}),
+        WaitUntil(after(0.2)),
+        audio_msg(tone(MS20_24K, 5)),
+        turn_complete(),
+    ])
+    conversation, reporter, _, _ = make(session, FakeSource([LOUD_16K] * 5), sink)
+    await conversation.run()
+    (turn,) = reporter.args_of("turn_complete")[0]
+    assert turn.latency_ms >= 550
+
+
+async def test_in_text_the_first_non_thought_text_stops_the_latency_clock():
+    session = FakeSession([
+        WaitUntil(lambda: session.sent_kinds().count("text") == 1),
+        msg(serverContent={"modelTurn": {"parts": [{"text": "thinking about it", "thought": True}]}}),
+        WaitUntil(after(0.2)),
+        msg(serverContent={"modelTurn": {"parts": [{"text": "Paris."}]}}),
+        turn_complete(),
+    ])
+    reporter = RecordingReporter()
+    conversation = Conversation(session, None, FakeSink(write_delay=0), reporter, rule=EndRule(grace_s=0),
+                                lines=Lines("capital of France?", None))
+    await asyncio.wait_for(conversation.run(), 5)
+    (turn,) = reporter.args_of("turn_complete")[0]
+    assert turn.latency_ms >= 200
+    assert reporter.args_of("model_text") == [("Paris.",)]
+
+
+async def test_text_chat_does_not_take_an_empty_turn_for_the_reply():
+    session = FakeSession([
+        WaitUntil(lambda: session.sent_kinds().count("text") == 1),
+        msg(serverContent={"outputTranscription": {"finished": True}}), turn_complete(),
+        WaitUntil(after(0.1)),
+        msg(serverContent={"modelTurn": {"parts": [{"text": "Paris."}]}}), turn_complete(),
+        WaitUntil(lambda: session.sent_kinds().count("text") == 2),
+        msg(serverContent={"modelTurn": {"parts": [{"text": "2.1 million."}]}}), turn_complete(),
+    ])
+    reporter = RecordingReporter()
+    conversation = Conversation(session, None, FakeSink(write_delay=0), reporter, rule=EndRule(grace_s=0),
+                                lines=Lines("capital of France?", "its population?", None))
+    summary = await asyncio.wait_for(conversation.run(), 5)
+    assert summary.turns == 2
+    # the second line waited for the real answer to the first
+    names = reporter.names()
+    assert names.index("model_text") < [i for i, n in enumerate(names) if n == "user_typed"][1]
+
+
+async def test_frames_of_unknown_types_are_counted_and_each_type_reported_once():
+    from tfy_live import events as ev
+
+    session = FakeSession([
+        ev.UnknownMessage(("liveTelemetry",)), ev.UnknownMessage(("liveTelemetry",)), ev.UnknownMessage(("other",)),
+        ev.MalformedFrame("not JSON"),
+        audio_msg(tone(MS20_24K, 5)), turn_complete(),
+    ])
+    conversation, reporter, _, _ = make(session)
+    summary = await conversation.run()
+    assert (summary.unknown_frames, summary.malformed_frames, summary.turns) == (3, 1, 1)
+    notices = [args[0] for args in reporter.args_of("notice")]
+    assert sum("liveTelemetry" in n for n in notices) == 1 and sum("(other)" in n for n in notices) == 1

@@ -65,3 +65,20 @@ def test_an_interrupted_turn_is_not_in_progress_any_more():
     assert not rule.in_turn
     rule.turn_complete(2.1)
     assert rule.decide(2.1) == "end"
+
+
+def test_an_empty_turn_is_not_a_reply():
+    """Vertex closes an empty turn after a tool response; the reply comes in the next one."""
+    rule = EndRule(grace_s=2, reply_timeout_s=30)
+    rule.input_exhausted(1.0)
+    rule.turn_complete(1.5, replied=False)
+    assert rule.decide(10.0) == "continue" and rule.deadline() == 31.0
+    rule.model_turn_started(12.0)
+    rule.turn_complete(13.0)
+    assert rule.decide(13.0) == "end"
+
+
+def test_an_empty_turn_does_not_count_towards_the_turns_limit():
+    rule = EndRule(max_turns=1)
+    rule.turn_complete(1.0, replied=False)
+    assert rule.decide(1.0) == "continue"

@@ -14,12 +14,23 @@ def speak(timeline: Timeline, start: float, seconds: float) -> float:
     return t
 
 
-def test_latency_runs_from_the_end_of_speech_to_the_first_model_audio():
+def reply(timeline: Timeline, now: float):
+    """The model's first output, perceived at once (text shown, or audio handed straight to the speaker)."""
+    turn = timeline.model_output(now)
+    if turn is not None:
+        timeline.perceived(turn, now)
+    return turn
+
+
+def test_latency_runs_from_the_end_of_speech_to_the_first_output_perceived():
     timeline = Timeline(started=0.0)
     end = speak(timeline, 0.0, 1.0)
     timeline.mic(end + 0.02, QUIET)
-    turn = timeline.model_output(end + 0.65)
-    assert turn is not None and turn.index == 1
+    turn = timeline.model_output(end + 0.4)  # e.g. a transcript that arrives before its audio
+    assert turn is not None and turn.index == 1 and turn.latency_ms is None
+    timeline.perceived(turn, end + 0.65)  # the first audio reaches the speaker
+    assert math.isclose(turn.latency_ms, 650, abs_tol=1e-6)
+    timeline.perceived(turn, end + 0.9)  # only the first counts
     assert math.isclose(turn.latency_ms, 650, abs_tol=1e-6)
     assert timeline.model_output(end + 0.7) is None  # same turn
     timeline.usage(10, 5, 15)
@@ -40,9 +51,9 @@ def test_usage_after_turn_complete_goes_to_that_turn():
 def test_no_latency_when_the_model_starts_while_the_user_still_talks_or_unprompted():
     timeline = Timeline(started=0.0)
     speak(timeline, 0.0, 1.0)
-    assert timeline.model_output(1.05).latency_ms is None  # user voiced 50 ms ago: still speaking
+    assert reply(timeline, 1.05).latency_ms is None  # user voiced 50 ms ago: still speaking
     timeline.turn_complete(2.0)
-    assert timeline.model_output(5.0).latency_ms is None  # proactive: nobody spoke since
+    assert reply(timeline, 5.0).latency_ms is None  # proactive: nobody spoke since
 
 
 def test_states_as_a_person_sees_them():
@@ -65,7 +76,7 @@ def test_summary_median_p95_interruptions_and_duration():
     t = 10.0
     for latency in (0.3, 0.5, 0.4, 0.9):
         t = speak(timeline, t, 0.4) + latency
-        timeline.model_output(t)
+        reply(timeline, t)
         if latency == 0.9:
             timeline.interrupted(t + 0.1)
         timeline.turn_complete(t + 0.5)
@@ -89,9 +100,37 @@ def test_typed_line_or_push_to_talk_end_starts_the_latency_clock():
     timeline.user_turn_ended(end)  # the second Enter, while the microphone is still loud
     timeline.mic(1.02, LOUD, sent=False)  # not sent: not the user speaking
     assert timeline.state(1.05, playing=False) == "model thinking"
-    turn = timeline.model_output(end + 0.3)
+    turn = reply(timeline, end + 0.3)
     assert math.isclose(turn.latency_ms, 300, abs_tol=1e-6)
     timeline.turn_complete(2.0)
     timeline.user_typed(5.0)
-    assert math.isclose(timeline.model_output(5.02).latency_ms, 20, abs_tol=1e-6)
+    assert math.isclose(reply(timeline, 5.02).latency_ms, 20, abs_tol=1e-6)
     assert timeline.level_dbfs == LOUD  # the meter still shows what the microphone hears
+
+
+def test_a_response_count_left_out_stays_unknown_and_thoughts_and_details_add_up():
+    timeline = Timeline(started=0.0)
+    timeline.user_typed(0.0)
+    first = reply(timeline, 0.4)
+    timeline.usage(300, None, 312, None, {"AUDIO": 290, "TEXT": 10})  # Gemini 3.1: no responseTokenCount
+    timeline.turn_complete(1.0)
+    assert first.response_tokens is None and first.total_tokens == 312
+    assert first.prompt_tokens_details == {"AUDIO": 290, "TEXT": 10}
+    timeline.usage(5, 7, 40, 28, {"TEXT": 5}, {"AUDIO": 7})  # before the next turn begins: it goes to the last one
+    assert first.response_tokens == 7 and first.thoughts_tokens == 28
+    assert first.prompt_tokens_details == {"AUDIO": 290, "TEXT": 15} and first.response_tokens_details == {"AUDIO": 7}
+    summary = timeline.summary(2.0)
+    assert (summary.prompt_tokens, summary.response_tokens, summary.total_tokens, summary.thoughts_tokens) == (
+        305, 7, 352, 28)
+
+
+def test_the_summary_s_response_count_is_unknown_if_a_turn_did_not_report_it():
+    timeline = Timeline(started=0.0)
+    for start, response in ((0.0, 10), (2.0, None)):
+        timeline.user_typed(start)
+        reply(timeline, start + 0.5)
+        timeline.usage(20, response, 40)
+        timeline.turn_complete(start + 1.0)
+    assert timeline.summary(3.0).response_tokens is None
+    assert timeline.summary(3.0).total_tokens == 80
+    assert timeline.turns[0].response_tokens == 10

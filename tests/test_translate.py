@@ -119,3 +119,65 @@ def test_every_other_frame_is_left_to_the_sdk():
         assert tr.audio_frame(json.dumps(frame)) is None, frame
     assert tr.audio_frame(b"not json") is None
     assert tr.audio_frame(b"\xff\xfe") is None
+
+
+# -- what the real servers send (tests/realtraffic) -------------------------------------------------------
+
+def test_usage_keeps_thoughts_and_the_per_modality_details_and_a_missing_response_count_stays_unknown():
+    # The cookbook's Gemini usage (snake_case, as the SDK printed it), plus a thoughts count.
+    message = msg(usageMetadata={"promptTokenCount": 14, "responseTokenCount": 47, "totalTokenCount": 81,
+                                 "thoughtsTokenCount": 20,
+                                 "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 14}],
+                                 "responseTokensDetails": [{"modality": "TEXT", "tokenCount": 47}]})
+    assert tr.translate(message) == [ev.Usage(14, 47, 81, 20, {"TEXT": 14}, {"TEXT": 47})]
+    # Gemini 3.1 sends usage without responseTokenCount: unknown, not zero.
+    (usage,) = tr.translate(msg(usageMetadata={"promptTokenCount": 9, "totalTokenCount": 30}))
+    assert usage.response_tokens is None and usage.thoughts_tokens is None and usage.response_details == {}
+
+
+def _parsed(frame: dict, vertex: bool) -> list:
+    """``frame`` through the SDK's parser for the Gemini or the Vertex kind, translated."""
+    import asyncio
+
+    from google.genai import Client
+
+    from tfy_live.gateway import sdk
+
+    client = Client(vertexai=True, project="p", location="us-central1") if vertex else Client(api_key="unused")
+
+    async def parse():
+        return [event async for message in sdk.parse_frames(sdk.api_client(client), [frame])
+                for event in tr.translate(message)]
+
+    return asyncio.run(parse())
+
+
+def test_vertex_candidates_token_count_is_the_reply_s_count():
+    # Vertex names the reply's tokens as generateContent does; the SDK maps them on the Vertex path only.
+    frame = {"serverContent": {"turnComplete": True},
+             "usageMetadata": {"promptTokenCount": 69, "candidatesTokenCount": 176, "totalTokenCount": 245,
+                               "promptTokensDetails": [{"modality": "AUDIO", "tokenCount": 58},
+                                                       {"modality": "TEXT", "tokenCount": 11}],
+                               "candidatesTokensDetails": [{"modality": "TEXT", "tokenCount": 26},
+                                                           {"modality": "AUDIO", "tokenCount": 150}]}}
+    usage, _ = _parsed(frame, vertex=True)
+    assert usage == ev.Usage(69, 176, 245, None, {"AUDIO": 58, "TEXT": 11}, {"TEXT": 26, "AUDIO": 150})
+
+
+def test_frames_the_sdk_cannot_parse_are_told_apart():
+    known = {"serverContent", "server_content", "voiceActivity"}
+    assert tr.unreadable(b"this is not JSON {", known) == ev.MalformedFrame("not JSON")
+    assert tr.unreadable(b"[1, 2]", known) == ev.MalformedFrame("not a Live message")
+    assert tr.unreadable(b'{"serverContent": {"turnComplete": "maybe"}}', known) == ev.MalformedFrame(
+        "not a Live message")
+    assert tr.unreadable(b'{"liveTelemetry": {"x": 1}}', known) == ev.UnknownMessage(("liveTelemetry",))
+    # An error report is not skipped: it ends the session, in the gateway's words.
+    assert tr.unreadable(b'{"error": {"code": 400, "message": "bad"}}', known) is None
+
+
+def test_voice_activity_and_empty_frames_carry_nothing_to_act_on():
+    for frame in ({}, {"serverContent": {}}, {"voiceActivity": {"type": "ACTIVITY_START"}},
+                  {"voiceActivity": {"type": "ACTIVITY_END", "audioOffset": "1.2s"}}, {"sessionResumptionUpdate": {}},
+                  {"serverContent": {"outputTranscription": {}}}):
+        for vertex in (False, True):
+            assert [e for e in _parsed(frame, vertex) if not isinstance(e, ev.ResumptionUpdate)] == [], frame

@@ -111,3 +111,83 @@ def test_level_meter():
     assert level_meter(float("-inf")) == "·" * 10
     assert level_meter(0.0) == "█" * 10
     assert level_meter(-30.0) == "█" * 5 + "·" * 5
+
+
+def reply_with_a_notice_in_it(output, clock: Clock) -> None:
+    """One reply, streamed in pieces, with a notice and a status line arriving while it streams."""
+    output.attach(Timeline(started=clock.now), None)
+    output.user_transcript("What time is it?", True)
+    turn = Turn(index=1, started=clock.now, latency_ms=500.0)
+    output.model_turn_started(turn)
+    output.model_transcript("It is ")
+    output.notice("skipped a frame from the gateway that is not JSON (1 so far)")
+    output.model_transcript("noon, ")
+    output.status("input file sent (end of audio stream)")
+    output.model_transcript("give or take.")
+    output.turn_complete(turn)
+    output.close()
+
+
+def test_a_notice_during_a_reply_does_not_split_it_in_json_and_jsonl(tmp_path):
+    out, clock = io.StringIO(), Clock()
+    reply_with_a_notice_in_it(JsonOutput(out, clock=clock), clock)
+    path = tmp_path / "t.jsonl"
+    reply_with_a_notice_in_it(TranscriptFile(path, clock=clock), clock)
+    for text in (out.getvalue(), path.read_text()):
+        records = [json.loads(line) for line in text.splitlines()]
+        (model,) = [r for r in records if r["event"] == "model"]
+        assert model["transcript"] == "It is noon, give or take."
+        assert [r["event"] for r in records].count("notice") == 1
+
+
+def test_a_notice_during_a_reply_does_not_split_it_on_screen_or_in_markdown(tmp_path):
+    out, clock = io.StringIO(), Clock()
+    reply_with_a_notice_in_it(PlainOutput(out, clock=clock), clock)
+    shown = [line.split(" ", 1)[1] for line in out.getvalue().splitlines()]  # without the seconds
+    assert [line for line in shown if line.startswith("model:")] == ["model: It is noon, give or take."]
+    # the notice is shown when it happens, before the reply it interrupted is finished
+    assert [line.split(":")[0] for line in shown] == ["user", "notice", "status", "model", "turn"]
+    path = tmp_path / "t.md"
+    reply_with_a_notice_in_it(TranscriptFile(path, clock=clock), clock)
+    text = path.read_text()
+    assert text.count("**model**") == 1 and "It is noon, give or take." in text
+
+
+def test_the_live_view_prints_a_notice_above_the_reply_in_progress():
+    from rich.console import Console
+
+    from tfy_live.ui import LiveOutput
+
+    console = Console(file=io.StringIO(), force_terminal=False, width=120)
+    clock = Clock()
+    output = LiveOutput(console, clock=clock)
+    try:
+        output.attach(Timeline(started=clock.now), None)
+        output.model_turn_started(Turn(index=1, started=clock.now))
+        output.model_transcript("It is ")
+        output.notice("skipped a frame")
+        output.model_transcript("noon.")
+        output.turn_complete(None)
+    finally:
+        output.close()
+    printed = console.file.getvalue()
+    assert printed.count("model ›") == 1 and "model › It is noon." in printed
+    assert printed.index("skipped a frame") < printed.index("model › It is noon.")
+
+
+def test_a_response_count_the_server_left_out_is_shown_as_unknown_and_details_go_to_json():
+    out, clock = io.StringIO(), Clock()
+    output = JsonOutput(out, clock=clock)
+    output.attach(Timeline(started=clock.now), None)
+    turn = Turn(index=1, started=clock.now)
+    turn.add_usage(300, None, 312, prompt_details={"AUDIO": 290, "TEXT": 10})
+    output.turn_complete(turn)
+    second = Turn(index=2, started=clock.now)
+    second.add_usage(69, 176, 265, 20, {"AUDIO": 58, "TEXT": 11}, {"TEXT": 26, "AUDIO": 150})
+    output.turn_complete(second)
+    first, other = (json.loads(line) for line in out.getvalue().splitlines())
+    assert first["text"] == "turn 1 · 312 tokens (300 in, out unknown)" and "0 out" not in first["text"]
+    assert first["response_tokens"] is None and first["prompt_tokens_details"] == {"AUDIO": 290, "TEXT": 10}
+    assert other["text"] == "turn 2 · 265 tokens (69 in, 176 out, 20 thinking)"
+    assert other["thoughts_tokens"] == 20 and other["response_tokens_details"] == {"TEXT": 26, "AUDIO": 150}
+    assert "user_ended" not in other and "started" not in other

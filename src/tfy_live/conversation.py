@@ -12,6 +12,11 @@ The first task to fail ends the others (their ``finally`` blocks release the
 devices); the error then propagates to the caller unchanged, so the CLI can
 turn it into one line and an exit code. On ``interrupted`` the playback queue
 is emptied at once (``Player.interrupt``), not at the end of the turn.
+
+A turn begins with the model's first audio, text or transcript — a thought part
+or an empty transcription is not output — and its latency runs to the moment the
+user perceives it: the turn's first audio handed to the speaker (it may wait
+behind the previous reply's), or its first text.
 """
 
 from __future__ import annotations
@@ -97,17 +102,21 @@ class Conversation:
         self.recorder = recorder
         self.guard = guard  # echoguard.EchoGuard: echo cancellation, half-duplex, local barge-in
         self.local_barge_ins = 0
-        self.player = Player(sink, on_played=self._played if recorder is not None or guard is not None else None)
+        self.player = Player(sink, on_played=self._played)
         self.timeline = timeline or Timeline(started=clock())
+        # Latency to the first audio heard: the turn whose first audio is queued, and the count of bytes handed
+        # to the speaker (``_handed``) past which that audio is being played.
+        self._handed = 0
+        self._unheard: tuple[Turn, int] | None = None
+        self._unknown_types: set[str] = set()  # message types skipped so far (each is reported once)
         self._user_turn_open = False  # push-to-talk: between the two Enters
         self.tool_calls = 0
         self.resumption_handle: str | None = None
         self._changed = asyncio.Event()
-        # Text chat: the reply to the line sent at _sent_at is complete. An `interrupted`, or the
-        # end of a turn begun before the line was sent, belongs to the reply before it.
+        # Text chat: the reply to the line sent at _sent_at is complete. The end of a turn begun before
+        # the line was sent belongs to the reply before it; an empty turn is no reply at all.
         self._replied = asyncio.Event()
         self._sent_at = -float("inf")
-        self._interrupted_since_send = False
 
     async def run(self) -> Summary:
         """Talk until the end rule says so; raise the first task's error."""
@@ -153,14 +162,24 @@ class Conversation:
         self._changed.set()
 
     def _played(self, pcm: bytes) -> None:
+        """A slice of model audio is being handed to the speaker (``Player.on_played``)."""
+        self._handed += len(pcm)
+        if self._unheard is not None and self._handed > self._unheard[1]:
+            turn, self._unheard = self._unheard[0], None
+            self.timeline.perceived(turn, self.clock())
         if self.guard is not None:
             self.guard.played(pcm, self.clock())
         if self.recorder is not None:
             self.recorder.played(pcm)
 
+    def _stop_playback(self, *, hold: bool = False) -> float:
+        """Drop the queued audio (``Player.interrupt``); a turn whose first audio went with it is not heard."""
+        self._unheard = None
+        return self.player.interrupt(hold=hold)
+
     def _local_barge_in(self) -> None:
         """The user began speaking over the model: stop playback now, and the rest of this reply."""
-        dropped = self.player.interrupt(hold=True)
+        dropped = self._stop_playback(hold=True)
         self.local_barge_ins += 1
         self.timeline.interrupted(self.clock())
         self.reporter.notice(f"you spoke over the model: playback stopped at once (local barge-in; "
@@ -198,11 +217,11 @@ class Conversation:
             elif text:
                 # Typing, like speaking, interrupts the model: stop what is playing now,
                 # before the server's own `interrupted` arrives.
-                self.player.interrupt()
+                self._stop_playback()
                 self.timeline.user_typed(self.clock())
                 self.reporter.user_typed(text)
                 self._replied.clear()
-                self._sent_at, self._interrupted_since_send = self.clock(), False
+                self._sent_at = self.clock()
                 await self.session.send_text(text)
                 if self.source is None:
                     await self._await_reply()
@@ -223,7 +242,7 @@ class Conversation:
     async def _toggle_turn(self) -> None:
         self._user_turn_open = not self._user_turn_open
         if self._user_turn_open:
-            self.player.interrupt()
+            self._stop_playback()
             await self.session.activity_start()
         else:
             await self.session.activity_end()
@@ -239,35 +258,27 @@ class Conversation:
     async def _handle(self, event: ev.Event) -> None:  # noqa: C901 - one branch per event type
         now = self.clock()
         if isinstance(event, ev.Interrupted):
-            dropped = self.player.interrupt()
+            dropped = self._stop_playback()
             self.player.release()  # after a local barge-in: the next turn is heard
-            self._interrupted_since_send = True
             self.timeline.interrupted(now)
             self.rule.turn_interrupted(now)
             self.reporter.interrupted(dropped)
         elif isinstance(event, (ev.Audio, ev.Text, ev.OutputTranscript)):
-            if (turn := self.timeline.model_output(now)) is not None:
-                self.rule.model_turn_started(now)
-                self.reporter.model_turn_started(turn)
-            if isinstance(event, ev.Audio):
-                self.player.put(event.pcm, event.rate)
-            elif isinstance(event, ev.Text):
-                if not event.thought:
-                    self.reporter.model_text(event.text)
-            else:
-                self.reporter.model_transcript(event.text)
+            self._model_output(event, now)
         elif isinstance(event, ev.InputTranscript):
             self.rule.user_heard(now)
             self.reporter.user_transcript(event.text, event.finished)
         elif isinstance(event, ev.TurnComplete):
             self.player.release()
-            self.rule.turn_complete(now)
             turn = self.timeline.turn_complete(now)
-            if (turn.started >= self._sent_at) if turn is not None else not self._interrupted_since_send:
+            # A turn without audio or text (Vertex's empty turn after a tool response) is not the reply.
+            self.rule.turn_complete(now, replied=turn is not None)
+            if turn is not None and turn.started >= self._sent_at:
                 self._replied.set()
             self.reporter.turn_complete(turn)
         elif isinstance(event, ev.Usage):
-            self.timeline.usage(event.prompt_tokens, event.response_tokens, event.total_tokens)
+            self.timeline.usage(event.prompt_tokens, event.response_tokens, event.total_tokens, event.thoughts_tokens,
+                                event.prompt_details, event.response_details)
         elif isinstance(event, ev.ToolCall):
             self.tool_calls += len(event.calls)
             names = ", ".join(call.name for call in event.calls)
@@ -287,7 +298,43 @@ class Conversation:
             self.timeline.malformed_frames += 1
             self.reporter.notice(f"skipped a frame from the gateway that is {event.reason} "
                                  f"({self.timeline.malformed_frames} so far)")
+        elif isinstance(event, ev.UnknownMessage):
+            # Newer servers add message types before tfy-live knows them: count them all, say so once per type.
+            self.timeline.unknown_frames += 1
+            name = ", ".join(event.types) or "not named by the SDK"
+            if name not in self._unknown_types:
+                self._unknown_types.add(name)
+                self.reporter.notice(f"skipped a frame of a message type tfy-live does not know ({name}); "
+                                     "the session goes on")
         # SetupComplete and GenerationComplete need no action.
+
+    def _model_output(self, event: ev.Audio | ev.Text | ev.OutputTranscript, now: float) -> None:
+        """Audio, text or a transcript of the model's. A thought is not output (native-audio models think
+        before they speak), nor is a transcription with no words (it may close an otherwise empty turn)."""
+        if isinstance(event, ev.Text) and event.thought:
+            return
+        if not isinstance(event, ev.Audio) and not event.text.strip() and self.timeline.turn is None:
+            return
+        if (started := self.timeline.model_output(now)) is not None:
+            self.rule.model_turn_started(now)
+            self.reporter.model_turn_started(started)
+        turn = self.timeline.turn
+        assert turn is not None
+        if isinstance(event, ev.Audio):
+            waiting = turn.user_ended is not None and turn.latency_ms is None
+            # (after a local barge-in this audio is dropped, never heard)
+            if waiting and not self.player.holding and (self._unheard is None or self._unheard[0] is not turn):
+                self._unheard = (turn, self._handed + self._queued_bytes())
+            self.player.put(event.pcm, event.rate)
+        elif isinstance(event, ev.Text):
+            self.timeline.perceived(turn, now)  # text is shown as it arrives
+            self.reporter.model_text(event.text)
+        else:
+            self.reporter.model_transcript(event.text)
+
+    def _queued_bytes(self) -> int:
+        """Audio in the playback queue, in bytes at the speaker's rate (what plays before audio queued now)."""
+        return round(self.player.queued_ms * self.sink.sample_rate * 2 / 1000)
 
     def _connection(self, event: ev.ConnectionEvent, now: float) -> None:
         """The link's news: while it reconnects the conversation may not end, and a model turn it cut is over."""

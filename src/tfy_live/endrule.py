@@ -6,6 +6,10 @@ has been sent, the conversation ends at the end of the model turn in progress,
 or, if the reply already came while the file's trailing silence was still
 streaming, after a short grace period in which no new reply starts. If the
 model never replies, it is an error (``decide`` says ``"no-reply"``).
+
+Only a turn with audio or text in it is a reply: Vertex, after a tool response,
+closes an empty turn (a finished transcription and nothing else) and answers in
+the next one, so an empty turn ends nothing and counts for nothing.
 """
 
 from __future__ import annotations
@@ -39,8 +43,11 @@ class EndRule:
     def turn_interrupted(self, now: float) -> None:
         self.in_turn = False
 
-    def turn_complete(self, now: float) -> None:
+    def turn_complete(self, now: float, *, replied: bool = True) -> None:
+        """The server ended a turn; ``replied``: it held the model's audio or text (else it is not a reply)."""
         self.in_turn = False
+        if not replied:
+            return
         self.completed_turns += 1
         if self.exhausted_at is not None:
             self.turns_since_exhausted += 1

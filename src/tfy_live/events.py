@@ -7,7 +7,8 @@ else. Two families travel in the same stream:
 
 - the model's side of the conversation (``ServerEvent``): audio, text,
   transcripts, interruptions, the end of a turn, token usage, tool calls, the
-  server's notice that it will close the connection, resumption handles;
+  server's notice that it will close the connection, resumption handles, and
+  the frames that were skipped (``MalformedFrame``, ``UnknownMessage``);
 - the connection's own news (``ConnectionEvent``), produced by ``link.Link``:
   the next connection is being opened, a reconnect attempt, the resume.
 """
@@ -25,6 +26,17 @@ class MalformedFrame:
     """A frame from the server that the session could not read: skipped, counted, not fatal."""
 
     reason: str
+
+
+@dataclass(frozen=True)
+class UnknownMessage:
+    """A well-formed frame of a message type the session does not know: skipped, counted, not fatal.
+
+    Servers add message types before the SDK learns them (``voiceActivity`` came
+    that way); ``types`` are its top-level keys, empty when the SDK hid the frame.
+    """
+
+    types: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -73,9 +85,18 @@ class TurnComplete:
 
 @dataclass(frozen=True)
 class Usage:
+    """Token counts, as reported: None where the server left a count out (3.x models omit the response's).
+
+    The details are per modality (``{"AUDIO": 58, "TEXT": 11}``); thoughts are
+    counted apart from the response, as the server reports them.
+    """
+
     prompt_tokens: int | None = None
     response_tokens: int | None = None
     total_tokens: int | None = None
+    thoughts_tokens: int | None = None
+    prompt_details: dict[str, int] = field(default_factory=dict)
+    response_details: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -109,7 +130,7 @@ class ToolCallCancelled:
 ServerEvent = (
     SetupComplete | Audio | Text | InputTranscript | OutputTranscript | Interrupted
     | GenerationComplete | TurnComplete | Usage | GoAway | ResumptionUpdate | ToolCall
-    | ToolCallCancelled | MalformedFrame
+    | ToolCallCancelled | MalformedFrame | UnknownMessage
 )
 
 

@@ -1,10 +1,12 @@
 """What the conversation is doing, turn by turn: pure bookkeeping against a clock.
 
 The conversation tells the timeline what happened (a microphone level, the
-model's first audio, an interruption, a turn's end, token usage); the
-timeline answers what a person wants to see: the current state, the latency
-of each turn — from the end of the user's speech to the model's first audio —
-and a summary at the end (turns, median and p95 latency, tokens, duration).
+model's first output, the first of it the user perceives, an interruption, a
+turn's end, token usage); the timeline answers what a person wants to see: the
+current state, the latency of each turn — from the end of the user's speech to
+the first model output the user perceives: its first audio handed to the
+speaker, or its first text (never a thought) — and a summary at the end (turns,
+median and p95 latency, tokens, duration, frames skipped).
 """
 
 from __future__ import annotations
@@ -22,13 +24,40 @@ HANGOVER_S = 0.3  # speech this recently still counts as "speaking" (gaps betwee
 @dataclass
 class Turn:
     index: int
-    started: float  # the model's first output of the turn
+    started: float  # the model's first output of the turn (a thought is not output)
     latency_ms: float | None = None
     interrupted: bool = False
     prompt_tokens: int = 0
-    response_tokens: int = 0
+    response_tokens: int | None = None  # None: not reported (3.x models may leave it out)
     total_tokens: int = 0
+    thoughts_tokens: int | None = None
+    prompt_tokens_details: dict[str, int] = field(default_factory=dict)  # per modality: {"AUDIO": 58, "TEXT": 11}
+    response_tokens_details: dict[str, int] = field(default_factory=dict)
     ended: float | None = None
+    user_ended: float | None = None  # when the user's speech (or typing) this answers ended: the latency's start
+
+    def add_usage(self, prompt: int | None, response: int | None, total: int | None, thoughts: int | None = None,
+                  prompt_details: dict[str, int] | None = None, response_details: dict[str, int] | None = None) -> None:
+        """Add one usage report; a count the report leaves out stays unknown (None) unless another gives it."""
+        self.prompt_tokens += prompt or 0
+        self.total_tokens += total or 0
+        if response is not None:
+            self.response_tokens = (self.response_tokens or 0) + response
+        if thoughts is not None:
+            self.thoughts_tokens = (self.thoughts_tokens or 0) + thoughts
+        for mine, theirs in ((self.prompt_tokens_details, prompt_details), (self.response_tokens_details,
+                                                                              response_details)):
+            for modality, count in (theirs or {}).items():
+                mine[modality] = mine.get(modality, 0) + count
+
+    def add_turn_usage(self, other: "Turn") -> None:
+        self.add_usage(other.prompt_tokens, other.response_tokens, other.total_tokens, other.thoughts_tokens,
+                       other.prompt_tokens_details, other.response_tokens_details)
+
+    @property
+    def has_usage(self) -> bool:
+        return bool(self.total_tokens or self.prompt_tokens or self.response_tokens is not None
+                    or self.thoughts_tokens is not None)
 
 
 @dataclass
@@ -39,9 +68,11 @@ class Summary:
     latency_median_ms: float | None
     latency_p95_ms: float | None
     prompt_tokens: int
-    response_tokens: int
+    response_tokens: int | None  # None: some turn's usage left it out
     total_tokens: int
     malformed_frames: int = 0
+    thoughts_tokens: int | None = None
+    unknown_frames: int = 0  # frames of a message type the session does not know, skipped
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -65,10 +96,11 @@ class Timeline:
     last_typed: float | None = None  # when the user last sent a typed line
     user_turn_pending: bool = False  # the user spoke (or typed) since the model's last turn began
     reconnecting: bool = False
-    malformed_frames: int = 0  # skipped frames from the server
+    malformed_frames: int = 0  # skipped frames from the server: not JSON, not a Live message
+    unknown_frames: int = 0  # skipped frames from the server: an unknown message type
     turn: Turn | None = None  # the model turn in progress
     turns: list[Turn] = field(default_factory=list)
-    _pending_usage: tuple[int, int, int] = (0, 0, 0)
+    _pending_usage: Turn = field(default_factory=lambda: Turn(index=0, started=0.0))  # usage before any turn
 
     # -- what happened ---------------------------------------------------------
     def mic(self, now: float, dbfs: float, *, sent: bool = True) -> None:
@@ -87,33 +119,38 @@ class Timeline:
         self.user_typed(now)
 
     def model_output(self, now: float) -> Turn | None:
-        """The model produced audio or text; returns the turn if this began it."""
+        """The model produced audio, text or a transcript (not a thought); returns the turn if this began it.
+
+        The turn's latency waits for ``perceived``: the first output may be a
+        transcript that arrives before the audio it transcribes.
+        """
         if self.turn is not None:
             return None
-        latency = None
+        user_ended = None
         typed_last = self.last_typed is not None and (self.last_voiced is None or self.last_typed >= self.last_voiced)
         if self.user_turn_pending and typed_last:
-            latency = 1000 * (now - self.last_typed)  # type: ignore[operator]
+            user_ended = self.last_typed
         elif self.user_turn_pending and self.last_voiced is not None and not self.user_speaking(now):
-            latency = 1000 * (now - self.last_voiced)
+            user_ended = self.last_voiced
         self.user_turn_pending = False
-        self.turn = Turn(index=len(self.turns) + 1, started=now, latency_ms=latency)
+        self.turn = Turn(index=len(self.turns) + 1, started=now, user_ended=user_ended)
         return self.turn
+
+    def perceived(self, turn: Turn, now: float) -> None:
+        """The user perceives ``turn``'s first output now (its first audio reached the speaker, or its first text
+        was shown): the turn's latency, if it answers the user and has none yet."""
+        if turn.latency_ms is None and turn.user_ended is not None:
+            turn.latency_ms = 1000 * (now - turn.user_ended)
 
     def interrupted(self, now: float) -> None:
         if self.turn is not None:
             self.turn.interrupted = True
 
-    def usage(self, prompt: int | None, response: int | None, total: int | None) -> None:
+    def usage(self, prompt: int | None, response: int | None, total: int | None, thoughts: int | None = None,
+              prompt_details: dict[str, int] | None = None, response_details: dict[str, int] | None = None) -> None:
         """Usage may come just before or just after turnComplete; it goes to the turn it ends or follows."""
-        target = self.turn or (self.turns[-1] if self.turns else None)
-        if target is None:
-            p, r, t = self._pending_usage
-            self._pending_usage = (p + (prompt or 0), r + (response or 0), t + (total or 0))
-            return
-        target.prompt_tokens += prompt or 0
-        target.response_tokens += response or 0
-        target.total_tokens += total or 0
+        target = self.turn or (self.turns[-1] if self.turns else self._pending_usage)
+        target.add_usage(prompt, response, total, thoughts, prompt_details, response_details)
 
     def turn_complete(self, now: float) -> Turn | None:
         """The server ended the model's turn; returns it (None if the model said nothing)."""
@@ -121,10 +158,8 @@ class Timeline:
         if turn is None:
             return None
         turn.ended = now
-        p, r, t = self._pending_usage
-        turn.prompt_tokens, turn.response_tokens, turn.total_tokens = (
-            turn.prompt_tokens + p, turn.response_tokens + r, turn.total_tokens + t)
-        self._pending_usage = (0, 0, 0)
+        turn.add_turn_usage(self._pending_usage)
+        self._pending_usage = Turn(index=0, started=0.0)
         self.turns.append(turn)
         return turn
 
@@ -147,15 +182,24 @@ class Timeline:
 
     def summary(self, now: float) -> Summary:
         latencies = [t.latency_ms for t in self.turns if t.latency_ms is not None]
-        p, r, t = self._pending_usage
+        counted = [*self.turns, self._pending_usage]
+        if self.turn is not None:
+            counted.append(self.turn)
+        reported = [t for t in counted if t.has_usage]
+        # A sum over the turns that reported a count would pass for the whole: unknown if any turn left it out.
+        response = None if any(t.response_tokens is None for t in reported) else sum(
+            t.response_tokens or 0 for t in reported)
+        thoughts = [t.thoughts_tokens for t in counted if t.thoughts_tokens is not None]
         return Summary(
             turns=len(self.turns),
             interrupted=sum(t.interrupted for t in self.turns),
             duration_s=now - self.started,
             latency_median_ms=percentile(latencies, 50),
             latency_p95_ms=percentile(latencies, 95),
-            prompt_tokens=sum(t.prompt_tokens for t in self.turns) + p,
-            response_tokens=sum(t.response_tokens for t in self.turns) + r,
-            total_tokens=sum(t.total_tokens for t in self.turns) + t,
+            prompt_tokens=sum(t.prompt_tokens for t in counted),
+            response_tokens=response,
+            total_tokens=sum(t.total_tokens for t in counted),
             malformed_frames=self.malformed_frames,
+            thoughts_tokens=sum(thoughts) if thoughts else None,
+            unknown_frames=self.unknown_frames,
         )

@@ -14,7 +14,9 @@ device becomes one line.
 
 ``Output`` turns the conversation's reporter calls (see
 ``conversation.Reporter``) into finished blocks — one per speaker turn — and
-events; each form only decides how to show them. ``Fanout`` feeds several.
+events; each form only decides how to show them. A notice or a status line
+during a block does not close it (one reply is one record): it is shown at
+once, before the block it interrupted is finished. ``Fanout`` feeds several.
 The API key never reaches this module, but the model or the gateway may send
 it back, or send terminal escape sequences: every event leaves through
 ``Output._event``, which cleans its text (``sanitize.clean``: control
@@ -52,12 +54,22 @@ STATE_STYLES = {
 }
 
 
+def describe_tokens(turn: Turn) -> str | None:
+    """``212 tokens (141 in, 71 out, 30 thinking)``; a count the server did not report is shown as unknown."""
+    if not turn.has_usage:
+        return None
+    out = "out unknown" if turn.response_tokens is None else f"{turn.response_tokens} out"
+    thinking = f", {turn.thoughts_tokens} thinking" if turn.thoughts_tokens else ""
+    counts = f"{turn.prompt_tokens} in, {out}{thinking}"
+    return f"{turn.total_tokens} tokens ({counts})" if turn.total_tokens else f"tokens: {counts}"
+
+
 def describe_turn(turn: Turn) -> str:
     parts = [f"turn {turn.index}"]
     if turn.latency_ms is not None:
         parts.append(f"latency {turn.latency_ms:.0f} ms")
-    if turn.total_tokens:
-        parts.append(f"{turn.total_tokens} tokens ({turn.prompt_tokens} in, {turn.response_tokens} out)")
+    if (tokens := describe_tokens(turn)) is not None:
+        parts.append(tokens)
     if turn.interrupted:
         parts.append("interrupted")
     return " · ".join(parts)
@@ -70,9 +82,13 @@ def describe_summary(summary: Summary) -> str:
     if summary.interrupted:
         parts.append(f"{summary.interrupted} interrupted")
     if summary.total_tokens:
-        parts.append(f"{summary.total_tokens} tokens")
+        thinking = f" ({summary.thoughts_tokens} thinking)" if summary.thoughts_tokens else ""
+        parts.append(f"{summary.total_tokens} tokens{thinking}")
     if summary.malformed_frames:
         parts.append(f"{summary.malformed_frames} malformed frame{'s' if summary.malformed_frames != 1 else ''} skipped")
+    if summary.unknown_frames:
+        parts.append(f"{summary.unknown_frames} frame{'s' if summary.unknown_frames != 1 else ''} of unknown type "
+                     "skipped")
     return "done: " + ", ".join(parts)
 
 
@@ -150,12 +166,11 @@ class Output:
     def attach(self, timeline: Timeline, player: Any) -> None:
         self.timeline, self.player = timeline, player
 
+    # A status or notice leaves the block in progress open: closing it would split one reply into two records.
     def status(self, text: str) -> None:
-        self._close_block()
         self._event("status", text)
 
     def notice(self, text: str) -> None:
-        self._close_block()
         self._event("notice", text)
 
     def connected(self, description: str) -> None:
@@ -187,9 +202,9 @@ class Output:
                     else "push-to-talk: sent — press Enter to speak")
 
     def connection(self, event: ConnectionEvent) -> None:
-        """The link's news, shown as one line."""
-        self._close_block()
+        """The link's news, shown as one line (only a lost connection ends the block in progress)."""
         if isinstance(event, Reconnecting):
+            self._close_block()
             self._event("reconnecting", f"{event.reason} — reconnecting (attempt {event.attempt} of {event.attempts})",
                         state="reconnecting")
         elif isinstance(event, GoingAway):
@@ -231,7 +246,7 @@ class Output:
         if turn is not None:
             data = asdict(turn)
             data["turn"] = data.pop("index")
-            data.pop("started"), data.pop("ended")
+            data.pop("started"), data.pop("ended"), data.pop("user_ended")
             if data["latency_ms"] is not None:
                 data["latency_ms"] = round(data["latency_ms"], 1)
             self._event("turn", describe_turn(turn), **data)

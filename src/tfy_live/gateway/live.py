@@ -11,11 +11,11 @@ from typing import Any, AsyncIterator, Iterator, Sequence
 from tfy_live.audio import INPUT_RATE
 from tfy_live.config import Settings
 from tfy_live.errors import GatewayError, TfyLiveError
-from tfy_live.events import Event, FunctionCall, MalformedFrame, ServerEvent, TurnComplete
+from tfy_live.events import Event, FunctionCall, MalformedFrame, ServerEvent, TurnComplete, UnknownMessage
 from tfy_live.gateway import sdk
 from tfy_live.gateway.client import build_client, build_config
 from tfy_live.gateway.errors import opening_timed_out, translate_error
-from tfy_live.gateway.translate import audio_frame, translate
+from tfy_live.gateway.translate import audio_frame, translate, unreadable
 from tfy_live.shaping import ModelOptions
 
 
@@ -35,7 +35,11 @@ class LiveSession:
         self._types = types
         self.session_id: str | None = getattr(session, "session_id", None)
         self.raw_frames = raw_frames
-        self.malformed = 0  # frames skipped
+        self.malformed = 0  # frames skipped: not JSON, or not a Live message
+        self.unknown = 0  # frames skipped: a message type this SDK does not know
+        # The top-level keys the SDK reads, in both spellings (the wire's camelCase, the SDK's snake_case).
+        fields = types.LiveServerMessage.model_fields
+        self._known = frozenset(fields) | {getattr(f, "alias", None) or _camel(name) for name, f in fields.items()}
         self.fast_audio_frames = 0  # model audio frames read without the SDK's parse
 
     async def send_audio(self, pcm: bytes, rate: int = INPUT_RATE) -> None:
@@ -79,8 +83,10 @@ class LiveSession:
         Frames of model audio and nothing else are read off the SDK's socket and
         decoded here (``translate.audio_frame``); every other frame is parsed by the
         SDK itself, and a failing socket is left to the SDK to read and report.
-        A frame that is not a Live message (not JSON, or JSON the SDK cannot read)
-        comes out as ``MalformedFrame`` and reading goes on.
+        A frame that is not a Live message (not JSON, or JSON the SDK's types
+        refuse) comes out as ``MalformedFrame``, one of a message type the SDK does
+        not know (newer servers add them) as ``UnknownMessage``; reading goes on.
+        Only an error report (``{"error": …}``) the SDK cannot read ends the session.
         """
         ws = sdk.raw_socket(self._session) if self.raw_frames else None
         if ws is not None:
@@ -112,14 +118,34 @@ class LiveSession:
             with self._translated():
                 message = await sdk.parse_frame(self._session, raw)
         except GatewayError as exc:
-            return [self._malformed(exc)]
+            return [self._skipped(exc, raw)]
         return translate(message)
 
-    def _malformed(self, exc: GatewayError) -> MalformedFrame:
-        if not isinstance(exc.__cause__, ValueError):  # pydantic's ValidationError is a ValueError too
+    def _skipped(self, exc: GatewayError, raw: bytes | str | None = None) -> MalformedFrame | UnknownMessage:
+        """The event for a frame the SDK failed to parse, or ``exc`` raised again if the frame must end the session.
+
+        The SDK fails with a ValueError on a frame that is not JSON or that its types
+        refuse (pydantic's ValidationError is one), and with a TypeError on one it has
+        no type for — an unknown message type, or an error report; ``raw`` tells which.
+        Without the raw frame (the SDK's own receive) a TypeError counts as unknown.
+        """
+        cause = exc.__cause__
+        event: MalformedFrame | UnknownMessage | None
+        if raw is not None and isinstance(cause, (ValueError, TypeError)):
+            event = unreadable(raw, self._known)
+        elif isinstance(cause, ValueError):
+            event = MalformedFrame("not JSON" if "parse" in str(cause).lower() else "not a Live message")
+        elif isinstance(cause, TypeError):
+            event = UnknownMessage()
+        else:
+            event = None
+        if event is None:
             raise exc
-        self.malformed += 1
-        return MalformedFrame("not JSON" if "parse" in str(exc.__cause__).lower() else "not a Live message")
+        if isinstance(event, UnknownMessage):
+            self.unknown += 1
+        else:
+            self.malformed += 1
+        return event
 
     async def _sdk_receive(self) -> AsyncIterator[ServerEvent]:
         while True:
@@ -130,7 +156,7 @@ class LiveSession:
                             yield event
                 return
             except GatewayError as exc:
-                yield self._malformed(exc)
+                yield self._skipped(exc)
 
     @contextlib.contextmanager
     def _translated(self) -> Iterator[None]:
@@ -140,6 +166,11 @@ class LiveSession:
             raise
         except Exception as exc:  # noqa: BLE001 - every foreign error is translated here, once
             raise translate_error(exc, self._settings) from exc
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
 
 
 @contextlib.asynccontextmanager

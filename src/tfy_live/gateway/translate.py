@@ -7,6 +7,9 @@ turn-complete, …), so each field is checked with its own ``if`` and the events
 come out in the order a listener should act on them: an interruption first (so
 stale audio is dropped before anything new is queued), then content, then the
 turn's token usage, then the end-of-turn markers.
+
+Frames the SDK cannot read are classified here too (``unreadable``): not JSON,
+or a message type newer than the SDK, which is skipped rather than fatal.
 """
 
 from __future__ import annotations
@@ -14,12 +17,13 @@ from __future__ import annotations
 import binascii
 import json
 import re
-from typing import Any
+from typing import Any, Collection
 
 from tfy_live.audio import OUTPUT_RATE
 from tfy_live.events import (
-    Audio, FunctionCall, GenerationComplete, GoAway, InputTranscript, Interrupted, OutputTranscript,
-    ResumptionUpdate, ServerEvent, SetupComplete, Text, ToolCall, ToolCallCancelled, TurnComplete, Usage,
+    Audio, FunctionCall, GenerationComplete, GoAway, InputTranscript, Interrupted, MalformedFrame, OutputTranscript,
+    ResumptionUpdate, ServerEvent, SetupComplete, Text, ToolCall, ToolCallCancelled, TurnComplete, UnknownMessage,
+    Usage,
 )
 
 _RATE = re.compile(r"rate=(\d+)")
@@ -85,6 +89,49 @@ def parse_duration(value: Any) -> float | None:
         return None
 
 
+def unreadable(raw: bytes | str, known: Collection[str]) -> MalformedFrame | UnknownMessage | None:
+    """Why the SDK could not parse ``raw``; None if it is an error report, which stays fatal.
+
+    ``known``: the top-level keys the SDK reads (either spelling). google-genai
+    3.6.1 fails on a frame whose only keys it does not know the same way as on
+    ``{"error": …}`` (a TypeError); only the frame tells them apart. A frame of a
+    message type newer than the SDK is well-formed: skip it and count it.
+    """
+    try:
+        message = json.loads(raw)
+    except (ValueError, TypeError):
+        return MalformedFrame("not JSON")
+    if not isinstance(message, dict):
+        return MalformedFrame("not a Live message")
+    if "error" in message or "code" in message:
+        return None
+    if any(key in known for key in message):
+        return MalformedFrame("not a Live message")  # a type the SDK knows, with content its types refuse
+    return UnknownMessage(tuple(str(key)[:40] for key in list(message)[:3]))
+
+
+def _modalities(details: Any) -> dict[str, int]:
+    """Per-modality token counts (``[{"modality": "AUDIO", "tokenCount": 58}, …]``) as ``{"AUDIO": 58}``."""
+    counts: dict[str, int] = {}
+    for item in details or ():
+        modality = getattr(item, "modality", None)
+        name = str(getattr(modality, "value", modality) or "UNSPECIFIED")
+        counts[name] = counts.get(name, 0) + (getattr(item, "token_count", None) or 0)
+    return counts
+
+
+def _usage(usage: Any) -> Usage:
+    # Vertex's candidatesTokenCount/candidatesTokensDetails reach us as the SDK's response_* fields.
+    return Usage(
+        getattr(usage, "prompt_token_count", None),
+        getattr(usage, "response_token_count", None),
+        getattr(usage, "total_token_count", None),
+        getattr(usage, "thoughts_token_count", None),
+        _modalities(getattr(usage, "prompt_tokens_details", None)),
+        _modalities(getattr(usage, "response_tokens_details", None)),
+    )
+
+
 def translate(message: Any) -> list[ServerEvent]:
     """Every event in ``message``, in the order to act on them."""
     events: list[ServerEvent] = []
@@ -109,13 +156,7 @@ def translate(message: Any) -> list[ServerEvent]:
             if transcription.text or transcription.finished:
                 events.append(OutputTranscript(transcription.text or "", bool(transcription.finished)))
     if (usage := getattr(message, "usage_metadata", None)) is not None:
-        events.append(
-            Usage(
-                getattr(usage, "prompt_token_count", None),
-                getattr(usage, "response_token_count", None),
-                getattr(usage, "total_token_count", None),
-            )
-        )
+        events.append(_usage(usage))
     if content is not None:
         if getattr(content, "generation_complete", None):
             events.append(GenerationComplete())
@@ -135,4 +176,6 @@ def translate(message: Any) -> list[ServerEvent]:
         events.append(ResumptionUpdate(getattr(update, "new_handle", None), bool(getattr(update, "resumable", False))))
     if (go_away := getattr(message, "go_away", None)) is not None:
         events.append(GoAway(parse_duration(getattr(go_away, "time_left", None))))
+    # voiceActivity (3.1), voiceActivityDetectionSignal, and empty frames ({}, {"serverContent": {}}) carry nothing
+    # a listener acts on: the server's own interrupted/turnComplete say what its voice detection decided.
     return events

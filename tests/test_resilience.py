@@ -169,7 +169,7 @@ def test_1008_after_setup_ends_with_the_server_s_reason_and_keeps_what_was_said(
 
 @pytest.mark.parametrize("status, message, expected", [
     (403, "key may not use this model", "(HTTP 403: key may not use this model); ask for access"),
-    (429, "quota exceeded", "rate limiting this key (HTTP 429: quota exceeded)"),
+    (429, "quota exceeded", "(HTTP 429: quota exceeded) — the provider account's quota is used up"),
     (503, "upstream unavailable", "the gateway failed (HTTP 503: upstream unavailable)"),
 ])
 def test_a_refused_upgrade_is_one_line_with_the_gateway_s_status_and_message(tmp_path, status, message, expected):

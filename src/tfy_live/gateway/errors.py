@@ -4,10 +4,12 @@ The mapping is a table (``error_map``) from exception class to the function that
 words it, read in the manner of httpx's ``HTTPCORE_EXC_MAP``: the most specific
 class in the exception's MRO that the table knows wins, so a subclass (an
 ``ssl.SSLCertVerificationError``) gets its own line before its base (any
-``OSError``). Closes are worded by code (``CLOSE_MEANINGS``, and per provider
-kind and refused setup field in ``close_meaning``), the server's reason shown as
-it came, marked where the server cut it (``shown_reason``); ``RETRYABLE_CLOSES``
-are the codes a new connection may cure.
+``OSError``). Closes are read by their reason first (``close_cause``, a table of
+the real servers' words: the code alone does not say what happened), then by
+code (``CLOSE_MEANINGS``, and per provider kind and refused setup field in
+``close_meaning``); the server's reason is shown as it came, marked where the
+server cut it (``shown_reason``). ``RETRYABLE_CLOSES`` are the codes a new
+connection may cure.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any, Callable
 from urllib.parse import urljoin, urlsplit
 
 from tfy_live.config import Settings, env_name
-from tfy_live.errors import GatewayError
+from tfy_live.errors import Cause, GatewayError
 from tfy_live.gateway.client import MAX_FRAME_BYTES, socket_url
 
 RETRYABLE_CLOSES = frozenset({1000, 1001, 1006, 1009, 1011, 1012, 1013, 1014})
@@ -30,10 +32,8 @@ CLOSE_MEANINGS = {
     1001: "the gateway is going away (restart or deploy); try again",
     1006: "the connection dropped without a close frame (network, proxy, or a key the provider refused)",
     1007: "the provider rejected the request as invalid (bad setup option, unsupported region, or context exhausted)",
-    1008: "the provider refused by policy — usually the model is not found for this API version or is not a "
-    "Live model; check --model and --api-version",
     1009: "the server sent a frame over 16 MiB, more than tfy-live accepts",
-    1011: "the provider hit an internal error (overloaded, quota, or deadline after goAway); try again",
+    1011: "the provider hit an internal error; try again",
 }
 
 # Vertex has no API version to choose: its 1008 points at the model and the project behind the account.
@@ -53,6 +53,41 @@ SETUP_FIELD_FLAGS = {
     "automatic_activity_detection": "--vad-* or --push-to-talk",
     "context_window_compression": "--compression-trigger/--compression-target (or --no-compression)",
 }
+
+# What the real servers say when they close, matched at the START of the reason: they cut
+# reasons at 123 bytes, mid-word and mid-URL (tests/realtraffic), so the end is never there to
+# match. Most specific first; the first that matches wins.
+REASON_CAUSES: tuple[tuple[re.Pattern[str], Cause], ...] = (
+    # "models/<id> is not found for API version v1beta, or is not supported for bidiGenerateContent. Call…"
+    (re.compile(r"\S+ is not (found for API version|supported for bidiGenerateContent)"), Cause.MODEL),
+    (re.compile(r"Publisher Model `"), Cause.MODEL),  # Vertex: "Publisher Model `projects/…/models/<id>…"
+    (re.compile(r"(BidiGenerateContent )?session not found", re.I), Cause.STALE_SESSION),
+    # "You exceeded your current quota, please check your plan and billing details…", RESOURCE_EXHAUSTED
+    (re.compile(r".*?\b(quota|resource[_ ]exhausted)", re.I), Cause.QUOTA),
+    (re.compile(r"deadline exceeded|deadline expired", re.I), Cause.DEADLINE),
+    (re.compile(r"(the )?service is (currently )?unavailable|.*?\boverloaded\b", re.I), Cause.UNAVAILABLE),
+)
+# By code, when the reason says nothing we know.
+CODE_CAUSES = {1008: Cause.POLICY, 1011: Cause.UNAVAILABLE, 1012: Cause.UNAVAILABLE, 1013: Cause.UNAVAILABLE}
+# A refused upgrade whose status says the gateway or the provider behind it is briefly down.
+UNAVAILABLE_STATUSES = frozenset({502, 503, 504})
+
+QUOTA_FIX = ("the provider account's quota is used up: wait for the quota window to pass (often a minute), check the "
+             "plan and billing in the provider's account, or use another provider account (--provider)")
+
+
+def close_cause(code: int | None, reason: str) -> Cause | None:
+    """What a close means, from its reason (read from the start) or else its code; None: nothing known."""
+    for pattern, cause in REASON_CAUSES:
+        if pattern.match(reason or ""):
+            return cause
+    return CODE_CAUSES.get(code) if code is not None else None
+
+
+def names_quota(text: str) -> bool:
+    """An error body or reason that says the quota is spent."""
+    return close_cause(None, text) is Cause.QUOTA
+
 
 Wording = Callable[[Any, Settings], GatewayError]
 
@@ -123,11 +158,40 @@ def _body_message(body: Any) -> str:
     return one_line(text)
 
 
-def close_error(code: int, reason: str, kind: str = "gemini") -> GatewayError:
-    """A WebSocket close, by its code, with the server's reason (``shown_reason``) if it gave one."""
+def close_error(code: int, reason: str, settings: Settings) -> GatewayError:
+    """A WebSocket close, read by its reason and code (``close_cause``), with the server's own words if it gave any."""
     said = f": {reason}" if reason and reason != "None" else ""
-    return GatewayError(f"connection closed with code {code}{said} — {close_meaning(code, reason, kind)}",
+    head = f"connection closed with code {code}{said}"
+    cause = close_cause(code, reason if said else "")
+    if cause is Cause.QUOTA:
+        return GatewayError(f"{head} — {QUOTA_FIX}", cause=cause)
+    if cause is Cause.MODEL:
+        return GatewayError(f"{head} — {model_fix(settings)}", cause=cause)
+    if cause is Cause.STALE_SESSION:
+        return GatewayError(f"{head} — the provider no longer has the session being resumed (its resumption handle "
+                            "expired); only a fresh session can go on (run again)", cause=cause)
+    if cause is Cause.DEADLINE:
+        return GatewayError(f"{head} — the provider ended the connection at its deadline; try again", retryable=True,
+                            cause=cause)
+    if cause is Cause.UNAVAILABLE:
+        return GatewayError(f"{head} — the provider failed (an internal error, overload or a brief outage); try again "
+                            "in a few seconds", retryable=True, cause=cause)
+    if cause is Cause.POLICY:
+        return GatewayError(f"{head} — the provider ended the session by policy; run again, and if it is refused as "
+                            f"soon as tfy-live connects, {model_fix(settings, lead=False)}", cause=cause)
+    return GatewayError(f"{head} — {close_meaning(code, reason, settings.provider_kind)}",
                         retryable=code in RETRYABLE_CLOSES)
+
+
+def model_fix(settings: Settings, *, lead: bool = True) -> str:
+    """What to check when the provider does not know the model (Vertex has no API version to choose)."""
+    if settings.provider_kind == "vertex":
+        check = (f"check --model ({settings.model!r}) is a Live model available to the project and region of "
+                 f"provider account {settings.provider!r}")
+    else:
+        check = (f"check --model ({settings.model!r}) is a Live model and --api-version ({settings.api_version}) "
+                 "offers it")
+    return f"the model is not found or is not a Live model; {check}" if lead else check
 
 
 def close_meaning(code: int, reason: str, kind: str = "gemini") -> str:
@@ -175,12 +239,15 @@ def _refused_upgrade(exc: Any, settings: Settings) -> GatewayError:
             f"the gateway has no Live endpoint at {socket_url(settings)} (HTTP 404{said}); check "
             f"{env_name('base_url')} (…/api/llm), --provider and --provider-kind"
         )
+    elif names_quota(detail):
+        error = GatewayError(f"the gateway refused the connection (HTTP {status}{said}) — {QUOTA_FIX}",
+                             cause=Cause.QUOTA)
     elif status == 429:
         error = GatewayError(f"the gateway is rate limiting this key (HTTP 429{said}); wait a moment and retry",
                              retryable=True)
     elif status >= 500:
         error = GatewayError(f"the gateway failed (HTTP {status}{said}); retry, or check the gateway's status",
-                             retryable=True)
+                             retryable=True, cause=Cause.UNAVAILABLE if status in UNAVAILABLE_STATUSES else None)
     else:
         error = GatewayError(f"the gateway refused the WebSocket upgrade (HTTP {status}{said}); check "
                              f"{env_name('base_url')}")
@@ -250,8 +317,7 @@ def _not_a_websocket(exc: Any, settings: Settings) -> GatewayError:
 
 def _closed(exc: Any, settings: Settings) -> GatewayError:
     frame = exc.rcvd or exc.sent  # received from the server, else the one we sent
-    return close_error(frame.code if frame else 1006, shown_reason(frame.reason) if frame else "",
-                       settings.provider_kind)
+    return close_error(frame.code if frame else 1006, shown_reason(frame.reason) if frame else "", settings)
 
 
 def _frame_too_big(exc: Any, settings: Settings) -> GatewayError:
@@ -277,14 +343,16 @@ def _api_error(exc: Any, settings: Settings) -> GatewayError:
         code, reason = closed.sent.code, shown_reason(closed.sent.reason)
     if isinstance(code, int) and 400 <= code < 600:
         said = f": {reason}" if reason and reason != "None" else ""
+        if names_quota(reason) or names_quota(str(exc.status or "")):
+            return GatewayError(f"the provider refused the request ({code}{said}) — {QUOTA_FIX}", cause=Cause.QUOTA)
         if code == 429:
             return GatewayError(f"the provider is rate limiting this session (429{said}); wait a moment and retry",
                                 retryable=True)
         if code >= 500:
             return GatewayError(f"the provider failed ({code}{said}); retry, or check the provider's status",
-                                retryable=True)
+                                retryable=True, cause=Cause.UNAVAILABLE if code in UNAVAILABLE_STATUSES else None)
         return GatewayError(f"the provider refused the request ({code}{said}); check --model and the options given")
-    return close_error(code, reason, settings.provider_kind)
+    return close_error(code, reason, settings)
 
 
 def _unreadable_response(exc: Any, settings: Settings) -> GatewayError:

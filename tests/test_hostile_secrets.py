@@ -105,7 +105,8 @@ ROWS = [
     Row("401 body carries the key in base64 at another alignment", ["chat", "--provider", "acct", "hi"], 3,
         r"HTTP 401: token=\S*\*\*\*", env=GW, faults=[Fault("reject", code=401, reason=f"token={B64_URLSAFE_SHIFTED}")]),
     Row("503 body carries the key and escape sequences", ["chat", "--provider", "acct", "hi"], 3,
-        r"HTTP 503: down \*\*\* \\x1b\[2J", env=GW, faults=[Fault("reject", code=503, reason=f"down {KEY} {ESCAPES}")]),
+        r"HTTP 503: down \*\*\* \\x1b\[2J", env=GW,
+        faults=[Fault("reject", code=503, reason=f"down {KEY} {ESCAPES}", each=True)]),  # each: tried 3 times
     Row("close reason carries the base64 key and OSC 52, with --debug", ["chat", "--provider", "acct", "--debug", "hi"],
         3, r"closed with code 1008: .*\*\*\*.*\\x1b\]52", env=GW,
         faults=[Fault("close", after_turns=0, code=1008, reason=f"{B64} \x1b]52;c;ZXZpbA==\x07")]),

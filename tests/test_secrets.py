@@ -43,7 +43,7 @@ def test_successful_talk_chat_and_doctor_with_debug_leak_nothing(gateway, tmp_pa
                                   "bad-option", "bad-url", "devices", "voices", "help"])
 def test_every_error_path_leaks_nothing(tmp_path, case):
     faults = {"1008": [Fault("close", after_turns=0, code=1008, reason="policy")],
-              "503": [Fault("reject", code=503, reason="down")],
+              "503": [Fault("reject", code=503, reason="down", each=True)],  # every attempt: tried 3 times
               "setup-timeout": [Fault("slow_setup", delay_s=3)]}.get(case, [])
     thread = GatewayThread(api_key="the-right-key" if case == "401" else CANARY_KEY, reply_speed=8.0, faults=faults)
     gw = thread.start()

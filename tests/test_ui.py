@@ -191,3 +191,16 @@ def test_a_response_count_the_server_left_out_is_shown_as_unknown_and_details_go
     assert other["text"] == "turn 2 · 265 tokens (69 in, 176 out, 20 thinking)"
     assert other["thoughts_tokens"] == 20 and other["response_tokens_details"] == {"TEXT": 26, "AUDIO": 150}
     assert "user_ended" not in other and "started" not in other
+
+
+def test_the_link_s_news_of_a_retried_opening_and_a_fresh_session_is_one_line_each():
+    from tfy_live.events import FreshSession, Retrying
+
+    buffer, clock = io.StringIO(), Clock()
+    output = JsonOutput(buffer, clock=clock)
+    output.connection(Retrying("connection closed with code 1011: The service is currently unavailable.", 2, 3))
+    output.connection(FreshSession("connection closed with code 1008: BidiGenerateContent session not found", 2, 5))
+    retrying, fresh = [json.loads(line) for line in buffer.getvalue().splitlines()]
+    assert retrying["state"] == "retrying" and retrying["text"].endswith("— trying again (attempt 2 of 3)")
+    assert fresh["state"] == "reconnecting" and fresh["fresh_session"] is True
+    assert "starting a fresh session: the model will not remember" in fresh["text"]

@@ -436,8 +436,8 @@ def talk(
         "--reply-timeout", envvar="TFY_LIVE_REPLY_TIMEOUT", min=1.0,
         help="With --input-file: seconds to wait for the model's reply before giving up (exit 3).")] = 30.0,
     reconnect_attempts: Annotated[Optional[int], typer.Option(
-        "--reconnect-attempts", envvar="TFY_LIVE_RECONNECT_ATTEMPTS", min=1, show_default="6", rich_help_panel=TARGET,
-        help="When the connection drops: reconnect attempts in a row (after 0, 0.5, 1, 2, 4, 8 s) "
+        "--reconnect-attempts", envvar="TFY_LIVE_RECONNECT_ATTEMPTS", min=1, show_default="5", rich_help_panel=TARGET,
+        help="When the connection drops: reconnect attempts in a row (after 0, 0.5, 1, 2, 4 s; never more than 6 connections a minute) "
              "before giving up (exit 3).")] = None,
 ) -> None:
     """Hold a spoken conversation with a realtime model through the gateway.

@@ -10,7 +10,8 @@ else. Two families travel in the same stream:
   server's notice that it will close the connection, resumption handles, and
   the frames that were skipped (``MalformedFrame``, ``UnknownMessage``);
 - the connection's own news (``ConnectionEvent``), produced by ``link.Link``:
-  the next connection is being opened, a reconnect attempt, the resume.
+  the next connection is being opened, a reconnect attempt (also: the first
+  connection tried again, a fresh session in place of a lost one), the resume.
 """
 
 from __future__ import annotations
@@ -148,6 +149,17 @@ class Reconnecting:
     reason: str
     attempt: int
     attempts: int
+
+
+@dataclass(frozen=True)
+class Retrying(Reconnecting):
+    """The first connection failed in a way that often clears in seconds (``reason``); attempt ``attempt`` follows."""
+
+
+@dataclass(frozen=True)
+class FreshSession(Reconnecting):
+    """The server no longer has the session being resumed (``reason``: a stale handle): the next attempt starts a
+    new one, and the model will not remember the conversation so far. A reconnect attempt like any other."""
 
 
 @dataclass(frozen=True)

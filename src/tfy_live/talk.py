@@ -280,9 +280,10 @@ async def _converse(settings: Settings, source: AudioSource | None, sink: AudioS
         # The link and the conversation share the timeline: the link moves to a new connection only
         # when the user is not mid-sentence.
         timeline = Timeline(started=time.monotonic())
+        # The link tries a first connection that meets a brief outage again, and says so through the reporter.
         session = await stack.enter_async_context(Link(
             open_session, chunk_s=chunk_ms / 1000, can_switch=lambda: not timeline.user_speaking(time.monotonic()),
-            max_attempts=reconnect_attempts or MAX_ATTEMPTS))
+            max_attempts=reconnect_attempts or MAX_ATTEMPTS, report=reporter.connection))
         reporter.connected(f"{settings.host} · {settings.provider} · {settings.model} · {settings.voice}")
         if options.push_to_talk:
             reporter.status("push-to-talk: press Enter to start speaking and Enter again when done")

@@ -42,7 +42,7 @@ from rich.text import Text
 
 from tfy_live import outfiles
 from tfy_live.errors import ConfigError
-from tfy_live.events import ConnectionEvent, GoingAway, Reconnecting
+from tfy_live.events import ConnectionEvent, FreshSession, GoingAway, Reconnecting, Retrying
 from tfy_live.outfiles import Opener, Policy, Target
 from tfy_live.sanitize import clean, held_back
 from tfy_live.timeline import Summary, Timeline, Turn
@@ -205,6 +205,14 @@ class Output:
         """The link's news, shown as one line (only a lost connection ends the block in progress)."""
         if isinstance(event, Reconnecting):
             self._close_block()
+        if isinstance(event, Retrying):
+            self._event("reconnecting", f"{event.reason} — trying again (attempt {event.attempt} of {event.attempts})",
+                        state="retrying")
+        elif isinstance(event, FreshSession):
+            self._event("reconnecting", f"{event.reason} — starting a fresh session: the model will not remember the "
+                        f"conversation so far (attempt {event.attempt} of {event.attempts})", state="reconnecting",
+                        fresh_session=True)
+        elif isinstance(event, Reconnecting):
             self._event("reconnecting", f"{event.reason} — reconnecting (attempt {event.attempt} of {event.attempts})",
                         state="reconnecting")
         elif isinstance(event, GoingAway):

@@ -109,16 +109,21 @@ class Fault:
     """Something going wrong on purpose, for the tests: on connection ``connection`` (0: the
     first), once the echo model has finished ``after_turns`` turns:
 
-    - ``close``: close with ``code`` and ``reason`` (1011 internal error, 1008 policy…);
+    - ``close``: close with ``code`` and ``reason`` (1011 internal error, 1008 policy…); with
+      ``after_s``, that long after setupComplete whatever the turns (the real quota close: ~0.8 s);
+    - ``close_at_setup``: read the setup and close with ``code`` and ``reason`` instead of
+      answering it (how the real servers refuse a model, a stale handle, or are unavailable);
     - ``drop``: drop the TCP connection without a close frame (the client sees 1006);
-    - ``go_away``: send goAway with ``time_left_s``, then close (1011) when it has run out;
+    - ``go_away``: send goAway with ``time_left_s``, then close with ``deadline_code`` and
+      ``deadline_reason`` when it has run out (the real server: 1008 and no reason, or 1011);
     - ``malformed``: send a text frame that is not JSON, and carry on;
     - ``oversized``: send a frame of ``size`` bytes (the client accepts 16 MiB);
     - ``reject``: refuse the upgrade with HTTP ``code`` and ``reason`` as the JSON body's message;
     - ``slow_setup``: wait ``delay_s`` before answering the setup.
 
     With ``during_reply`` the fault waits, after ``after_turns`` turns, until the
-    next reply has begun to be sent.
+    next reply has begun to be sent. With ``each``, it happens on connection
+    ``connection`` and on every one after it.
     """
 
     action: str = "close"
@@ -130,6 +135,13 @@ class Fault:
     during_reply: bool = False
     size: int = 17 * 2**20
     delay_s: float = 5.0
+    each: bool = False
+    after_s: float | None = None
+    deadline_code: int = 1011
+    deadline_reason: str = "deadline expired after goAway"
+
+    def applies(self, index: int) -> bool:
+        return index == self.connection or (self.each and index > self.connection)
 
 
 class LocalGateway:
@@ -226,7 +238,7 @@ class LocalGateway:
             return _reject(401, "invalid or missing API key (Authorization: Bearer <TrueFoundry API key>)")
         index = len(self.connections) - 1
         for fault in self.faults:
-            if fault.action == "reject" and fault.connection == index:
+            if fault.action == "reject" and fault.applies(index):
                 record.status = fault.code
                 return _reject(fault.code, fault.reason)
         if self.replay is not None:
@@ -248,11 +260,15 @@ class LocalGateway:
                 await self._replay(ws, record, session)
                 return
             index = self.connections.index(record)
-            faults = [f for f in self.faults if f.connection == index and f.action not in ("reject",)]
+            faults = [f for f in self.faults if f.applies(index) and f.action not in ("reject",)]
             for fault in [f for f in faults if f.action == "slow_setup"]:
                 faults.remove(fault)
                 await asyncio.sleep(fault.delay_s)
+            for fault in [f for f in faults if f.action == "close_at_setup"]:
+                await ws.close(fault.code, fault.reason)
+                return
             await self._send(ws, record, {"setupComplete": {}})
+            set_up = loop.time()
             model = EchoModel(
                 self.options, vertex=record.kind == "vertex",
                 resumption=get(record.setup, "sessionResumption", "session_resumption") is not None,
@@ -260,8 +276,10 @@ class LocalGateway:
             )
             await self._send_all(ws, record, model.start(loop.time()))
             close_at: float | None = None  # after a goAway
+            go_away: Fault | None = None
             while True:
-                due = [f for f in faults if model.turns >= f.after_turns and (not f.during_reply or model.replying)]
+                due = [f for f in faults if (set_up + f.after_s <= loop.time() if f.after_s is not None else
+                                             model.turns >= f.after_turns and (not f.during_reply or model.replying))]
                 for fault in due:
                     faults.remove(fault)
                     if fault.action == "close":
@@ -277,13 +295,14 @@ class LocalGateway:
                         await ws.send(json.dumps({"serverContent": {"outputTranscription": {"text": "x" * fault.size}}}))
                         continue
                     await self._send(ws, record, {"goAway": {"timeLeft": f"{fault.time_left_s:g}s"}})
-                    close_at = loop.time() + fault.time_left_s
-                if close_at is not None and loop.time() >= close_at:
-                    await ws.close(1011, "deadline expired after goAway")
+                    close_at, go_away = loop.time() + fault.time_left_s, fault
+                if close_at is not None and go_away is not None and loop.time() >= close_at:
+                    await ws.close(go_away.deadline_code, go_away.deadline_reason)
                     return
                 deadline = model.next_deadline()
-                if close_at is not None:
-                    deadline = close_at if deadline is None else min(deadline, close_at)
+                timed = [set_up + f.after_s for f in faults if f.after_s is not None]
+                for due_at in ([close_at] if close_at is not None else []) + timed:
+                    deadline = due_at if deadline is None else min(deadline, due_at)
                 timeout = None if deadline is None else max(0.0, deadline - loop.time())
                 try:
                     raw = await asyncio.wait_for(ws.recv(), timeout)  # recv() is safe to cancel

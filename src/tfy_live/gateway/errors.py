@@ -186,7 +186,7 @@ def close_error(code: int, reason: str, settings: Settings) -> GatewayError:
 def model_fix(settings: Settings, *, lead: bool = True) -> str:
     """What to check when the provider does not know the model (Vertex has no API version to choose)."""
     if settings.provider_kind == "vertex":
-        check = (f"check --model ({settings.model!r}) is a Live model available to the project and region of "
+        check = (f"check --model ({settings.model!r}) is a Live model available to the Vertex project and region behind "
                  f"provider account {settings.provider!r}")
     else:
         check = (f"check --model ({settings.model!r}) is a Live model and --api-version ({settings.api_version}) "

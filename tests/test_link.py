@@ -366,17 +366,17 @@ async def test_the_first_connection_is_tried_again_when_the_service_is_briefly_u
     opener, news = Opener(close(1011, UNAVAILABLE), unavailable_http, FakeSession()), []
     async with Link(opener, sleep=clock.sleep, clock=clock, report=news.append) as link:
         assert link.connections == 1
-    assert [(type(n), n.attempt, n.attempts) for n in news] == [(ev.Retrying, 2, 3), (ev.Retrying, 3, 3)]
+    assert [(type(n), n.attempt, n.attempts) for n in news] == [(ev.Retrying, 2, 4), (ev.Retrying, 3, 4)]
     assert UNAVAILABLE in news[0].reason and clock.sleeps == [1.0, 2.0]
 
 
-async def test_the_first_connection_is_tried_three_times_at_most():
+async def test_the_first_connection_is_tried_four_times_at_most():
     clock = Clock()
-    opener = Opener(*[close(1011, UNAVAILABLE) for _ in range(4)], FakeSession())
+    opener = Opener(*[close(1011, UNAVAILABLE) for _ in range(5)], FakeSession())
     with pytest.raises(GatewayError, match="currently unavailable"):
         async with Link(opener, sleep=clock.sleep, clock=clock):
             pass
-    assert len(opener.handles) == 3
+    assert len(opener.handles) == 4 and clock.sleeps == [1.0, 2.0, 3.0]
 
 
 @pytest.mark.parametrize("error", [

@@ -174,7 +174,7 @@ def test_1008_after_setup_ends_with_the_server_s_reason_and_keeps_what_was_said(
 @pytest.mark.parametrize("status, message, expected, attempts", [
     (403, "key may not use this model", "(HTTP 403: key may not use this model); ask for access", 1),
     (429, "quota exceeded", "(HTTP 429: quota exceeded) — the provider account's quota is used up", 1),
-    (503, "upstream unavailable", "the gateway failed (HTTP 503: upstream unavailable)", 3),
+    (503, "upstream unavailable", "the gateway failed (HTTP 503: upstream unavailable)", 4),
 ])
 def test_a_refused_upgrade_is_one_line_with_the_gateway_s_status_and_message(tmp_path, status, message, expected,
                                                                              attempts):
@@ -293,7 +293,7 @@ def test_a_1008_again_after_the_reconnect_is_reported_in_the_server_s_words(tmp_
 def test_a_brief_outage_at_the_first_connection_is_tried_again_and_said(tmp_path, fault):
     result, connections, transcript, _ = run_with(tmp_path, [fault])
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "trying again (attempt 2 of 3)" in result.stdout
+    assert "trying again (attempt 2 of 4)" in result.stdout
     assert len(connections) == 2 and transcript.read_text().count("**model**") == 2
 
 

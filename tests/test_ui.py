@@ -198,9 +198,9 @@ def test_the_link_s_news_of_a_retried_opening_and_a_fresh_session_is_one_line_ea
 
     buffer, clock = io.StringIO(), Clock()
     output = JsonOutput(buffer, clock=clock)
-    output.connection(Retrying("connection closed with code 1011: The service is currently unavailable.", 2, 3))
+    output.connection(Retrying("connection closed with code 1011: The service is currently unavailable.", 2, 4))
     output.connection(FreshSession("connection closed with code 1008: BidiGenerateContent session not found", 2, 5))
     retrying, fresh = [json.loads(line) for line in buffer.getvalue().splitlines()]
-    assert retrying["state"] == "retrying" and retrying["text"].endswith("— trying again (attempt 2 of 3)")
+    assert retrying["state"] == "retrying" and retrying["text"].endswith("— trying again (attempt 2 of 4)")
     assert fresh["state"] == "reconnecting" and fresh["fresh_session"] is True
     assert "starting a fresh session: the model will not remember" in fresh["text"]

@@ -50,8 +50,8 @@ from tfy_live.session import Opener, Session
 
 BACKOFF_S = (0.0, 0.5, 1.0, 2.0, 4.0)
 MAX_ATTEMPTS = 5  # with the connection that failed, six in a row: within PER_MINUTE, so no wait
-OPENING_BACKOFF_S = (1.0, 2.0)  # "unavailable" at connect often clears in 1-3 s
-OPENING_ATTEMPTS = 3
+OPENING_BACKOFF_S = (1.0, 2.0, 3.0)  # "unavailable" at connect often clears in 1-3 s: 6 s in all
+OPENING_ATTEMPTS = 4
 PER_MINUTE = 6
 WORKED_S = 60.0  # a connection up this long worked, even if nobody spoke
 HOLD_S = 3.0

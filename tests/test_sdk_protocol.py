@@ -164,6 +164,9 @@ class _Wire:
     async def send(self, frame: str) -> None:
         self.frames.append(frame)
 
+    async def recv(self, decode: bool | None = None) -> bytes:  # sdk.raw_socket takes only a socket that has both
+        raise AssertionError("not read in this test")
+
 
 @pytest.mark.parametrize("kind", ["gemini", "vertex"])
 @pytest.mark.parametrize("rate", [16000, 24000])
@@ -180,6 +183,7 @@ async def test_audio_written_straight_to_the_socket_is_byte_for_byte_the_sdk_s_o
     session = AsyncSession(api_client, ours)
     reference = AsyncSession(api_client, theirs)
     live = LiveSession(session, settings)
+    assert sdk.raw_socket(session) is ours  # the path under test: our frame, written straight to the socket
     from google.genai import types
 
     pcm = bytes(range(256)) * 5  # every byte value: both alphabets' last characters, and padding

@@ -235,3 +235,24 @@ _session: Session = FakeSession()
 _reporter: Reporter = RecordingReporter()
 _source: AudioSource = FakeSource([])
 _sink: AudioSink = FakeSink()
+
+
+async def whole_reply(session: Session, timeout: float = 10 * SECOND) -> list[ev.Event]:
+    """The events up to the end of the model's turn, answering any tool call (so the model does not wait)."""
+    events: list[ev.Event] = []
+    async with asyncio.timeout(timeout):
+        while not any(isinstance(e, ev.TurnComplete) for e in events):
+            async for event in session.receive():
+                events.append(event)
+                if isinstance(event, ev.ToolCall):
+                    await session.answer_tool_calls(event.calls, "no tools here")
+    return events
+
+
+def keys_in(value: object) -> set[str]:
+    """Every key of a JSON value, at any depth."""
+    if isinstance(value, dict):
+        return set(value) | {k for v in value.values() for k in keys_in(v)}
+    if isinstance(value, list):
+        return {k for v in value for k in keys_in(v)}
+    return set()

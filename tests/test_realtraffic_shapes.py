@@ -17,6 +17,7 @@ import pytest
 import soundfile
 
 from tests.cli_run import CANARY_KEY, tfy_live
+from tests.fakes import keys_in
 from tests.test_integration import HELLO, target_env
 from tfy_live.localgw import EchoOptions, Fault, GatewayThread
 
@@ -200,14 +201,6 @@ def test_vertex_advice_does_not_suggest_an_api_version(tmp_path):
 
 REFUSED_ON_38 = {"enableAffectiveDialog", "enable_affective_dialog", "proactivity", "thinkingConfig",
                  "thinking_config"}
-
-
-def keys_in(value) -> set[str]:
-    if isinstance(value, dict):
-        return set(value) | {k for v in value.values() for k in keys_in(v)}
-    if isinstance(value, list):
-        return {k for v in value for k in keys_in(v)}
-    return set()
 
 
 @pytest.mark.parametrize("kind", ["gemini", "vertex"])

@@ -12,6 +12,7 @@ import re
 
 import pytest
 
+from tests.fakes import keys_in, whole_reply
 from tfy_live import events as ev
 from tfy_live.config import resolve
 from tfy_live.gateway import connect, sdk
@@ -36,20 +37,13 @@ def settings_for(gw, kind: str):
 
 async def converse(gw, kind: str):
     """Say something, answer the tool call, and collect one full reply's events."""
-    received = []
     async with connect(settings_for(gw, kind), context=gw.client_ssl_context()) as session:
         tone = (b"\xfb\x7f" * 160 + b"\x05\x80" * 160) * 25  # 0.5 s of a loud square wave
         assert b"/" in base64.b64encode(tone[:640])  # its base64 needs the alphabet's last characters
         for start in range(0, len(tone), 640):
             await session.send_audio(tone[start:start + 640])
         await session.end_audio()
-        async with asyncio.timeout(10):
-            while not any(isinstance(e, ev.TurnComplete) for e in received):
-                async for event in session.receive():
-                    received.append(event)
-                    if isinstance(event, ev.ToolCall):
-                        await session.answer_tool_calls(event.calls, "no tools here")
-    return received
+        return await whole_reply(session)
 
 
 @pytest.mark.parametrize("kind", ["gemini", "vertex"])
@@ -254,19 +248,13 @@ async def test_audio_frames_skip_the_sdks_parse_and_the_reply_is_the_same(gatewa
     # Audio-only frames are read off the SDK's socket (translate.audio_frame); every other frame,
     # and every frame when that socket is not used, goes through the SDK's parse.
     async def reply(raw: bool) -> tuple[list, int]:
-        events = []
         async with connect(settings_for(gateway, kind), context=gateway.client_ssl_context()) as session:
             session.raw_frames = raw
             tone = (b"\xfb\x7f" * 160 + b"\x05\x80" * 160) * 25
             for start in range(0, len(tone), 640):
                 await session.send_audio(tone[start:start + 640])
             await session.end_audio()
-            async with asyncio.timeout(10):
-                while not any(isinstance(e, ev.TurnComplete) for e in events):
-                    async for event in session.receive():
-                        events.append(event)
-                        if isinstance(event, ev.ToolCall):
-                            await session.answer_tool_calls(event.calls, "no tools here")
+            events = await whole_reply(session)
         return events, session.fast_audio_frames
 
     (fast, fast_frames), (slow, slow_frames) = await reply(True), await reply(False)
@@ -316,26 +304,11 @@ async def test_without_the_private_attributes_a_conversation_uses_the_public_cal
         live = LiveSession(hidden, settings)
         await live.send_audio((b"\xfb\x7f" * 160 + b"\x05\x80" * 160) * 5)
         await live.end_audio()
-        events = []
-        async with asyncio.timeout(10):
-            while not any(isinstance(e, ev.TurnComplete) for e in events):
-                async for event in live.receive():
-                    events.append(event)
-                    if isinstance(event, ev.ToolCall):
-                        await live.answer_tool_calls(event.calls, "no tools here")
+        events = await whole_reply(live)
     assert any(isinstance(e, ev.Audio) for e in events) and live.fast_audio_frames == 0
     message = await sdk.parse_frame(hidden, b'{"goAway": {"timeLeft": "5s"}}')
     assert message.go_away is not None
     await sdk.warm_up(object())  # no client where we look: nothing to warm, and no error
-
-
-def keys_in(value) -> set[str]:
-    """Every key at any depth, in camelCase."""
-    if isinstance(value, dict):
-        return set(value) | {k for v in value.values() for k in keys_in(v)}
-    if isinstance(value, list):
-        return {k for v in value for k in keys_in(v)}
-    return set()
 
 
 MODEL_SPECIFIC = {"enableAffectiveDialog", "proactivity", "proactiveAudio", "thinkingConfig", "thinkingBudget"}

@@ -6,7 +6,7 @@ class in the exception's MRO that the table knows wins, so a subclass (an
 ``ssl.SSLCertVerificationError``) gets its own line before its base (any
 ``OSError``). Closes are read by their reason first (``close_cause``, a table of
 the real servers' words: the code alone does not say what happened), then by
-code (``CLOSE_MEANINGS``, and per provider kind and refused setup field in
+code (``CLOSE_MEANINGS``, and for a refused setup field the option in
 ``close_meaning``); the server's reason is shown as it came, marked where the
 server cut it (``shown_reason``). ``RETRYABLE_CLOSES`` are the codes a new
 connection may cure.
@@ -36,9 +36,6 @@ CLOSE_MEANINGS = {
     1011: "the provider hit an internal error; try again",
 }
 
-# Vertex has no API version to choose: its 1008 points at the model and the project behind the account.
-VERTEX_1008 = ("the provider refused by policy — usually the model is not available to the Vertex project and "
-               "location behind --provider, or is not a Live model; check --model and the provider account")
 CLOSE_REASON_BYTES = 123  # a close frame carries at most 125 bytes, two of them the code: servers cut reasons here
 # Setup fields a model may refuse (1007 'Unknown name "…"'), either spelling, and the option that sent each.
 SETUP_FIELD_FLAGS = {
@@ -179,7 +176,7 @@ def close_error(code: int, reason: str, settings: Settings) -> GatewayError:
     if cause is Cause.POLICY:
         return GatewayError(f"{head} — the provider ended the session by policy; run again, and if it is refused as "
                             f"soon as tfy-live connects, {model_fix(settings, lead=False)}", cause=cause)
-    return GatewayError(f"{head} — {close_meaning(code, reason, settings.provider_kind)}",
+    return GatewayError(f"{head} — {close_meaning(code, reason)}",
                         retryable=code in RETRYABLE_CLOSES)
 
 
@@ -194,13 +191,13 @@ def model_fix(settings: Settings, *, lead: bool = True) -> str:
     return f"the model is not found or is not a Live model; {check}" if lead else check
 
 
-def close_meaning(code: int, reason: str, kind: str = "gemini") -> str:
-    """What a close means and what to do, for this provider kind: a refused setup field names its option."""
+def close_meaning(code: int, reason: str) -> str:
+    """What a close with no known cause means and what to do: a refused setup field names its option.
+
+    Every 1008 has a cause (``CODE_CAUSES``), so its advice, per provider kind, is ``model_fix``'s."""
     if code == 1007 and (flag := refused_option(reason)) is not None:
         return (f"the model refused the setup field that {flag} sets: run without {flag} (the README lists the "
                 "options each model family takes)")
-    if code == 1008 and kind == "vertex":
-        return VERTEX_1008
     return CLOSE_MEANINGS.get(code, "the session ended")
 
 

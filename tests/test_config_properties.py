@@ -69,6 +69,7 @@ def test_credentials_in_the_base_url_are_refused_naming_the_key_variable_without
 @given(st.dictionaries(st.sampled_from(sorted(VARIABLES)), values),
        st.dictionaries(st.sampled_from([v for v, _ in VARIABLES.values()]), st.text(max_size=20)),
        st.booleans())
+@example({}, {"TFY_CA_BUNDLE": "~0"}, False)  # found by this test: "~user" for a user the machine lacks
 def test_resolve_never_raises_anything_but_a_config_error(flags, environ, need_target):
     try:
         s = resolve(flags, environ, need_target=need_target)

@@ -251,7 +251,13 @@ def resolve(
 
     ca_bundle = None
     if value["ca_bundle"]:
-        ca_bundle = Path(str(value["ca_bundle"])).expanduser()
+        try:
+            ca_bundle = Path(str(value["ca_bundle"])).expanduser()
+        except RuntimeError:  # "~name" for a user this machine does not know
+            raise ConfigError(
+                f"CA bundle {str(value['ca_bundle'])!r} names a home directory this machine does not have; "
+                f"give --ca-bundle or {env_name('ca_bundle')} a full path"
+            ) from None
         if not ca_bundle.is_file():
             raise ConfigError(
                 f"CA bundle {str(ca_bundle)!r} does not exist; point --ca-bundle or "

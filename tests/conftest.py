@@ -8,6 +8,7 @@ import site
 
 import pytest
 
+from tests import cli_run
 from tests.cli_run import CANARY_KEY, MACHINE_SETTINGS
 from tests.timing import FACTOR, FACTOR_VARIABLE
 from tfy_live.localgw import GatewayThread
@@ -54,6 +55,9 @@ def pytest_configure(config: pytest.Config) -> None:
     # inherited.
     if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+    # The controlling process starts the one pre-imported server the workers fork commands from.
+    if not hasattr(config, "workerinput") and os.environ.get("TFY_LIVE_TEST_ZYGOTE", "1") != "0":
+        os.environ[cli_run.SHARED_SOCKET_VARIABLE] = cli_run.start_zygote()
     # pytest-timeout's limit is a hang guard like the others: scale it too, unless --timeout
     # or PYTEST_TIMEOUT says how long exactly.
     if not config.pluginmanager.hasplugin("timeout") or config.getoption("timeout") is not None:
@@ -69,3 +73,23 @@ def gateway():
     gw = thread.start()
     yield gw
     thread.stop()
+
+
+# The files whose tests each sit through seconds of real-time audio, longest first. xdist hands
+# tests out in collection order, so these go first: started last, they would leave the other
+# workers idle at the end of the run while one finishes them.
+SLOW_FIRST = ("test_config.py::test_a_developer_s_dotenv", "test_resilience.py", "test_realtraffic_shapes.py",
+              "test_integration.py", "test_realtraffic.py", "test_live_view.py", "test_signals.py")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput"):
+        cli_run.stop_zygote()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        where = item.nodeid.rsplit("/", 1)[-1]
+        return next((n for n, prefix in enumerate(SLOW_FIRST) if where.startswith(prefix)), len(SLOW_FIRST))
+
+    items.sort(key=rank)  # stable: the usual order within each rank

@@ -7,9 +7,7 @@ real CLI and the real SDK over TLS, each shows the user what issue 17 says it mu
     converters read back to the same message.
 (b) Every file replayed by the local gateway (``replay=``, as ``local-gateway --replay``) to
     ``tfy-live talk`` or ``tfy-live chat`` in a subprocess: the exit code, the one error line,
-    what was said on screen, how many connections were made, no traceback. A case whose fix
-    is still to come carries ``point`` (the issue's point) and is ``xfail(strict=True)``: it
-    fails the run the moment the fix lands, until the mark is taken off.
+    what was said on screen, how many connections were made, no traceback.
 
 Files under ``synthetic/`` are not recordings: built from the API reference where nothing real
 was found (their header says ``"shape": "reference"`` and cites the reference).
@@ -267,7 +265,6 @@ class Case:
     unsaid: tuple[str, ...] = ()
     connections: tuple[int, int] = (1, 1)  # how many the gateway saw: at least, at most
     check: Callable[[Seen], None] | None = None
-    point: str | None = None  # "issue 17 point N: …": today's client fails it (xfail, strict)
     marks: tuple[Any, ...] = field(default=())
 
 
@@ -438,13 +435,10 @@ CASES = [
 
 
 def params() -> list[Any]:
-    out = []
-    for case in CASES:
-        marks = list(case.marks)
-        if case.point is not None:
-            marks.append(pytest.mark.xfail(strict=True, reason=case.point))
-        out.append(pytest.param(case, id=case.id, marks=marks))
-    return out
+    # The cases that read one run share it (``_seen``) only within one process: under
+    # `--dist loadgroup` (scripts/test.sh) one worker gets all of them.
+    return [pytest.param(case, id=case.id, marks=[*case.marks, pytest.mark.xdist_group(repr(case.run))])
+            for case in CASES]
 
 
 def test_every_file_is_replayed_by_some_case():

@@ -12,14 +12,19 @@ from tests.timing import SECOND
 from tfy_live.localgw import Fault, GatewayThread
 
 RATE = 16000
+TONE_S = 0.6  # each utterance; the pause after it is long enough for the echo model's end of speech (0.5 s)
+PAUSE_S = 1.0
+# The file ends this soon after the last utterance, before the echo model's end of speech: the end of the
+# audio stream ends the utterance, and the conversation ends with its reply, not after a grace period.
+END_S = 0.3
+INPUT_S = 0.2 + 2 * TONE_S + PAUSE_S + END_S
 
 
 def two_utterances(tmp_path):
-    """A 300 Hz second, a pause, a 500 Hz second, a pause: two turns."""
-    t = np.arange(RATE) / RATE
-    quiet = np.zeros(int(1.6 * RATE))
-    speech = np.concatenate([quiet[:3200], 8000 * np.sin(2 * np.pi * 300 * t), quiet,
-                             8000 * np.sin(2 * np.pi * 500 * t), quiet]).astype("<i2")
+    """A 300 Hz utterance, a pause, a 500 Hz utterance, a pause: two turns."""
+    t = np.arange(int(TONE_S * RATE)) / RATE
+    speech = np.concatenate([np.zeros(int(0.2 * RATE)), 8000 * np.sin(2 * np.pi * 300 * t), np.zeros(int(PAUSE_S * RATE)),
+                             8000 * np.sin(2 * np.pi * 500 * t), np.zeros(int(END_S * RATE))]).astype("<i2")
     path = tmp_path / "two.wav"
     soundfile.write(path, speech, RATE, subtype="PCM_16")
     return path, len(speech) * 2
@@ -72,16 +77,17 @@ def test_the_second_turn_goes_to_a_resumed_connection_and_nothing_is_lost(tmp_pa
     heard, rate = soundfile.read(out, dtype="int16")
     echoed = sum(float(m["serverContent"]["inputTranscription"]["text"].split()[0].strip("("))
                  for c in connections for m in c.sent if "inputTranscription" in m.get("serverContent", {}))
+    assert echoed > 2 * TONE_S
     if whole_first_reply:
-        assert echoed > 2.0 and len(heard) / rate == pytest.approx(echoed, abs=0.05)
+        assert len(heard) / rate == pytest.approx(echoed, abs=0.05)
     else:  # the first reply was cut where the connection broke; the second was heard whole
-        assert echoed > 2.0 and 1.0 < len(heard) / rate < echoed - 0.3
+        assert TONE_S < len(heard) / rate < echoed - 0.3
     text = transcript.read_text()
     assert text.count('"event": "turn"') == 2 and ('"event": "reconnecting"' in text or '"state": "switching"' in text)
     assert CANARY_KEY not in result.stdout + result.stderr + text
     # the recording holds the whole conversation: both utterances on the left, both replies on the right
     both, _ = soundfile.read(record, dtype="int16")
-    assert len(both) / 24000 > 5.0 and np.abs(both[:, 1]).max() > 1000
+    assert len(both) / 24000 > INPUT_S - 0.4 and np.abs(both[:, 1]).max() > 1000
 
 
 def test_a_gateway_that_stays_down_ends_with_the_fix_after_bounded_attempts(tmp_path):
@@ -168,7 +174,7 @@ def test_1008_after_setup_ends_with_the_server_s_reason_and_keeps_what_was_said(
     # what happened before the close was kept: the first turn in the transcript, a valid recording
     assert transcript.read_text().count("**model**") == 1 and "done: 1 turn" in transcript.read_text()
     both, rate = soundfile.read(record, dtype="int16")
-    assert rate == 24000 and len(both) / rate > 1.5
+    assert rate == 24000 and len(both) / rate > 0.2 + TONE_S + 0.5
 
 
 @pytest.mark.parametrize("status, message, expected, attempts", [
@@ -227,11 +233,12 @@ def test_a_server_that_closes_every_new_connection_is_not_reconnected_for_ever(t
 
 
 def long_then_short(tmp_path):
-    """4 s at 300 Hz, 3 s of quiet, 1 s at 500 Hz, quiet: a long reply, during which the goAway comes."""
-    t = np.arange(RATE) / RATE
-    quiet = np.zeros(int(0.2 * RATE))
-    speech = np.concatenate([quiet, 8000 * np.sin(2 * np.pi * 300 * np.tile(t, 4)), np.zeros(3 * RATE),
-                             8000 * np.sin(2 * np.pi * 500 * t), np.zeros(int(1.6 * RATE))]).astype("<i2")
+    """2.8 s at 300 Hz, 3.3 s of quiet, a 500 Hz utterance, quiet: a long reply (longer than the goAway's 2 s),
+    during which the goAway comes, and which ends before the second utterance begins."""
+    t = np.arange(int(2.8 * RATE)) / RATE
+    short = np.arange(int(TONE_S * RATE)) / RATE
+    speech = np.concatenate([np.zeros(int(0.2 * RATE)), 8000 * np.sin(2 * np.pi * 300 * t), np.zeros(int(3.3 * RATE)),
+                             8000 * np.sin(2 * np.pi * 500 * short), np.zeros(int(END_S * RATE))]).astype("<i2")
     path = tmp_path / "long.wav"
     soundfile.write(path, speech, RATE, subtype="PCM_16")
     return path

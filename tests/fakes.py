@@ -15,6 +15,7 @@ from tfy_live.gateway.translate import translate
 from tfy_live.player import Player
 from tfy_live.session import Session
 from tfy_live.timeline import Timeline, Turn
+from tfy_live.tools.runner import Activity
 from tests.timing import SECOND
 
 
@@ -72,8 +73,8 @@ class FakeSession:
     async def activity_end(self) -> None:
         self.sent.append(("activity_end", None))
 
-    async def answer_tool_calls(self, calls: Sequence[ev.FunctionCall], error: str) -> None:
-        self.sent.append(("tool_response", [(c.id, c.name, error) for c in calls]))
+    async def send_tool_results(self, results: Sequence[ev.ToolResult]) -> None:
+        self.sent.append(("tool_response", [(r.id, r.name, r.response) for r in results]))
 
     def sent_kinds(self) -> list[str]:
         return [kind for kind, _ in self.sent]
@@ -199,6 +200,15 @@ class RecordingReporter:
     def connection(self, event: ev.ConnectionEvent) -> None:
         self._record("connection", event)
 
+    def tool(self, activity: Activity) -> None:
+        self._record("tool", activity.state, activity.name, activity.detail)
+
+    def sources(self, sources: ev.Sources) -> None:
+        self._record("sources", sources)
+
+    def code(self, event: ev.CodeRun | ev.CodeResult) -> None:
+        self._record("code", event)
+
     def names(self) -> list[str]:
         return [name for name, _ in self.calls]
 
@@ -245,7 +255,8 @@ async def whole_reply(session: Session, timeout: float = 10 * SECOND) -> list[ev
             async for event in session.receive():
                 events.append(event)
                 if isinstance(event, ev.ToolCall):
-                    await session.answer_tool_calls(event.calls, "no tools here")
+                    await session.send_tool_results(
+                        [ev.ToolResult(c.id, c.name, {"error": "no tools here"}) for c in event.calls])
     return events
 
 

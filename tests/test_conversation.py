@@ -134,7 +134,7 @@ async def test_a_tool_call_is_answered_with_an_error_so_the_model_does_not_wait(
     conversation, reporter, _, _ = make(session)
     summary = await conversation.run()
     responses = [data for kind, data in session.sent if kind == "tool_response"]
-    assert responses == [[("c1", "get_time", TOOL_ERROR), ("c2", "get_weather", TOOL_ERROR)]]
+    assert responses == [[("c1", "get_time", {"error": TOOL_ERROR}), ("c2", "get_weather", {"error": TOOL_ERROR})]]
     assert conversation.tool_calls == 2
     assert summary.turns == 1
     assert any("get_time" in args[0] for args in reporter.args_of("notice"))

@@ -35,8 +35,11 @@ from tfy_live.errors import NoReplyError
 from tfy_live.player import Player
 from tfy_live.session import Session
 from tfy_live.timeline import Summary, Timeline, Turn
+from tfy_live.tools.approval import Answer, parse_answer
+from tfy_live.tools.runner import Activity, ToolRunner
 
 TOOL_ERROR = "tfy-live runs no tools, so this function is not available; answer without it"
+# (with --mcp-config or --mcp, tools.runner.ToolRunner runs them)
 
 
 class Reporter(Protocol):
@@ -56,6 +59,9 @@ class Reporter(Protocol):
     def turn_complete(self, turn: Turn | None) -> None: ...
     def notice(self, text: str) -> None: ...
     def connection(self, event: ev.ConnectionEvent) -> None: ...
+    def tool(self, activity: Activity) -> None: ...
+    def sources(self, sources: ev.Sources) -> None: ...
+    def code(self, event: ev.CodeRun | ev.CodeResult) -> None: ...
 
 
 class Recorder(Protocol):
@@ -72,6 +78,12 @@ class Conversation:
     like speech, interrupts a reply that is playing; with ``push_to_talk`` an
     empty line (Enter) starts and ends the user's turn instead, and microphone
     audio is sent only inside it.
+
+    ``tools`` runs the model's function calls (``tools.runner.ToolRunner``; its
+    ``send``, ``ask`` and ``report`` are wired here: ``make_tools``). Without it
+    every call is answered with an error, so the model does not wait. A call
+    that waits for approval takes the next typed line as the answer (y, n, a);
+    ``mute_during_tools`` holds the microphone back while a call runs.
     """
 
     def __init__(
@@ -89,6 +101,8 @@ class Conversation:
         guard: EchoGuard | None = None,
         timeline: Timeline | None = None,
         clock: Callable[[], float] = time.monotonic,
+        tools: ToolRunner | None = None,
+        mute_during_tools: bool = False,
     ) -> None:
         self.session = session
         self.source = source
@@ -117,6 +131,13 @@ class Conversation:
         # the line was sent belongs to the reply before it; an empty turn is no reply at all.
         self._replied = asyncio.Event()
         self._sent_at = -float("inf")
+        self.tools = tools
+        self.mute_during_tools = mute_during_tools
+        self._question: asyncio.Future[Answer] | None = None  # a tool call waiting for the user's y / n / a
+        self._asked = asyncio.Event()
+        self._reading: asyncio.Future[str | None] | None = None  # a typed line being read (_next_line)
+        if tools is not None:
+            tools.send, tools.ask, tools.report = self.session.send_tool_results, self._ask, self.reporter.tool
 
     async def run(self) -> Summary:
         """Talk until the end rule says so; raise the first task's error."""
@@ -129,6 +150,8 @@ class Conversation:
                 tasks.append(asyncio.create_task(self._capture(), name="capture"))
             if self.lines is not None:
                 tasks.append(asyncio.create_task(self._typed(), name="keyboard"))
+            if self.tools is not None:
+                tasks.append(asyncio.create_task(self.tools.failed(), name="tools"))
             watcher = asyncio.create_task(self._watch(), name="watch")
             try:
                 self.reporter.attach(self.timeline, self.player)
@@ -151,12 +174,18 @@ class Conversation:
             finally:
                 # Cancel whatever is still running and wait for it, so every
                 # device and thread is released before the sink closes.
-                for task in (*tasks, watcher):
-                    task.cancel()
-                await asyncio.gather(*tasks, watcher, return_exceptions=True)
+                reading: list[asyncio.Future[Any]] = [self._reading] if self._reading is not None else []
+                for running in (*tasks, watcher, *reading):
+                    running.cancel()
+                await asyncio.gather(*tasks, watcher, *reading, return_exceptions=True)
+                if self.tools is not None:
+                    await self.tools.aclose()  # calls still running are cancelled: their servers are told
 
     def summary(self) -> Summary:
-        return self.timeline.summary(self.clock())
+        summary = self.timeline.summary(self.clock())
+        if self.tools is not None:
+            summary.tools = dict(self.tools.counts)
+        return summary
 
     def _event(self) -> None:
         self._changed.set()
@@ -199,6 +228,8 @@ class Conversation:
                 self.recorder.mic(chunk)
             # With push-to-talk the server's voice detection is off: only the marked turn is sent.
             send = not self.push_to_talk or self._user_turn_open
+            if self.mute_during_tools and self.tools is not None and self.tools.pending:
+                send = False  # some servers close (1008) when audio arrives while a call is pending
             self.timeline.mic(self.clock(), rms_dbfs(chunk), sent=send)
             if send:
                 await self.session.send_audio(chunk, rate)
@@ -208,11 +239,23 @@ class Conversation:
         self.reporter.input_finished()
         self._event()
 
-    async def _typed(self) -> None:
+    async def _next_line(self) -> str | None:
+        """The next typed line (None: end of input). A reader cancelled while waiting leaves the read pending
+        for the next one: cancelling inside the keyboard's generator would end the generator itself."""
         assert self.lines is not None
-        async for line in self.lines:
+        reading = self._reading
+        if reading is None:
+            reading = self._reading = asyncio.ensure_future(anext(self.lines, None))
+        line = await asyncio.shield(reading)
+        self._reading = None
+        return line
+
+    async def _typed(self) -> None:
+        while (line := await self._next_line()) is not None:
             text = line.strip()
-            if self.push_to_talk and not text:
+            if self._question is not None:
+                self._answer(text)
+            elif self.push_to_talk and not text:
                 await self._toggle_turn()
             elif text:
                 # Typing, like speaking, interrupts the model: stop what is playing now,
@@ -226,9 +269,46 @@ class Conversation:
                 if self.source is None:
                     await self._await_reply()
             self._event()
+        if self._question is not None and not self._question.done():
+            self._question.set_result("n")  # no more input: nobody will say yes
+
+    # -- tools --------------------------------------------------------------------------------------
+    async def _ask(self, activity: Activity) -> Answer:
+        """Show the call and wait for the next typed line to say y, n or a (``ToolRunner.ask``)."""
+        if self.lines is None:
+            self.reporter.notice(f"{activity.label}: no typed input to approve it at; declined")
+            return "n"
+        self._question = asyncio.get_running_loop().create_future()
+        self._asked.set()
+        self.reporter.tool(activity)
+        try:
+            return await self._question
+        finally:
+            self._question = None
+
+    def _answer(self, text: str) -> None:
+        assert self._question is not None
+        answer = parse_answer(text)
+        if answer is None:
+            self.reporter.notice("type y (run the tool), n (do not) or a (always run this tool), then Enter")
+        elif not self._question.done():
+            self._question.set_result(answer)
+
+    async def _next_answers(self) -> None:
+        """Text chat, while a reply is awaited: typed lines answer the tool calls that ask (until input ends)."""
+        while True:
+            await self._asked.wait()
+            self._asked.clear()
+            while self._question is not None and not self._question.done():
+                if (line := await self._next_line()) is None:
+                    self._question.set_result("n")
+                    return
+                self._answer(line.strip())
 
     async def _await_reply(self) -> None:
         """Text only: wait for the model's whole reply (and its playback) before the next line."""
+        # The keyboard task is here, not reading: a tool call that asks takes its answers from here.
+        answers = asyncio.create_task(self._next_answers(), name="answers")
         try:
             await asyncio.wait_for(self._replied.wait(), self.rule.reply_timeout_s)
         except TimeoutError:
@@ -236,6 +316,9 @@ class Conversation:
                 f"the model did not reply within {self.rule.reply_timeout_s:.0f} s; check that --model is a "
                 "Live model and, with --modality text, that it can answer in text"
             ) from None
+        finally:
+            answers.cancel()
+            await asyncio.gather(answers, return_exceptions=True)
         await self.player.wait_idle()
         self.reporter.ready()
 
@@ -281,11 +364,21 @@ class Conversation:
                                 event.prompt_details, event.response_details)
         elif isinstance(event, ev.ToolCall):
             self.tool_calls += len(event.calls)
-            names = ", ".join(call.name for call in event.calls)
-            self.reporter.notice(f"the model asked for tool(s) {names}; answered that tfy-live runs no tools")
-            await self.session.answer_tool_calls(event.calls, TOOL_ERROR)
+            if self.tools is not None:
+                self.tools.start(event.calls)
+            else:
+                names = ", ".join(call.name for call in event.calls)
+                self.reporter.notice(f"the model asked for tool(s) {names}; answered that tfy-live runs no tools")
+                await self.session.send_tool_results(
+                    [ev.ToolResult(call.id, call.name, {"error": TOOL_ERROR}) for call in event.calls])
         elif isinstance(event, ev.ToolCallCancelled):
-            self.reporter.notice(f"the model cancelled tool call(s) {', '.join(event.ids)}")
+            cancelled = self.tools.cancel(event.ids) if self.tools is not None else []
+            if not cancelled:
+                self.reporter.notice(f"the model cancelled tool call(s) {', '.join(event.ids)}")
+        elif isinstance(event, ev.Sources):
+            self.reporter.sources(event)
+        elif isinstance(event, (ev.CodeRun, ev.CodeResult)):
+            self.reporter.code(event)
         elif isinstance(event, ev.GoAway):  # a session without a link: nothing will be opened in its place
             left = f" in {event.time_left_s:.0f} s" if event.time_left_s is not None else " soon"
             self.reporter.notice(f"the gateway will close this connection{left} (connections last about 10 minutes)")

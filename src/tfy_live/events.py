@@ -7,17 +7,22 @@ else. Two families travel in the same stream:
 
 - the model's side of the conversation (``ServerEvent``): audio, text,
   transcripts, interruptions, the end of a turn, token usage, tool calls, the
+  pages a grounded answer cites, code the model ran, the
   server's notice that it will close the connection, resumption handles, and
   the frames that were skipped (``MalformedFrame``, ``UnknownMessage``);
 - the connection's own news (``ConnectionEvent``), produced by ``link.Link``:
   the next connection is being opened, a reconnect attempt (also: the first
   connection tried again, a fresh session in place of a lost one), the resume.
+
+The other direction has two neutral types too: ``ToolSpec`` (a function
+declared to the model) and ``ToolResult`` (the answer to one call), which each
+session turns into its protocol's shapes.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from tfy_live.audio import OUTPUT_RATE
 
@@ -128,11 +133,73 @@ class ToolCallCancelled:
     ids: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class Source:
+    """One web page the model grounded its answer on (Google Search): as the server named it."""
+
+    title: str
+    url: str
+
+
+@dataclass(frozen=True)
+class Sources:
+    """The pages behind the model's answer (grounding metadata), in the server's order."""
+
+    sources: tuple[Source, ...]
+
+
+@dataclass(frozen=True)
+class CodeRun:
+    """Code the model wrote and ran on the server (code execution)."""
+
+    code: str
+    language: str = "PYTHON"
+
+
+@dataclass(frozen=True)
+class CodeResult:
+    """What the code the model ran printed, and how it ended (``OUTCOME_OK``, ``OUTCOME_FAILED``…)."""
+
+    output: str
+    outcome: str = "OUTCOME_OK"
+
+
 ServerEvent = (
     SetupComplete | Audio | Text | InputTranscript | OutputTranscript | Interrupted
     | GenerationComplete | TurnComplete | Usage | GoAway | ResumptionUpdate | ToolCall
-    | ToolCallCancelled | MalformedFrame | UnknownMessage
+    | ToolCallCancelled | MalformedFrame | UnknownMessage | Sources | CodeRun | CodeResult
 )
+
+
+# -- what the client declares and answers (the other direction) -------------------------------------------
+
+Scheduling = Literal["when_idle", "interrupt", "silent"]
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """A function the model may call, as a session declares it: ``parameters`` is a JSON Schema object.
+
+    ``non_blocking``: the conversation goes on while it runs (where the model supports it).
+    """
+
+    name: str
+    description: str = ""
+    parameters: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    non_blocking: bool = False
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    """The answer to one function call: ``response`` is a JSON object (``{"result": …}`` or ``{"error": …}``).
+
+    ``scheduling``: for a non-blocking call, when the model should take it up (None: blocking).
+    """
+
+    id: str | None
+    name: str
+    response: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    scheduling: Scheduling | None = None
 
 
 @dataclass(frozen=True)

@@ -230,11 +230,11 @@ class Link:
     async def activity_end(self) -> None:
         await self._send("activity_end")
 
-    async def answer_tool_calls(self, calls: Sequence[ev.FunctionCall], error: str) -> None:
+    async def send_tool_results(self, results: Sequence[ev.ToolResult]) -> None:
         # A tool call belongs to its connection: after a reconnect there is nothing to answer.
         with contextlib.suppress(GatewayError):
             if not self._down:
-                await self.session.answer_tool_calls(calls, error)
+                await self.session.send_tool_results(results)
 
     async def _send(self, method: str, *args: Any) -> None:
         if self._down:

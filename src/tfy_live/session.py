@@ -13,7 +13,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import AsyncIterator, Callable, Protocol, Sequence
 
 from tfy_live.audio import INPUT_RATE
-from tfy_live.events import Event, FunctionCall
+from tfy_live.events import Event, ToolResult
 
 
 class Session(Protocol):
@@ -34,8 +34,8 @@ class Session(Protocol):
     async def activity_end(self) -> None:
         """Push-to-talk: the user finished speaking."""
 
-    async def answer_tool_calls(self, calls: Sequence[FunctionCall], error: str) -> None:
-        """Answer each call with ``error``, so the model does not wait for a tool that will not run."""
+    async def send_tool_results(self, results: Sequence[ToolResult]) -> None:
+        """Answer function calls, one ``ToolResult`` per call id (the model waits for a blocking call's)."""
 
     def receive(self) -> AsyncIterator[Event]:
         """The events of the current turn; the iteration ends after ``TurnComplete`` (ask again for the next)."""

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Literal
 
 from tfy_live.errors import ConfigError
+from tfy_live.events import ToolSpec
 
 Sensitivity = Literal["high", "low"]
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
@@ -30,6 +31,8 @@ class ModelOptions:
     proactive_audio: bool = False
     thinking_budget: int | None = None
     google_search: bool = False
+    code_execution: bool = False  # the model may write and run code on the server
+    tools: tuple[ToolSpec, ...] = ()  # functions the model may call (tools.catalog.specs)
     modality: Literal["audio", "text"] = "audio"
     compression: bool = True  # a sliding context window, so a session can run for an hour
     compression_trigger_tokens: int | None = None  # None: the server's default (80% of the context window)
@@ -51,6 +54,7 @@ def model_options(
     proactive_audio: bool = False,
     thinking_budget: int | None = None,
     google_search: bool = False,
+    code_execution: bool = False,
     modality: str = "audio",
     compression: bool = True,
     compression_trigger_tokens: int | None = None,
@@ -98,6 +102,7 @@ def model_options(
         proactive_audio=proactive_audio,
         thinking_budget=thinking_budget,
         google_search=google_search,
+        code_execution=code_execution,
         modality=modality,  # type: ignore[arg-type]
         compression=compression,
         compression_trigger_tokens=compression_trigger_tokens,

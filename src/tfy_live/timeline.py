@@ -73,6 +73,7 @@ class Summary:
     malformed_frames: int = 0
     thoughts_tokens: int | None = None
     unknown_frames: int = 0  # frames of a message type the session does not know, skipped
+    tools: dict[str, int] = field(default_factory=dict)  # tool calls by how they ended: done, failed, declined…
 
 
 def percentile(values: list[float], q: float) -> float | None:

@@ -42,10 +42,13 @@ from rich.text import Text
 
 from tfy_live import outfiles
 from tfy_live.errors import ConfigError
-from tfy_live.events import ConnectionEvent, FreshSession, GoingAway, Reconnecting, Retrying
+from tfy_live.events import (
+    CodeResult, CodeRun, ConnectionEvent, FreshSession, GoingAway, Reconnecting, Retrying, Sources,
+)
 from tfy_live.outfiles import Opener, Policy, Target
 from tfy_live.sanitize import clean, held_back
 from tfy_live.timeline import Summary, Timeline, Turn
+from tfy_live.tools.runner import Activity
 
 SPEAKERS = {"user": ("you", "bold cyan"), "model": ("model", "bold magenta")}
 STATE_STYLES = {
@@ -89,7 +92,25 @@ def describe_summary(summary: Summary) -> str:
     if summary.unknown_frames:
         parts.append(f"{summary.unknown_frames} frame{'s' if summary.unknown_frames != 1 else ''} of unknown type "
                      "skipped")
+    if calls := sum(summary.tools.values()):
+        ends = ", ".join(f"{summary.tools[state]} {state}" for state in TOOL_ENDS if summary.tools.get(state))
+        parts.append(f"{calls} tool call{'s' if calls != 1 else ''} ({ends})")
     return "done: " + ", ".join(parts)
+
+
+TOOL_ENDS = ("done", "failed", "declined", "cancelled")
+TOOL_STYLES = {"asking": "bold yellow", "running": "cyan", "done": "green", "failed": "red", "declined": "yellow",
+               "cancelled": "yellow"}
+MAX_TITLE = 200
+
+
+def describe_sources(sources: list[tuple[str, str]]) -> str:
+    return "sources: " + "; ".join(f"{title} <{url}>" if title else f"<{url}>" for title, url in sources)
+
+
+def source_url(url: str) -> str:
+    """A source's URL as shown: web addresses only (a ``javascript:`` or ``file:`` link is not one)."""
+    return url if url.lower().startswith(("https://", "http://")) else "(not a web address)"
 
 
 class Output:
@@ -110,6 +131,7 @@ class Output:
         self._speaker: str | None = None
         self._text = ""
         self._interrupted = False
+        self._sources: dict[str, str] = {}  # url -> title: the pages the answer in progress cites
 
     # -- for subclasses ----------------------------------------------------------
     def event(self, kind: str, text: str, **data: Any) -> None:
@@ -249,8 +271,33 @@ class Output:
         self._event("interrupted", f"model interrupted; dropped {dropped_ms:.0f} ms of queued audio",
                     dropped_ms=round(dropped_ms, 1))
 
+    def tool(self, activity: Activity) -> None:
+        """A tool call changed state (asking, running, done, failed, declined, cancelled)."""
+        self._event("tool", activity.describe(), id=activity.id, name=activity.name, server=activity.server,
+                    tool=activity.tool, args=activity.args, state=activity.state,
+                    ms=round(activity.ms, 1) if activity.ms is not None else None, detail=activity.detail,
+                    response=activity.response)
+
+    def sources(self, sources: Sources) -> None:
+        """Pages the answer in progress is grounded on: shown under it, once the answer is whole."""
+        for source in sources.sources:
+            self._sources.setdefault(source_url(source.url), " ".join(source.title.split())[:MAX_TITLE])
+
+    def code(self, event: CodeRun | CodeResult) -> None:
+        if isinstance(event, CodeRun):
+            self._event("code", event.code, language=event.language)
+        else:
+            self._event("code_result", event.output, outcome=event.outcome)
+
+    def _flush_sources(self) -> None:
+        if self._sources:
+            pairs = [(title, url) for url, title in self._sources.items()]
+            self._sources = {}
+            self._event("sources", describe_sources(pairs), sources=[{"title": t, "url": u} for t, u in pairs])
+
     def turn_complete(self, turn: Turn | None) -> None:
         self._close_block()
+        self._flush_sources()
         if turn is not None:
             data = asdict(turn)
             data["turn"] = data.pop("index")
@@ -261,6 +308,7 @@ class Output:
 
     def finished(self, summary: Summary) -> None:
         self._close_block()
+        self._flush_sources()
         data = {k: round(v, 3) if isinstance(v, float) else v for k, v in asdict(summary).items()}
         self._event("summary", describe_summary(summary), **data)
 
@@ -331,6 +379,7 @@ class LiveOutput(Output):
         super().__init__(**kwargs)
         self.console = console or Console(highlight=False)
         self._typing = ""
+        self._question: str | None = None  # a tool call waiting for y / n / a: kept in view above the status
         self._live = Live(console=self.console, get_renderable=self._render, refresh_per_second=10,
                           transient=True, redirect_stdout=False, redirect_stderr=False)
         self._live.start()
@@ -349,8 +398,21 @@ class LiveOutput(Output):
             self.console.print(f"[bold red]{escape(text)}[/bold red]")
         elif kind == "summary":
             self.console.print(f"[bold]{escape(text)}[/bold]")
+        elif kind == "tool":
+            style = TOOL_STYLES.get(data.get("state", ""), "cyan")
+            self.console.print(f"[{style}]tool ›[/{style}] {escape(text)}")
+        elif kind == "sources":
+            self.console.print(f"[dim]  {escape(text)}[/dim]")
+        elif kind in ("code", "code_result"):
+            label = "code ›" if kind == "code" else f"code result ({data.get('outcome', '')}) ›"
+            self.console.print(f"[bold blue]{escape(label)}[/bold blue]\n{escape(text)}")
         elif kind != "interrupted":
             self.console.print(f"[dim]{escape(text)}[/dim]")
+
+    def tool(self, activity: Activity) -> None:
+        super().tool(activity)
+        self._question = activity.describe() if activity.state == "asking" else None
+        self._live.refresh()
 
     def partial(self) -> None:
         self._live.refresh()
@@ -368,6 +430,8 @@ class LiveOutput(Output):
         if self._speaker is not None and self._text:
             label, style = SPEAKERS[self._speaker]
             lines.append(Text.assemble((f"{label} › ", style), self.clean_partial(self._text)))
+        if self._question:
+            lines.append(Text.assemble(("approve › ", "bold yellow"), self.clean(self._question)))
         if self._typing:
             lines.append(Text.assemble(("type › ", "bold cyan"), self.clean(self._typing), ("▏", "blink")))
         lines.append(self._status_line())
@@ -423,6 +487,17 @@ class ChatOutput(StdoutWriter, Output):
             self._stdout(lambda: self.out.print(shown, markup=True))
         elif kind in ("notice", "reconnecting", "connection"):
             self.err.print(f"[yellow]{escape(text)}[/yellow]")
+        elif kind == "tool":
+            style = TOOL_STYLES.get(data.get("state", ""), "cyan")
+            self.err.print(f"[{style}]tool ›[/{style}] {escape(text)}")
+        elif kind in ("code", "code_result"):
+            self.err.print(f"[bold blue]{'code' if kind == 'code' else 'code result'} ›[/bold blue] {escape(text)}")
+        elif kind == "sources":
+            # Under the answer: on standard output at a terminal; piped, standard output carries answers alone.
+            if self.interactive:
+                self._stdout(lambda: self.out.print(f"[dim]  {escape(text)}[/dim]"))
+            else:
+                self.err.print(escape(text))
         elif self.interactive and kind in ("turn", "summary", "status"):
             self.err.print(f"[dim]{'  ' if kind == 'turn' else ''}{escape(text)}[/dim]")
 
@@ -493,7 +568,15 @@ class TranscriptFile(Output):
         elif kind in SPEAKERS:
             mark = " *(interrupted)*" if data.get("interrupted") else ""
             self._write(f"**{data['speaker']}** ({stamp}): {data['transcript']}{mark}\n\n")
-        elif kind in ("turn", "summary", "notice", "reconnecting", "connection") or (
+        elif kind == "tool":
+            if data.get("state") in TOOL_ENDS:  # one entry per call: arguments, how it ended, what the model got
+                answer = json.dumps(data.get("response"), ensure_ascii=False, indent=2, default=str)
+                shown = f"\n\n```json\n{answer}\n```" if data.get("response") is not None else ""
+                self._write(f"_{stamp} — tool {text}_{shown}\n\n")
+        elif kind in ("code", "code_result"):
+            label = "code" if kind == "code" else f"code result ({data.get('outcome', '')})"
+            self._write(f"_{stamp} — {label}:_\n\n```\n{text}\n```\n\n")
+        elif kind in ("turn", "summary", "notice", "reconnecting", "connection", "sources") or (
                 kind == "status" and text.startswith("connected")):
             self._write(f"_{stamp} — {text}_\n\n")
 
@@ -576,6 +659,15 @@ class Fanout:
 
     def finished(self, summary: Summary) -> None:
         self._each("finished", summary)
+
+    def tool(self, activity: Activity) -> None:
+        self._each("tool", activity)
+
+    def sources(self, sources: Sources) -> None:
+        self._each("sources", sources)
+
+    def code(self, event: CodeRun | CodeResult) -> None:
+        self._each("code", event)
 
     def close(self) -> None:
         self._each("close")

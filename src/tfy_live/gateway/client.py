@@ -125,6 +125,25 @@ def build_client(settings: Settings, context: ssl.SSLContext | None = None,
         return genai.Client(vertexai=False, api_key=settings.api_key, http_options=http_options)
 
 
+def build_tools(options: ModelOptions) -> list[Any]:
+    """The setup's tools: Google Search, code execution, and the functions declared (``ToolSpec``)."""
+    from google.genai import types
+
+    tools: list[Any] = []
+    if options.google_search:
+        tools.append(types.Tool(google_search=types.GoogleSearch()))
+    if options.code_execution:
+        tools.append(types.Tool(code_execution=types.ToolCodeExecution()))
+    if options.tools:
+        tools.append(types.Tool(function_declarations=[
+            types.FunctionDeclaration(
+                name=spec.name, description=spec.description or None, parameters_json_schema=spec.parameters,
+                behavior=types.Behavior.NON_BLOCKING if spec.non_blocking else None,
+            ) for spec in options.tools
+        ]))
+    return tools
+
+
 def build_config(settings: Settings, options: ModelOptions = ModelOptions(), *, transcripts: bool = True,
                  handle: str | None = None) -> types.LiveConnectConfig:
     """The SDK's LiveConnectConfig for these settings and model options.
@@ -164,7 +183,7 @@ def build_config(settings: Settings, options: ModelOptions = ModelOptions(), *, 
         thinking_config=(
             types.ThinkingConfig(thinking_budget=options.thinking_budget) if options.thinking_budget is not None else None
         ),
-        tools=[types.Tool(google_search=types.GoogleSearch())] if options.google_search else None,
+        tools=build_tools(options) or None,
         input_audio_transcription=types.AudioTranscriptionConfig() if transcripts else None,
         output_audio_transcription=types.AudioTranscriptionConfig() if transcripts and audio_out else None,
         session_resumption=types.SessionResumptionConfig(handle=handle),

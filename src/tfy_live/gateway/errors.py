@@ -47,6 +47,10 @@ SETUP_FIELD_FLAGS = {
     "language_code": "--language",
     "temperature": "--temperature",
     "google_search": "--google-search",
+    "code_execution": "--code-execution",
+    "function_declarations": "--mcp-config/--mcp (or --tool-mode blocking)",
+    "behavior": "--tool-mode blocking",
+    "parameters_json_schema": "--mcp-config/--mcp (a tool's input schema)",
     "automatic_activity_detection": "--vad-* or --push-to-talk",
     "context_window_compression": "--compression-trigger/--compression-target (or --no-compression)",
 }

@@ -11,7 +11,7 @@ from typing import Any, AsyncIterator, Iterator, Sequence
 from tfy_live.audio import INPUT_RATE
 from tfy_live.config import Settings
 from tfy_live.errors import GatewayError, TfyLiveError
-from tfy_live.events import Event, FunctionCall, MalformedFrame, ServerEvent, TurnComplete, UnknownMessage
+from tfy_live.events import Event, MalformedFrame, ServerEvent, ToolResult, TurnComplete, UnknownMessage
 from tfy_live.gateway import sdk
 from tfy_live.gateway.client import build_client, build_config
 from tfy_live.gateway.errors import opening_timed_out, translate_error
@@ -70,10 +70,8 @@ class LiveSession:
         with self._translated():
             await self._session.send_realtime_input(activity_end=self._types.ActivityEnd())
 
-    async def answer_tool_calls(self, calls: Sequence[FunctionCall], error: str) -> None:
-        responses = [
-            self._types.FunctionResponse(id=call.id, name=call.name, response={"error": error}) for call in calls
-        ]
+    async def send_tool_results(self, results: Sequence[ToolResult]) -> None:
+        responses = [function_response(self._types, result) for result in results]
         with self._translated():
             await self._session.send_tool_response(function_responses=responses)
 
@@ -166,6 +164,15 @@ class LiveSession:
             raise
         except Exception as exc:  # noqa: BLE001 - every foreign error is translated here, once
             raise translate_error(exc, self._settings) from exc
+
+
+SCHEDULING = {"when_idle": "WHEN_IDLE", "interrupt": "INTERRUPT", "silent": "SILENT"}
+
+
+def function_response(types: Any, result: ToolResult) -> Any:
+    """Our ``ToolResult`` as the SDK's ``FunctionResponse`` (with its scheduling for a non-blocking call)."""
+    scheduling = types.FunctionResponseScheduling(SCHEDULING[result.scheduling]) if result.scheduling else None
+    return types.FunctionResponse(id=result.id, name=result.name, response=result.response, scheduling=scheduling)
 
 
 def _camel(name: str) -> str:

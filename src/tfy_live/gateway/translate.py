@@ -21,7 +21,7 @@ from typing import Any, Collection
 
 from tfy_live.audio import OUTPUT_RATE
 from tfy_live.events import (
-    Audio, FunctionCall, GenerationComplete, GoAway, InputTranscript, Interrupted, MalformedFrame, OutputTranscript,
+    Audio, CodeResult, CodeRun, FunctionCall, Source, Sources, GenerationComplete, GoAway, InputTranscript, Interrupted, MalformedFrame, OutputTranscript,
     ResumptionUpdate, ServerEvent, SetupComplete, Text, ToolCall, ToolCallCancelled, TurnComplete, UnknownMessage,
     Usage,
 )
@@ -132,6 +132,17 @@ def _usage(usage: Any) -> Usage:
     )
 
 
+def _sources(grounding: Any) -> tuple[Source, ...]:
+    """The web pages in grounding metadata (``groundingChunks[].web``), each once, in order."""
+    seen: dict[str, Source] = {}
+    for chunk in getattr(grounding, "grounding_chunks", None) or []:
+        web = getattr(chunk, "web", None)
+        url = getattr(web, "uri", None) if web is not None else None
+        if url and url not in seen:
+            seen[url] = Source(str(getattr(web, "title", None) or getattr(web, "domain", None) or ""), str(url))
+    return tuple(seen.values())
+
+
 def translate(message: Any) -> list[ServerEvent]:
     """Every event in ``message``, in the order to act on them."""
     events: list[ServerEvent] = []
@@ -152,6 +163,16 @@ def translate(message: Any) -> list[ServerEvent]:
                 events.append(Audio(blob.data, audio_rate(blob.mime_type)))
             if getattr(part, "text", None):
                 events.append(Text(part.text, bool(getattr(part, "thought", False))))
+            if (code := getattr(part, "executable_code", None)) is not None and getattr(code, "code", None):
+                language = getattr(code, "language", None)
+                events.append(CodeRun(code.code, str(getattr(language, "value", language) or "PYTHON")))
+            if (ran := getattr(part, "code_execution_result", None)) is not None:
+                outcome = getattr(ran, "outcome", None)
+                events.append(CodeResult(getattr(ran, "output", None) or "",
+                                         str(getattr(outcome, "value", outcome) or "OUTCOME_OK")))
+        if (grounding := getattr(content, "grounding_metadata", None)) is not None:
+            if sources := _sources(grounding):
+                events.append(Sources(sources))
         if (transcription := getattr(content, "output_transcription", None)) is not None:
             if transcription.text or transcription.finished:
                 events.append(OutputTranscript(transcription.text or "", bool(transcription.finished)))

@@ -52,6 +52,7 @@ TARGET = "Gateway"
 AUDIO = "Audio"
 MODEL = "Model"
 OUTPUT = "Output"
+TOOLS = "Tools"
 
 
 def _env(setting: str) -> str:
@@ -309,6 +310,25 @@ CompressionTrigger = Annotated[Optional[int], typer.Option(
 CompressionTarget = Annotated[Optional[int], typer.Option(
     "--compression-target", envvar="TFY_LIVE_COMPRESSION_TARGET", min=1, rich_help_panel=MODEL,
     help="Tokens kept after compressing (default: the server's, half the trigger).")]
+CodeExecution = Annotated[bool, typer.Option(
+    "--code-execution", envvar="TFY_LIVE_CODE_EXECUTION", rich_help_panel=MODEL,
+    help="Let the model write and run code on the server (models that support it); the code and its result are shown.")]
+McpConfig = Annotated[Optional[Path], typer.Option(
+    "--mcp-config", envvar="TFY_LIVE_MCP_CONFIG", rich_help_panel=TOOLS,
+    help='MCP servers whose tools the model may call: {"mcpServers": {NAME: {"command": …, "args": […]} | '
+         '{"url": …}}} (needs the [mcp] extra).')]
+McpUrl = Annotated[Optional[list[str]], typer.Option(
+    "--mcp", envvar="TFY_LIVE_MCP", rich_help_panel=TOOLS,
+    help="A streamable-HTTP MCP server's URL (repeatable). On the gateway's origin it gets the API key; never elsewhere.")]
+ToolTimeout = Annotated[float, typer.Option(
+    "--tool-timeout", envvar="TFY_LIVE_TOOL_TIMEOUT", min=0.1, rich_help_panel=TOOLS,
+    help="Seconds a tool call may run before the model is told it timed out.")]
+ToolMode = Annotated[str, typer.Option(
+    "--tool-mode", envvar="TFY_LIVE_TOOL_MODE", rich_help_panel=TOOLS,
+    help="blocking (the model waits for each result) or non-blocking (it talks on; results come when it is idle).")]
+ApproveTools = Annotated[Optional[str], typer.Option(
+    "--approve-tools", envvar="TFY_LIVE_APPROVE_TOOLS", rich_help_panel=TOOLS, show_default="ask on a terminal, else none",
+    help="Which calls run: ask (y/n/a for each), all, none, read-only (readOnlyHint tools), or NAME[,NAME…].")]
 Debug = Annotated[bool, typer.Option(
     "--debug", envvar="TFY_LIVE_DEBUG", rich_help_panel=OUTPUT,
     help="Log the protocol (upgrade, frames) to standard error; the key is masked, audio elided.")]
@@ -417,9 +437,19 @@ def talk(
         help="Let a native-audio model decide not to answer speech that is not meant for it.")] = False,
     thinking_budget: ThinkingBudget = None,
     google_search: GoogleSearch = False,
+    code_execution: CodeExecution = False,
     no_compression: NoCompression = False,
     compression_trigger: CompressionTrigger = None,
     compression_target: CompressionTarget = None,
+    mcp_config: McpConfig = None,
+    mcp: McpUrl = None,
+    tool_timeout: ToolTimeout = 30.0,
+    tool_mode: ToolMode = "blocking",
+    approve_tools: ApproveTools = None,
+    mute_during_tools: Annotated[bool, typer.Option(
+        "--mute-during-tools", envvar="TFY_LIVE_MUTE_DURING_TOOLS", rich_help_panel=TOOLS,
+        help="Send no microphone audio while a tool call runs (for servers that close with 1008 when it arrives).",
+    )] = False,
     json_output: JsonFlag = False,
     debug: Debug = False,
     no_transcript: NoTranscript = False,
@@ -446,9 +476,10 @@ def talk(
     """
     from tfy_live.echoguard import echo_options
     from tfy_live.shaping import model_options
-    from tfy_live.talk import AudioChoice, OutputChoice, talk as run_talk
+    from tfy_live.talk import AudioChoice, OutputChoice, ToolChoice, talk as run_talk
 
     audio = AudioChoice(input_device, output_device, input_file, output_file, chunk_ms)
+    tools = ToolChoice(mcp_config, tuple(mcp or ()), tool_timeout, tool_mode, approve_tools, mute_during_tools)
     output = OutputChoice(json=json_output, transcripts=not no_transcript, transcript_file=transcript, record=record,
                           files=_files(overwrite, "talk"))
 
@@ -459,14 +490,15 @@ def talk(
             system=system, system_file=system_file, language=language, temperature=temperature,
             vad_start=vad_start, vad_end=vad_end, vad_silence_ms=vad_silence_ms, vad_prefix_ms=vad_prefix_ms,
             push_to_talk=push_to_talk, affective_dialog=affective_dialog, proactive_audio=proactive_audio,
-            thinking_budget=thinking_budget, google_search=google_search, compression=not no_compression,
+            thinking_budget=thinking_budget, google_search=google_search, code_execution=code_execution,
+            compression=not no_compression,
             compression_trigger_tokens=compression_trigger, compression_target_tokens=compression_target,
         )
         echo = echo_options(aec=aec, noise_suppression=noise_suppression, high_pass=high_pass,
                             half_duplex=half_duplex, barge_in=barge_in, tail_ms=half_duplex_tail_ms)
         return await run_talk(settings, audio, options=options, local=target.local, turns=turns,
                               reply_timeout=reply_timeout, output=output, echo=echo,
-                              reconnect_attempts=reconnect_attempts)
+                              reconnect_attempts=reconnect_attempts, tools=tools)
 
     run(main)
 
@@ -498,9 +530,15 @@ def chat(
     temperature: Temperature = None,
     thinking_budget: ThinkingBudget = None,
     google_search: GoogleSearch = False,
+    code_execution: CodeExecution = False,
     no_compression: NoCompression = False,
     compression_trigger: CompressionTrigger = None,
     compression_target: CompressionTarget = None,
+    mcp_config: McpConfig = None,
+    mcp: McpUrl = None,
+    tool_timeout: ToolTimeout = 30.0,
+    tool_mode: ToolMode = "blocking",
+    approve_tools: ApproveTools = None,
     json_output: JsonFlag = False,
     debug: Debug = False,
     transcript: TranscriptPath = None,
@@ -514,15 +552,16 @@ def chat(
     echo "What is the capital of France?" | tfy-live chat --provider gemini-acct
     """
     from tfy_live.shaping import model_options
-    from tfy_live.talk import OutputChoice, chat as run_chat
+    from tfy_live.talk import OutputChoice, ToolChoice, chat as run_chat
 
+    tools = ToolChoice(mcp_config, tuple(mcp or ()), tool_timeout, tool_mode, approve_tools)
 
     async def main() -> int:
         settings = target.settings(os.environ)
         _debug(debug, settings)
         options = model_options(
             system=system, system_file=system_file, language=language, temperature=temperature,
-            thinking_budget=thinking_budget, google_search=google_search,
+            thinking_budget=thinking_budget, google_search=google_search, code_execution=code_execution,
             modality="audio" if speak or output_file else modality, compression=not no_compression,
             compression_trigger_tokens=compression_trigger, compression_target_tokens=compression_target,
         )
@@ -530,7 +569,7 @@ def chat(
                               files=_files(overwrite, "chat"))
         return await run_chat(settings, messages=message, speak=speak, output_device=output_device,
                               output_file=output_file, local=target.local,
-                              reply_timeout=reply_timeout, options=options, output=output)
+                              reply_timeout=reply_timeout, options=options, output=output, tools=tools)
 
     run(main)
 

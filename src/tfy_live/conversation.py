@@ -279,8 +279,7 @@ class Conversation:
             self.reporter.notice(f"{activity.label}: no typed input to approve it at; declined")
             return "n"
         self._question = asyncio.get_running_loop().create_future()
-        self._asked.set()
-        self.reporter.tool(activity)
+        self._asked.set()  # the runner has reported the call as asking: the view shows the question
         try:
             return await self._question
         finally:

@@ -29,6 +29,8 @@ from tfy_live.outfiles import Policy, Target, check, refuse_same_file
 from tfy_live.session import Session
 from tfy_live.shaping import ModelOptions
 from tfy_live.timeline import Timeline
+from tfy_live.tools.config import ServerConfig
+from tfy_live.tools.runner import ToolRunner
 from tfy_live.ui import Fanout, JsonOutput, LiveOutput, Output, PlainOutput, TranscriptFile, transcript_target
 
 LOCAL_PROVIDER = "local"
@@ -49,6 +51,35 @@ class AudioChoice:
     input_file: Path | None = None
     output_file: Path | None = None
     chunk_ms: int = CHUNK_MS
+
+
+@dataclass(frozen=True)
+class ToolChoice:
+    """The tool options as given: MCP servers (a config file, URLs), timeout, mode, approval, muting."""
+
+    config_file: Path | None = None
+    urls: tuple[str, ...] = ()
+    timeout_s: float = 30.0
+    mode: str = "blocking"  # or non-blocking
+    approve: str | None = None  # --approve-tools (None: ask on a terminal, none elsewhere)
+    mute: bool = False
+
+    @property
+    def wanted(self) -> bool:
+        return self.config_file is not None or bool(self.urls)
+
+
+def check_tools(choice: ToolChoice) -> list[ServerConfig]:
+    """The servers to use, read and checked before anything is opened (a bad file: exit 2)."""
+    from tfy_live.tools import config, servers
+
+    if choice.mode not in ("blocking", "non-blocking"):
+        raise ConfigError(f"--tool-mode must be blocking or non-blocking (got {choice.mode!r})")
+    if not choice.wanted:
+        return []
+    configs = config.servers(choice.config_file, list(choice.urls))
+    servers.require()
+    return configs
 
 
 @dataclass(frozen=True)
@@ -156,12 +187,14 @@ async def talk(
     echo: EchoOptions = EchoOptions(),
     connect: Connect | None = None,
     reconnect_attempts: int | None = None,
+    tools: ToolChoice = ToolChoice(),
 ) -> int:
     """Run one conversation; return the exit code (errors are raised as TfyLiveError)."""
     from tfy_live import gateway
 
     connect = connect or gateway.connect
     check_files(audio.input_file, audio.output_file, output)
+    servers = check_tools(tools)
     source, input_label = open_source(audio)
     sink = open_sink(audio, output.files)
     guard, echo_note = open_guard(echo, source, sink, microphone=audio.input_file is None)
@@ -177,9 +210,12 @@ async def talk(
         reporter.input_label = input_label
         rule = EndRule(max_turns=turns, reply_timeout_s=reply_timeout)
         reporter.status(echo_note)
+        # Approval is asked for at a terminal (the live view shows the call; a typed line answers it).
+        interactive = not output.json and audio.input_file is None and sys.stdin.isatty() and sys.stdout.isatty()
         await _converse(settings, source, sink, reporter, rule, local=local, options=options,
                         transcripts=output.transcripts, connect=connect, chunk_ms=audio.chunk_ms, recorder=recorder,
-                        guard=guard, reconnect_attempts=reconnect_attempts)
+                        guard=guard, reconnect_attempts=reconnect_attempts,
+                        tools=_ToolSetup(tools, servers, interactive))
     return 0
 
 
@@ -195,6 +231,7 @@ async def chat(
     options: ModelOptions = ModelOptions(),
     output: OutputChoice = OutputChoice(),
     connect: Connect | None = None,
+    tools: ToolChoice = ToolChoice(),
 ) -> int:
     """A text conversation: ``messages`` if given, else lines from standard input, one reply each."""
     from rich.console import Console
@@ -205,6 +242,11 @@ async def chat(
 
     connect = connect or gateway.connect
     check_files(None, output_file, output)
+    servers = check_tools(tools)
+    if servers and messages and (tools.approve or "").strip().lower() == "ask":
+        raise ConfigError("--approve-tools ask reads y/n/a from standard input, and with messages given as arguments "
+                          "there is none to read: pipe the messages instead, or use --approve-tools all, read-only "
+                          "or tool names")
     sink: AudioSink = NullSink()
     if speak or output_file is not None:
         sink = open_sink(AudioChoice(output_device=output_device, output_file=output_file), output.files)
@@ -229,8 +271,10 @@ async def chat(
             stack.callback(outputs[-1].close)
         reporter = Fanout(*outputs)
         rule = EndRule(grace_s=0.0, reply_timeout_s=reply_timeout)
+        interactive = not messages and not output.json and sys.stdin.isatty() and sys.stdout.isatty()
         await _converse(settings, None, sink, reporter, rule, local=local, options=options,
-                        transcripts=output.transcripts, connect=connect, lines=lines)
+                        transcripts=output.transcripts, connect=connect, lines=lines,
+                        tools=_ToolSetup(tools, servers, interactive))
     return 0
 
 
@@ -239,11 +283,47 @@ async def _given(messages: list[str]) -> AsyncIterator[str]:
         yield message
 
 
+@dataclass(frozen=True)
+class _ToolSetup:
+    choice: ToolChoice
+    servers: list[ServerConfig]
+    interactive: bool  # a person at a terminal can be asked to approve a call
+
+
+async def _start_tools(setup: _ToolSetup, settings: Settings, reporter: Fanout, stack: contextlib.AsyncExitStack,
+                       options: ModelOptions) -> tuple[ModelOptions, ToolRunner | None]:
+    """Connect to the MCP servers (all at once, each within a time limit), declare their tools, and make the
+    runner; a server that fails is one notice. No servers: the options as they were, and no runner."""
+    if not setup.servers:
+        return options, None
+    from dataclasses import replace
+
+    from tfy_live.tools import catalog
+    from tfy_live.tools.approval import parse_approval
+    from tfy_live.tools.servers import McpServers
+
+    servers = McpServers(setup.servers, base_url=settings.base_url, api_key=settings.api_key)
+    await stack.enter_async_context(servers)
+    for warning in servers.warnings:
+        reporter.notice(warning)
+    approval = parse_approval(setup.choice.approve, interactive=setup.interactive)
+    for name in approval.unknown_names(servers.tools):
+        reporter.notice(f"--approve-tools names {name!r}, which no server offers (see `tfy-live tools`)")
+    listed = ", ".join(tool.exposed for tool in servers.tools) or "none"
+    connected = sum(status.error is None for status in servers.statuses)
+    reporter.status(f"tools from {connected} of {len(setup.servers)} MCP server{'s' if len(setup.servers) != 1 else ''}: "
+                    f"{listed} ({approval.describe()})")
+    non_blocking = setup.choice.mode == "non-blocking"
+    runner = ToolRunner(servers.tools, servers.call, approval, timeout_s=setup.choice.timeout_s,
+                        non_blocking=non_blocking)
+    return replace(options, tools=catalog.specs(servers.tools, non_blocking=non_blocking)), runner
+
+
 async def _converse(settings: Settings, source: AudioSource | None, sink: AudioSink, reporter: Fanout, rule: EndRule,
                     *, local: bool, options: ModelOptions, transcripts: bool, connect: Connect,
                     chunk_ms: float = CHUNK_MS, recorder: Recorder | None = None,
                     lines: AsyncIterator[str] | None = None, guard: EchoGuard | None = None,
-                    reconnect_attempts: int | None = None) -> None:
+                    reconnect_attempts: int | None = None, tools: _ToolSetup | None = None) -> None:
     from tfy_live import gateway
 
     if lines is None:
@@ -270,6 +350,9 @@ async def _converse(settings: Settings, source: AudioSource | None, sink: AudioS
             )
             context = local_gw.client_ssl_context()
             reporter.status(f"built-in local gateway on {local_gw.base_url} (echo model)")
+        runner = None
+        if tools is not None:
+            options, runner = await _start_tools(tools, settings, reporter, stack, options)
         url = gateway.socket_url(settings)
         reporter.status(f"connecting: {describe(settings, url)}")
         context = context or gateway.ssl_context(settings)  # once: every reconnect trusts the same CAs
@@ -290,6 +373,7 @@ async def _converse(settings: Settings, source: AudioSource | None, sink: AudioS
         conversation = Conversation(
             session, source, sink, reporter, chunk_ms=chunk_ms, rule=rule, lines=lines,
             push_to_talk=options.push_to_talk, recorder=recorder, guard=guard, timeline=timeline,
+            tools=runner, mute_during_tools=tools is not None and tools.choice.mute,
         )
         try:
             await conversation.run()

@@ -17,13 +17,23 @@ those shapes end to end: a native-audio model's thought part before its audio
 and its transcription streamed with the audio; 3.x frames (``{}``,
 ``voiceActivity``, and a message type newer than the SDK); Vertex's empty turn
 after a tool response; usage without a response count (3.1).
+
+Tools: when a typed line says ``call NAME {json args}`` (several, separated by
+``;``) for functions the setup declared, the echo model sends one ``toolCall``
+for them, waits for every response (``toolResponse``, in any number of
+messages), and answers with what they returned. A line ``cancel`` cancels the
+calls still pending (``toolCallCancellation``); ``… then cancel`` does so a
+moment after the call. Typed lines only: the echo model does not recognise
+speech, so a spoken request is echoed like any other.
 """
 
 from __future__ import annotations
 
 import base64
 import collections
+import json
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,6 +67,45 @@ class EchoOptions:
     empty_turn_after_tool: bool = False  # the tool response gets an empty turn, the answer empty_turn_gap_s later
     empty_turn_gap_s: float = 3.0
     usage_without_response: bool = False  # usageMetadata with no responseTokenCount (3.1)
+
+
+_CALL = re.compile(r"(?:^|;)\s*call\s+([A-Za-z_][\w.:-]*)\s*", re.I)
+_THEN_CANCEL = re.compile(r"\s*then\s+cancel\s*$", re.I)
+CANCEL_AFTER_S = 0.2  # "call … then cancel": the cancellation follows the call this much later
+
+
+def parse_calls(text: str) -> tuple[list[tuple[str, dict[str, Any]]], bool] | None:
+    """``call NAME {args}; call NAME2 {…} [then cancel]`` as [(name, args)] and whether to cancel; None if the
+    line asks for no call (or its arguments are not a JSON object)."""
+    then_cancel = bool(_THEN_CANCEL.search(text))
+    text = _THEN_CANCEL.sub("", text)
+    calls: list[tuple[str, dict[str, Any]]] = []
+    at = 0
+    while (match := _CALL.match(text, at)) is not None:
+        name, at = match.group(1), match.end()
+        args: Any = {}
+        if text[at:at + 1] == "{":
+            try:
+                args, at = json.JSONDecoder().raw_decode(text, at)
+            except ValueError:
+                return None
+        if not isinstance(args, dict):
+            return None
+        calls.append((name, args))
+        at = len(text) - len(text[at:].lstrip())
+    if not calls or text[at:].strip():
+        return None
+    return calls, then_cancel
+
+
+def declared_functions(setup: dict[str, Any]) -> set[str]:
+    """The function names a setup message declares (``tools[].functionDeclarations[].name``)."""
+    names = set()
+    for tool in get(setup, "tools") or []:
+        for declaration in get(tool, "functionDeclarations", "function_declarations") or []:
+            if isinstance(get(declaration, "name"), str):
+                names.add(declaration["name"])
+    return names
 
 
 # A message type no SDK knows: a stand-in for the ones newer servers add before the SDK learns them.
@@ -136,8 +185,13 @@ class _Reply:
 
 class EchoModel:
     def __init__(self, options: EchoOptions | None = None, *, vertex: bool = False, resumption: bool = False,
-                 text: bool = False, manual_activity: bool = False) -> None:
+                 text: bool = False, manual_activity: bool = False, functions: set[str] | None = None) -> None:
         self.options = options or EchoOptions()
+        self.functions = functions or set()  # declared in the setup: what "call NAME" may ask for
+        self._calls: dict[str, str] = {}  # id -> name: the calls waiting for a response
+        self._results: list[str] = []  # what the answered calls returned, said once all are in
+        self._call_ids = 0
+        self._cancel_at: float | None = None  # "then cancel"
         self.vertex = vertex
         self.resumption = resumption
         self.text = text  # TEXT response modality: answer with text parts, no audio
@@ -166,11 +220,14 @@ class EchoModel:
     # -- the clock -----------------------------------------------------------
     def next_deadline(self) -> float | None:
         deadlines = [self._reply.next_send() if self._reply is not None else None, self._complete_at,
-                     self._delayed[0] if self._delayed is not None else None]
+                     self._delayed[0] if self._delayed is not None else None, self._cancel_at]
         return min((d for d in deadlines if d is not None), default=None)
 
     def tick(self, now: float) -> list[dict[str, Any]]:
         late: list[dict[str, Any]] = []
+        if self._cancel_at is not None and now >= self._cancel_at:
+            self._cancel_at = None
+            late += self._cancel_calls(now)
         if self._complete_at is not None and now >= self._complete_at:
             self._complete_at = None
             late = [{"serverContent": {"turnComplete": True}}]  # of the turn interrupted earlier
@@ -224,14 +281,16 @@ class EchoModel:
                 out += self._speech_ended(now)
             text = get(realtime, "text")
             if text:
-                out += self._interrupt(now) + self._respond(beep(), f"You said: {text}", now)
+                out += self._interrupt(now) + self._typed(str(text), now)
         content = get(message, "clientContent", "client_content")
         if isinstance(content, dict):
             texts = [get(p, "text") for turn in (get(content, "turns") or []) for p in (get(turn, "parts") or [])]
             said = " ".join(t for t in texts if t)
             if said and get(content, "turnComplete", "turn_complete"):
                 out += self._interrupt(now) + self._respond(beep(), f"You said: {said}", now)
-        if get(message, "toolResponse", "tool_response") is not None and self._held is not None:
+        if (response := get(message, "toolResponse", "tool_response")) is not None and self._calls:
+            out += self._tool_results(response, now)
+        elif get(message, "toolResponse", "tool_response") is not None and self._held is not None:
             pcm, transcript = self._held
             self._held = None
             if self.options.empty_turn_after_tool:
@@ -242,6 +301,51 @@ class EchoModel:
             else:
                 out += self._start_reply(pcm, transcript, now)
         return out + self.tick(now)
+
+    # -- tools -----------------------------------------------------------------
+    def _typed(self, text: str, now: float) -> list[dict[str, Any]]:
+        """A typed line: a call for declared functions, a cancellation, or text to echo."""
+        if text.strip().lower() == "cancel":
+            return self._cancel_calls(now)
+        parsed = parse_calls(text)
+        if parsed is None:
+            return self._respond(beep(), f"You said: {text}", now)
+        calls, then_cancel = parsed
+        unknown = [name for name, _ in calls if name not in self.functions]
+        if unknown:
+            declared = ", ".join(sorted(self.functions)) or "none"
+            return self._start_reply(beep(), f"No function {unknown[0]} was declared (declared: {declared}).", now)
+        function_calls = []
+        for name, args in calls:
+            self._call_ids += 1
+            call_id = f"echo-call-{self._call_ids}"
+            self._calls[call_id] = name
+            function_calls.append({"id": call_id, "name": name, "args": args})
+        self._results = []
+        if then_cancel:
+            self._cancel_at = now + CANCEL_AFTER_S / self.options.time_scale
+        return [{"toolCall": {"functionCalls": function_calls}}]
+
+    def _tool_results(self, response: dict[str, Any], now: float) -> list[dict[str, Any]]:
+        for answer in get(response, "functionResponses", "function_responses") or []:
+            call_id = get(answer, "id")
+            if call_id in self._calls:
+                name = self._calls.pop(call_id)
+                said = json.dumps(get(answer, "response"), ensure_ascii=False, sort_keys=True)
+                self._results.append(f"{name} returned {said}")
+        if self._calls or not self._results:
+            return []  # the model waits for every call it made
+        said, self._results = "; ".join(self._results) + ".", []
+        return self._start_reply(beep(), said, now)
+
+    def _cancel_calls(self, now: float) -> list[dict[str, Any]]:
+        if not self._calls:
+            return self._start_reply(beep(), "There is no call to cancel.", now)
+        ids, names = list(self._calls), sorted(set(self._calls.values()))
+        self._calls.clear()
+        self._results = []
+        return [{"toolCallCancellation": {"ids": ids}}] + self._start_reply(
+            beep(), f"Cancelled {', '.join(names)}.", now)
 
     # -- voice detection -----------------------------------------------------
     def _listen(self, pcm: bytes, now: float) -> list[dict[str, Any]]:

@@ -26,7 +26,7 @@ from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
 from tfy_live.localgw import replay as rp
-from tfy_live.localgw.echo import EchoModel, EchoOptions, audio_chunks, decode_b64, get
+from tfy_live.localgw.echo import EchoModel, EchoOptions, audio_chunks, declared_functions, decode_b64, get
 from tfy_live.localgw.loopthread import LoopThread
 from tfy_live.localgw.tls import LocalCertificates
 
@@ -273,6 +273,7 @@ class LocalGateway:
                 self.options, vertex=record.kind == "vertex",
                 resumption=get(record.setup, "sessionResumption", "session_resumption") is not None,
                 text=record.modalities == ["TEXT"], manual_activity=record.manual_activity,
+                functions=declared_functions(record.setup),
             )
             await self._send_all(ws, record, model.start(loop.time()))
             close_at: float | None = None  # after a goAway

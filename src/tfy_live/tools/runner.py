@@ -188,13 +188,12 @@ class ToolRunner:
         if tool is None:
             names = ", ".join(sorted(self.tools)) or "none"
             error = f"there is no tool named {call.name!r}; the tools are: {names}"
-            self._update(activity, "failed", detail=error)
-            await self._answer(activity, call, {"error": error})
+            await self._answer(activity, call, {"error": error}, "failed", detail=error)
             return
         if not await self._approved(tool, activity):
             asked = activity.state == "asking"
-            self._update(activity, "declined", detail="" if asked else "not approved by --approve-tools")
-            await self._answer(activity, call, {"error": DECLINED})
+            await self._answer(activity, call, {"error": DECLINED}, "declined",
+                               detail="" if asked else "not approved by --approve-tools")
             return
         self._update(activity, "running")
         started = self.clock()
@@ -203,20 +202,19 @@ class ToolRunner:
                 outcome = await self.invoke(tool, dict(call.args))
         except TimeoutError:
             error = f"the tool did not answer within {self.timeout_s:g} s"
-            self._update(activity, "failed", ms=1000 * (self.clock() - started), detail=f"timed out ({error})")
-            await self._answer(activity, call, {"error": error})
+            await self._answer(activity, call, {"error": error}, "failed", ms=1000 * (self.clock() - started),
+                               detail=f"timed out ({error})")
             return
         except ToolFailure as exc:
-            self._update(activity, "failed", ms=1000 * (self.clock() - started), detail=str(exc))
-            await self._answer(activity, call, {"error": str(exc)})
+            await self._answer(activity, call, {"error": str(exc)}, "failed", ms=1000 * (self.clock() - started),
+                               detail=str(exc))
             return
-        response = response_of(outcome)
         ms = 1000 * (self.clock() - started)
+        response = response_of(outcome)
         if outcome.is_error:
-            self._update(activity, "failed", ms=ms, detail=preview(response["error"]))
+            await self._answer(activity, call, response, "failed", ms=ms, detail=preview(response["error"]))
         else:
-            self._update(activity, "done", ms=ms, detail=preview(response["output"]))
-        await self._answer(activity, call, response)
+            await self._answer(activity, call, response, "done", ms=ms, detail=preview(response["output"]))
 
     async def _approved(self, tool: Tool, activity: Activity) -> bool:
         decision = self.approval.decide(tool)
@@ -233,7 +231,9 @@ class ToolRunner:
             self.approval.always(tool)
         return answer in ("y", "a")
 
-    async def _answer(self, activity: Activity, call: FunctionCall, response: dict[str, Any]) -> None:
-        activity.response = response
+    async def _answer(self, activity: Activity, call: FunctionCall, response: dict[str, Any], state: State,
+                      **changes: Any) -> None:
+        """Report how the call ended (with what the model is sent), then send it."""
+        self._update(activity, state, response=response, **changes)
         assert self.send is not None, "give the runner a send (Conversation does)"
         await self.send([ToolResult(call.id, call.name, response, "when_idle" if self.non_blocking else None)])

@@ -225,8 +225,10 @@ class McpServers:
         from mcp.client.streamable_http import streamable_http_client
 
         auth = origin_bearer(self._api_key, self.base_url) if self._api_key and self.base_url else None
+        # The gateway's trust (--ca-bundle) for the gateway's origin; the system's for any other.
+        own = self.context is not None and bearer_applies(config.url, self.base_url)
         client = httpx2.AsyncClient(headers=config.headers, auth=auth, timeout=httpx2.Timeout(30.0, read=300.0),
-                                    verify=self.context if self.context is not None else True, trust_env=False)
+                                    verify=self.context if own and self.context is not None else True)
         async with client, streamable_http_client(config.url, http_client=client) as streams:
             yield streams
 

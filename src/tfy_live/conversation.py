@@ -136,6 +136,7 @@ class Conversation:
         self._question: asyncio.Future[Answer] | None = None  # a tool call waiting for the user's y / n / a
         self._asked = asyncio.Event()
         self._reading: asyncio.Future[str | None] | None = None  # a typed line being read (_next_line)
+        self._input_ended = False
         if tools is not None:
             tools.send, tools.ask, tools.report = self.session.send_tool_results, self._ask, self.reporter.tool
 
@@ -243,11 +244,14 @@ class Conversation:
         """The next typed line (None: end of input). A reader cancelled while waiting leaves the read pending
         for the next one: cancelling inside the keyboard's generator would end the generator itself."""
         assert self.lines is not None
+        if self._input_ended:
+            return None
         reading = self._reading
         if reading is None:
             reading = self._reading = asyncio.ensure_future(anext(self.lines, None))
         line = await asyncio.shield(reading)
         self._reading = None
+        self._input_ended = line is None
         return line
 
     async def _typed(self) -> None:

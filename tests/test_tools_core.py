@@ -1,0 +1,271 @@
+"""The tools core with plain objects: config, names, approval, the runner, and the conversation's use of it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+
+from tests.fakes import FakeSession, FakeSink, Lines, RecordingReporter, WaitUntil, msg
+from tfy_live import events as ev
+from tfy_live.conversation import Conversation
+from tfy_live.endrule import EndRule
+from tfy_live.errors import ConfigError
+from tfy_live.tools.approval import Approval, parse_answer, parse_approval
+from tfy_live.tools.catalog import Tool, expose, function_name, parameters, specs
+from tfy_live.tools.config import HttpServer, StdioServer, bearer_applies, parse_config, servers
+from tfy_live.tools.runner import Activity, Outcome, ToolFailure, ToolRunner, response_of
+
+
+# -- config ----------------------------------------------------------------------------------------
+def test_the_mcp_servers_format_reads_stdio_and_http_servers():
+    configs = parse_config(json.dumps({"mcpServers": {
+        "clock": {"command": "python3", "args": ["clock.py"], "env": {"TZ": "UTC"}},
+        "search": {"url": "https://tfy.example.com/api/llm/mcp-server/s1/server", "headers": {"X-Team": "a"}},
+        "off": {"command": "x", "disabled": True},
+    }}), "f")
+    assert configs == [StdioServer("clock", "python3", ("clock.py",)),
+                       HttpServer("search", "https://tfy.example.com/api/llm/mcp-server/s1/server")]
+    assert configs[0].env == {"TZ": "UTC"} and configs[1].headers == {"X-Team": "a"}  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("document, says", [
+    ("{not json", "is not JSON"),
+    ('{"servers": 3}', 'no "mcpServers" object'),
+    ('{"mcpServers": {"a": {}}}', 'neither "command"'),
+    ('{"mcpServers": {"a": {"command": "x", "url": "http://h"}}}', "keep one"),
+    ('{"mcpServers": {"a": {"command": "x", "args": "y"}}}', '"args" must be a list'),
+    ('{"mcpServers": {"a": {"url": "ftp://h/x"}}}', "not an http:// or https:// URL"),
+    ('{"mcpServers": {"a": {"url": "http://h/sse", "type": "sse"}}}', "SSE transport"),
+    ('{"mcpServers": {"a": {"command": "x", "env": {"A": 1}}}}', '"env" must be an object of strings'),
+])
+def test_a_bad_config_is_one_line_naming_the_fix(document, says):
+    with pytest.raises(ConfigError) as raised:
+        parse_config(document, "--mcp-config 'm.json'")
+    assert says in str(raised.value) and "\n" not in str(raised.value)
+    assert str(raised.value).startswith("--mcp-config 'm.json'")
+
+
+def test_mcp_urls_are_added_after_the_file_under_free_names(tmp_path):
+    path = tmp_path / "m.json"
+    path.write_text('{"mcpServers": {"mcp": {"command": "x"}}}')
+    configs = servers(path, ["http://127.0.0.1:1/mcp", "http://127.0.0.1:2/mcp"])
+    assert [c.name for c in configs] == ["mcp", "mcp2", "mcp3"]
+    with pytest.raises(ConfigError, match="cannot read --mcp-config"):
+        servers(tmp_path / "missing.json")
+
+
+@pytest.mark.parametrize("url, key", [
+    ("https://gw.example.com/api/llm/mcp-server/1/server", True),
+    ("https://GW.example.com:443/other", True),  # the default port, any path, any case of the host
+    ("http://gw.example.com/mcp", False),  # another scheme
+    ("https://gw.example.com:8443/mcp", False),  # another port
+    ("https://gw.example.com.evil.test/mcp", False),
+    ("https://evil.test/?u=https://gw.example.com", False),
+    ("https://user@gw.example.com.evil.test/mcp", False),
+])
+def test_the_key_goes_to_the_gateway_origin_only(url, key):
+    assert bearer_applies(url, "https://gw.example.com/api/llm") is key
+    assert bearer_applies(url, None) is False
+
+
+# -- names -----------------------------------------------------------------------------------------
+def test_names_two_servers_share_are_prefixed_with_the_server():
+    tools = expose([Tool("clock", "now"), Tool("web", "search"), Tool("files", "search"), Tool("a b", "x/y")])
+    assert [t.exposed for t in tools] == ["now", "web_search", "files_search", "x_y"]
+    assert function_name("9lives") == "_9lives" and len(function_name("x" * 100)) == 64
+    # Names made alike stay apart.
+    assert [t.exposed for t in expose([Tool("s", "a/b"), Tool("s", "a_b")])] == ["a_b", "a_b_2"]
+
+
+def test_a_declaration_is_always_an_object_schema():
+    assert parameters({}) == {"type": "object", "properties": {}}
+    schema = {"$schema": "x", "type": "object", "properties": {"a": {"type": "number"}}}
+    assert parameters(schema) == {"type": "object", "properties": {"a": {"type": "number"}}}
+    spec, = specs(expose([Tool("s", "add", "Add.", schema)]), non_blocking=True)
+    assert (spec.name, spec.description, spec.non_blocking) == ("add", "Add.", True)
+
+
+# -- approval --------------------------------------------------------------------------------------
+ADD = Tool("calc", "add", read_only=True, exposed="add")
+RM = Tool("files", "rm", exposed="rm")
+
+
+def test_approval_defaults_to_ask_on_a_terminal_and_none_without_one():
+    assert parse_approval(None, interactive=True).decide(RM) == "ask"
+    assert parse_approval(None, interactive=False).decide(RM) == "decline"
+    assert parse_approval("ask", interactive=False).decide(RM) == "ask"  # asked for: answered on stdin
+    assert parse_approval("all", interactive=False).decide(RM) == "run"
+    assert parse_approval("none", interactive=True).decide(ADD) == "decline"
+
+
+def test_read_only_and_names_preapprove_and_leave_the_rest_to_the_terminal():
+    policy = parse_approval("read-only", interactive=True)
+    assert (policy.decide(ADD), policy.decide(RM)) == ("run", "ask")
+    policy = parse_approval("rm", interactive=False)
+    assert (policy.decide(ADD), policy.decide(RM)) == ("decline", "run")
+    assert parse_approval("files", interactive=False).decide(RM) == "run"  # a server's name: all its tools
+    assert parse_approval("read-only,nope", interactive=False).unknown_names([ADD, RM]) == ["nope"]
+    with pytest.raises(ConfigError, match="stands alone"):
+        parse_approval("all,rm", interactive=True)
+    with pytest.raises(ConfigError, match="is empty"):
+        parse_approval(" , ", interactive=True)
+    assert [parse_answer(a) for a in ("y", " YES ", "n", "a", "always", "maybe")] == ["y", "y", "n", "a", "a", None]
+
+
+# -- the runner ------------------------------------------------------------------------------------
+class Harness:
+    """A runner over scripted tools: ``outcomes`` by tool name (an Outcome, an exception, or an Event to wait)."""
+
+    def __init__(self, approval: Approval, answers: list[str] | None = None, **kwargs: Any) -> None:
+        self.sent: list[ev.ToolResult] = []
+        self.reports: list[tuple[str, str]] = []
+        self.calls: list[str] = []
+        self.asked: list[str] = []
+        self.answers = list(answers or [])
+        self.gates: dict[str, asyncio.Event] = {}
+        self.outcomes: dict[str, Any] = {"add": Outcome("3", {"result": 3}), "rm": Outcome("gone")}
+        self.runner = ToolRunner([ADD, RM], self.invoke, approval, send=self.send, ask=self.ask, report=self.report,
+                                 **kwargs)
+
+    async def invoke(self, tool: Tool, args: dict[str, Any]) -> Outcome:
+        self.calls.append(tool.exposed)
+        if tool.exposed in self.gates:
+            await self.gates[tool.exposed].wait()
+        outcome = self.outcomes[tool.exposed]
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome  # type: ignore[no-any-return]
+
+    async def send(self, results: Any) -> None:
+        self.sent += results
+
+    async def ask(self, activity: Activity) -> Any:
+        self.asked.append(activity.name)
+        return self.answers.pop(0)
+
+    def report(self, activity: Activity) -> None:
+        self.reports.append((activity.name, activity.state))
+
+    async def settle(self) -> None:
+        while self.runner.pending:
+            await asyncio.sleep(0)
+
+
+async def test_each_call_gets_one_result_with_its_id_as_it_finishes():
+    h = Harness(parse_approval("all", interactive=False))
+    h.gates["rm"] = asyncio.Event()
+    h.runner.start([ev.FunctionCall("c1", "rm"), ev.FunctionCall("c2", "add", {"a": 1})])
+    await asyncio.sleep(0.01)
+    assert [r.id for r in h.sent] == ["c2"]  # add finished while rm still runs: both run at once
+    h.gates["rm"].set()
+    await h.settle()
+    assert [(r.id, r.name, r.response) for r in h.sent] == [
+        ("c2", "add", {"output": {"result": 3}}), ("c1", "rm", {"output": "gone"})]
+    assert h.runner.counts == {"done": 2}
+    assert ("rm", "running") in h.reports and ("rm", "done") in h.reports
+
+
+async def test_failures_are_error_results_the_model_can_explain():
+    h = Harness(parse_approval("all", interactive=False), timeout_s=0.01)
+    h.outcomes["add"] = ToolFailure("the MCP server 'calc' failed: Connection closed")
+    h.gates["rm"] = asyncio.Event()  # never set: runs into the timeout
+    h.runner.start([ev.FunctionCall("c1", "add"), ev.FunctionCall("c2", "rm"), ev.FunctionCall("c3", "nope")])
+    await h.settle()
+    errors = {r.id: r.response["error"] for r in h.sent}
+    assert errors["c1"] == "the MCP server 'calc' failed: Connection closed"
+    assert errors["c2"] == "the tool did not answer within 0.01 s"
+    assert errors["c3"].startswith("there is no tool named 'nope'; the tools are: add, rm")
+    assert response_of(Outcome("bad input", is_error=True)) == {"error": "bad input"}
+    assert h.runner.counts == {"failed": 3}
+
+
+async def test_a_cancelled_call_gets_no_result():
+    h = Harness(parse_approval("all", interactive=False))
+    h.gates["rm"] = asyncio.Event()
+    h.runner.start([ev.FunctionCall("c1", "rm")])
+    await asyncio.sleep(0)
+    assert h.runner.cancel(["c1", "unknown"]) == ["c1"]
+    await h.settle()
+    assert h.sent == [] and h.runner.counts == {"cancelled": 1}
+    assert h.reports[-1] == ("rm", "cancelled")
+
+
+async def test_approval_yes_no_and_always():
+    h = Harness(parse_approval("ask", interactive=True), answers=["y", "n", "a"])
+    for n, name in enumerate(("rm", "rm", "add", "add"), 1):
+        h.runner.start([ev.FunctionCall(f"c{n}", name)])
+        await h.settle()
+    assert h.asked == ["rm", "rm", "add"]  # "a": the second add ran without asking
+    assert h.calls == ["rm", "add", "add"]
+    assert h.sent[1].response == {"error": "the user declined to run this tool; do not call it again unless the "
+                                           "user asks"}
+    assert h.runner.counts == {"done": 3, "declined": 1}
+
+
+async def test_without_a_terminal_nothing_runs_unless_approved_and_results_are_scheduled_when_non_blocking():
+    h = Harness(parse_approval(None, interactive=False), non_blocking=True)
+    h.runner.start([ev.FunctionCall("c1", "rm")])
+    await h.settle()
+    assert h.calls == [] and h.asked == [] and "declined" in h.sent[0].response["error"]
+    assert h.sent[0].scheduling == "when_idle"
+
+
+# -- in the conversation -----------------------------------------------------------------------------
+def turn(text: str) -> Any:
+    return msg(serverContent={"modelTurn": {"parts": [{"text": text}]}, "turnComplete": True})
+
+
+async def test_a_typed_line_answers_the_question_in_a_text_chat():
+    """The keyboard task waits for the reply; the call that asks takes the next line from there."""
+    session: FakeSession = FakeSession()
+    session.script = [WaitUntil(lambda: "text" in session.sent_kinds()),
+                      msg(toolCall={"functionCalls": [{"id": "c1", "name": "rm", "args": {"path": "x"}}]}),
+                      WaitUntil(lambda: "tool_response" in session.sent_kinds()), turn("removed")]
+    h = Harness(parse_approval("ask", interactive=True))
+    reporter = RecordingReporter()
+    lines = Lines("remove x", "maybe", "y")
+    lines.end()
+    conversation = Conversation(session, None, FakeSink(write_delay=0), reporter, lines=lines,
+                                rule=EndRule(grace_s=0.0, reply_timeout_s=5), tools=h.runner)
+    summary = await conversation.run()
+    assert session.sent == [("text", "remove x"), ("tool_response", [("c1", "rm", {"output": "gone"})])]
+    assert [args[:2] for args in reporter.args_of("tool")] == [("asking", "rm"), ("running", "rm"), ("done", "rm")]
+    assert any("type y" in args[0] for args in reporter.args_of("notice"))  # "maybe" is no answer
+    assert summary.tools == {"done": 1}
+
+
+async def test_the_end_of_input_declines_and_a_cancellation_names_no_running_call():
+    session: FakeSession = FakeSession()
+    session.script = [WaitUntil(lambda: "text" in session.sent_kinds()),
+                      msg(toolCall={"functionCalls": [{"id": "c1", "name": "rm", "args": {}}]}),
+                      WaitUntil(lambda: "tool_response" in session.sent_kinds()), ev.ToolCallCancelled(("c9",)),
+                      turn("ok")]
+    h = Harness(parse_approval("ask", interactive=True))
+    lines = Lines("go")
+    lines.end()
+    conversation = Conversation(session, None, FakeSink(write_delay=0), RecordingReporter(), lines=lines,
+                                rule=EndRule(grace_s=0.0, reply_timeout_s=5), tools=h.runner)
+    summary = await conversation.run()
+    assert session.sent[1][1][0][2]["error"].startswith("the user declined")
+    assert summary.tools == {"declined": 1}
+
+
+async def test_sources_and_code_reach_the_reporter():
+    session = FakeSession([WaitUntil(lambda: "text" in session.sent_kinds()), msg(serverContent={
+        "modelTurn": {"parts": [{"executableCode": {"code": "print(2+2)", "language": "PYTHON"}},
+                                {"codeExecutionResult": {"outcome": "OUTCOME_OK", "output": "4\n"}},
+                                {"text": "Four."}]},
+        "groundingMetadata": {"groundingChunks": [{"web": {"uri": "https://a.example/x", "title": "A"}},
+                                                  {"web": {"uri": "https://a.example/x", "title": "A"}}]},
+        "turnComplete": True})])
+    reporter = RecordingReporter()
+    lines = Lines("2+2?")
+    lines.end()
+    conversation = Conversation(session, None, FakeSink(write_delay=0), reporter, lines=lines,
+                                rule=EndRule(grace_s=0.0, reply_timeout_s=5))
+    await conversation.run()
+    assert reporter.args_of("code") == [(ev.CodeRun("print(2+2)", "PYTHON"),), (ev.CodeResult("4\n", "OUTCOME_OK"),)]
+    assert reporter.args_of("sources") == [(ev.Sources((ev.Source("A", "https://a.example/x"),)),)]

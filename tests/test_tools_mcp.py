@@ -174,3 +174,26 @@ def test_a_bad_config_is_exit_2_with_one_line(tmp_path):
                       env=clean_env(TFY_LIVE_APPROVE_TOOLS="all"))
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and 'neither "command"' in result.stderr
+
+
+def test_tools_lists_every_server_and_exits_3_when_one_does_not_answer(tmp_path):
+    path = config_file(tmp_path, calc=stdio_config("calc"), gone={"url": "http://127.0.0.1:9/mcp"})
+    result = tfy_live("tools", "--mcp-config", str(path), "--json", timeout=30 * SECOND)
+    assert result.returncode == 3
+    calc, gone = (json.loads(line) for line in result.stdout.splitlines())
+    assert [t["name"] for t in calc["tools"]] == ["add", "slow", "meet", "die"] and calc["tools"][0]["read_only"]
+    assert calc["tools"][0]["parameters"]["required"] == ["a", "b"]
+    assert gone["tools"] == [] and gone["error"]
+    assert result.stderr.splitlines()[-1].startswith("error: MCP server 'gone' did not answer; fix the command")
+
+
+async def test_doctor_checks_each_server():
+    from tfy_live.doctor import Doctor, run_checks
+
+    doctor = Doctor({}, {}, audio=False, need_target=False,
+                    mcp_servers=[stdio("calc"), HttpConfig("gone", "http://127.0.0.1:9/mcp")])
+    checks = [c for c in doctor.checks() if c.name == "settings" or c.name.startswith("MCP")]
+    results = await run_checks(checks)
+    assert [(r.name, r.outcome) for r in results[1:]] == [("MCP server 'calc' lists its tools", "pass"),
+                                                           ("MCP server 'gone' lists its tools", "fail")]
+    assert results[1].detail == "4 tools: add, slow, meet, die" and results[2].exit_code == 3

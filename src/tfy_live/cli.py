@@ -587,16 +587,43 @@ def doctor(
         help="Speaker to check, by index or name.")] = None,
     no_audio: Annotated[bool, typer.Option(
         "--no-audio", rich_help_panel=AUDIO, help="Skip the audio device checks (a server with no sound card).")] = False,
+    mcp_config: McpConfig = None,
+    mcp: McpUrl = None,
     json_output: JsonFlag = False,
 ) -> None:
     """Check the set-up in order — settings, DNS, TLS, key, model, audio — and say what to fix.
 
-    Exits 0 when every check passes, else with the first failure's code (2 settings, 3 gateway, 4 audio).
+    Exits 0 when every check passes, else with the first failure's code (2 settings, 3 gateway or an MCP server,
+    4 audio). With --mcp-config or --mcp, each MCP server is connected and its tools listed.
     """
     from tfy_live.doctor_view import run_doctor
+    from tfy_live.talk import ToolChoice, check_tools
 
+    servers = check_tools(ToolChoice(mcp_config, tuple(mcp or ())))
     run(lambda: run_doctor(target.flags(), os.environ, local=target.local, input_device=input_device,
-                           output_device=output_device, audio=not no_audio, json_output=json_output))
+                           output_device=output_device, audio=not no_audio, json_output=json_output,
+                           mcp_servers=servers))
+
+
+@app.command()
+def tools(
+    mcp_config: McpConfig = None,
+    mcp: McpUrl = None,
+    json_output: Annotated[bool, typer.Option(
+        "--json", envvar="TFY_LIVE_JSON", help="One JSON object per server (its tools, their schemas) instead of a table.",
+    )] = False,
+) -> None:
+    """List the tools of the MCP servers, as the model will be offered them (exit 3 if a server does not answer).
+
+    tfy-live tools --mcp-config examples/mcp.json
+    """
+    from tfy_live.talk import ToolChoice, check_tools
+    from tfy_live.tools.view import NO_SERVERS, run_tools
+
+    if mcp_config is None and not mcp:
+        raise ConfigError(NO_SERVERS)
+    configs = check_tools(ToolChoice(mcp_config, tuple(mcp or ())))
+    run(lambda: run_tools(configs, os.environ, json_output=json_output))
 
 
 @app.command()

@@ -18,6 +18,7 @@ from typing import Any, Awaitable, Callable, Literal, Mapping
 
 from tfy_live.config import Settings, resolve
 from tfy_live.errors import AudioError, GatewayError, TfyLiveError
+from tfy_live.tools.config import ServerConfig
 
 Outcome = Literal["pass", "fail", "skip"]
 
@@ -49,6 +50,7 @@ class Doctor:
     audio: bool = True
     context: ssl.SSLContext | None = None
     need_target: bool = True
+    mcp_servers: list[ServerConfig] = field(default_factory=list)  # each is connected and its tools listed
     settings: Settings | None = field(default=None, init=False)
     _setup_error: GatewayError | None = field(default=None, init=False)
     _setup_seconds: float = field(default=0.0, init=False)
@@ -61,6 +63,8 @@ class Doctor:
             Check("API key accepted", self.check_key, ("TLS verifies",)),
             Check("provider and model answer a session setup", self.check_setup, ("API key accepted",)),
         ]
+        checks += [Check(f"MCP server {config.name!r} lists its tools", self._mcp_check(config), ("settings",))
+                   for config in self.mcp_servers]
         if self.audio:
             checks += [
                 Check("microphone opens at 16 kHz", self.check_input),
@@ -156,6 +160,22 @@ class Doctor:
         async with sink:
             await sink.write(bytes(2 * OUTPUT_RATE // 50))  # 20 ms of silence
         return f"{sink.device.name}"
+
+    def _mcp_check(self, config: ServerConfig) -> Callable[[], Awaitable[str]]:
+        async def check() -> str:
+            from tfy_live.tools.servers import McpServers
+
+            assert self.settings is not None
+            async with McpServers([config], base_url=self.settings.base_url or None,
+                                  api_key=self.settings.api_key or None, context=self.context) as servers:
+                status = servers.statuses[0]
+            if status.error is not None:
+                raise GatewayError(f"MCP server {config.name!r} ({config.where}): {status.error}; fix it in "
+                                   "--mcp-config (or --mcp)")
+            names = ", ".join(tool.name for tool in status.tools[:8]) + (", …" if len(status.tools) > 8 else "")
+            return f"{len(status.tools)} tool{'s' if len(status.tools) != 1 else ''}: {names or 'none'}"
+
+        return check
 
     def _host_port(self) -> tuple[str, int]:
         from urllib.parse import urlsplit

@@ -17,13 +17,14 @@ from tfy_live.config import describe_sources, env_name, setting_sources
 from tfy_live.doctor import Doctor, Result, exit_code, run_checks
 from tfy_live.masking import protected
 from tfy_live.sanitize import clean
+from tfy_live.tools.config import ServerConfig
 
 MARKS = {"pass": ("✓ pass", "green"), "fail": ("✗ fail", "bold red"), "skip": ("– skipped", "dim")}
 
 
 async def run_doctor(flags: Mapping[str, Any], environ: Mapping[str, str], *, local: bool = False,
                      input_device: str | None = None, output_device: str | None = None, audio: bool = True,
-                     json_output: bool = False) -> int:
+                     json_output: bool = False, mcp_servers: list[ServerConfig] | None = None) -> int:
     from rich.console import Console
     from rich.markup import escape
 
@@ -31,7 +32,8 @@ async def run_doctor(flags: Mapping[str, Any], environ: Mapping[str, str], *, lo
     secrets = {environ.get(env_name("api_key"), "").strip(), *protected()}
     sources = setting_sources(flags, environ)
     async with contextlib.AsyncExitStack() as stack:
-        doctor = Doctor(flags, environ, input_device=input_device, output_device=output_device, audio=audio)
+        doctor = Doctor(flags, environ, input_device=input_device, output_device=output_device, audio=audio,
+                        mcp_servers=list(mcp_servers or []))
         if local:
             from tfy_live.localgw import LocalGateway
             from tfy_live.talk import LOCAL_PROVIDER

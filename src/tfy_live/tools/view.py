@@ -1,0 +1,66 @@
+"""``tfy-live tools``: each MCP server's tools as the model will see them, as a table or JSON lines."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Mapping
+
+from tfy_live.config import env_name, normalise_base_url
+from tfy_live.errors import ConfigError, GatewayError
+from tfy_live.masking import protected
+from tfy_live.sanitize import clean
+from tfy_live.tools.config import ServerConfig
+from tfy_live.tools.servers import McpServers
+
+NO_SERVERS = ("no MCP servers to list: give --mcp-config FILE (an mcpServers JSON file) or --mcp URL, or set "
+              "TFY_LIVE_MCP_CONFIG")
+
+
+def gateway_target(environ: Mapping[str, str]) -> tuple[str | None, str | None]:
+    """The base URL and key from the environment (or .env), for the key rule; either may be absent."""
+    base_url = environ.get(env_name("base_url"), "").strip()
+    key = environ.get(env_name("api_key"), "").strip()
+    return (normalise_base_url(base_url) if base_url else None), key or None
+
+
+async def run_tools(configs: list[ServerConfig], environ: Mapping[str, str], *, json_output: bool = False) -> int:
+    """List every server's tools; exit 0, or 3 when a server did not answer (each is said in one line)."""
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    if not configs:
+        raise ConfigError(NO_SERVERS)
+    base_url, key = gateway_target(environ)
+    secrets = {key or "", *protected()}
+    async with McpServers(configs, base_url=base_url, api_key=key) as servers:
+        statuses, tools = servers.statuses, servers.tools
+    exposed = {(t.server, t.name): t.exposed for t in tools}
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    if json_output:
+        for status in statuses:
+            record = {"server": status.config.name, "where": status.config.where, "error": status.error,
+                      "tools": [{"name": exposed[(t.server, t.name)], "server_name": t.name,
+                                 "description": t.description, "read_only": t.read_only,
+                                 "parameters": t.schema} for t in status.tools]}
+            sys.stdout.write(clean(json.dumps(record, ensure_ascii=False), secrets) + "\n")
+    else:
+        table = Table(title=f"{len(tools)} tool{'s' if len(tools) != 1 else ''} from "
+                            f"{sum(s.error is None for s in statuses)} of {len(statuses)} MCP servers",
+                      title_justify="left")
+        for column in ("server", "tool", "read-only", "description"):
+            table.add_column(column)
+        for status in statuses:
+            for tool in status.tools:
+                table.add_row(escape(clean(status.config.name, secrets)),
+                              escape(clean(exposed[(tool.server, tool.name)], secrets)),
+                              "yes" if tool.read_only else "", escape(clean(tool.description, secrets)))
+        Console(highlight=False).print(table)
+    for warning in servers.warnings:
+        err.print(f"[yellow]{escape(clean(warning, secrets))}[/yellow]")
+    if any(status.error is not None for status in statuses):
+        failed = [s.config.name for s in statuses if s.error is not None]
+        raise GatewayError(f"MCP server{'s' if len(failed) != 1 else ''} {', '.join(map(repr, failed))} did not "
+                           "answer; fix the command or URL in --mcp-config (or --mcp), then run `tfy-live tools` again")
+    return 0

@@ -6,8 +6,8 @@ demo:
 	scripts/demo.sh
 
 # Benchmarks (not tests): results are appended to BENCHMARKS.md.
-.PHONY: bench bench-seed soak bench-aec
-bench: bench-seed soak bench-aec
+.PHONY: bench bench-seed soak bench-aec bench-tools
+bench: bench-seed soak bench-aec bench-tools
 bench-seed:
 	bash -c 'source scripts/setup.sh test && .venv/bin/python bench/vs_seed.py --trials 5 --cpu-trials 5 --markdown BENCHMARKS.md'
 soak:
@@ -15,3 +15,6 @@ soak:
 
 bench-aec:
 	bash -c 'source scripts/setup.sh test && .venv/bin/python bench/aec.py --trials 3 --markdown BENCHMARKS.md'
+
+bench-tools:
+	bash -c 'source scripts/setup.sh test && .venv/bin/python bench/tools.py --calls 300 --markdown BENCHMARKS.md'

@@ -280,3 +280,29 @@ def test_native_audio_in_text_thinks_first_and_answers_in_one_text_part():
     parts = [p for m in out for p in m.get("serverContent", {}).get("modelTurn", {}).get("parts", [])]
     assert [p.get("thought", False) for p in parts] == [True, False] and parts[1]["text"] == "You said: hello"
     assert not any("outputTranscription" in m.get("serverContent", {}) for m in out)
+
+
+def test_the_echo_model_calls_declared_functions_and_cancels_them():
+    from tfy_live.localgw.echo import parse_calls
+
+    assert parse_calls('call add {"a": 1}; call now') == ([("add", {"a": 1}), ("now", {})], False)
+    assert parse_calls('call wait {"seconds": 5} then cancel') == ([("wait", {"seconds": 5})], True)
+    assert parse_calls("call add [1]") is None and parse_calls("hello") is None and parse_calls("call add {") is None
+    model = EchoModel(EchoOptions(reply_speed=math.inf), text=True, functions={"add", "wait"})
+    out = model.feed({"realtimeInput": {"text": 'call add {"a": 1}; call wait {}'}}, 0.0)
+    calls = out[0]["toolCall"]["functionCalls"]
+    assert [(c["name"], c["args"]) for c in calls] == [("add", {"a": 1}), ("wait", {})]
+    # The answer waits for every response; then it says what they returned.
+    first = {"toolResponse": {"functionResponses": [{"id": calls[0]["id"], "response": {"output": 2}}]}}
+    assert model.feed(first, 0.1) == []
+    out = model.feed({"realtimeInput": {"text": "cancel"}}, 0.2)  # the call still pending is cancelled
+    assert out[0] == {"toolCallCancellation": {"ids": [calls[1]["id"]]}}
+    assert out[1]["serverContent"]["modelTurn"]["parts"][0]["text"] == "Cancelled wait."
+    out = model.feed({"realtimeInput": {"text": "call nope {}"}}, 0.4)
+    assert out[0]["serverContent"]["modelTurn"]["parts"][0]["text"] == "No function nope was declared (declared: add, wait)."
+    out = model.feed({"realtimeInput": {"text": 'call wait {} then cancel'}}, 1.0)
+    call_id = out[0]["toolCall"]["functionCalls"][0]["id"]
+    assert math.isclose(model.next_deadline() or 0, 1.2)
+    late = model.tick(1.2)
+    assert late[0] == {"toolCallCancellation": {"ids": [call_id]}}
+    assert late[1]["serverContent"]["modelTurn"]["parts"][0]["text"] == "Cancelled wait."

@@ -233,7 +233,9 @@ class ToolRunner:
 
     async def _answer(self, activity: Activity, call: FunctionCall, response: dict[str, Any], state: State,
                       **changes: Any) -> None:
-        """Report how the call ended (with what the model is sent), then send it."""
-        self._update(activity, state, response=response, **changes)
+        """Send the model its result, then report how the call ended (the model waits; the screen can)."""
         assert self.send is not None, "give the runner a send (Conversation does)"
-        await self.send([ToolResult(call.id, call.name, response, "when_idle" if self.non_blocking else None)])
+        try:
+            await self.send([ToolResult(call.id, call.name, response, "when_idle" if self.non_blocking else None)])
+        finally:
+            self._update(activity, state, response=response, **changes)

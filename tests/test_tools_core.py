@@ -269,3 +269,59 @@ async def test_sources_and_code_reach_the_reporter():
     await conversation.run()
     assert reporter.args_of("code") == [(ev.CodeRun("print(2+2)", "PYTHON"),), (ev.CodeResult("4\n", "OUTCOME_OK"),)]
     assert reporter.args_of("sources") == [(ev.Sources((ev.Source("A", "https://a.example/x"),)),)]
+
+
+# -- what the user sees ------------------------------------------------------------------------------
+def test_the_live_view_keeps_the_question_in_view_and_prints_each_state(tmp_path):
+    import io
+
+    from rich.console import Console
+
+    from tfy_live.timeline import Timeline
+    from tfy_live.ui import LiveOutput, TranscriptFile
+
+    console = Console(file=io.StringIO(), force_terminal=False, width=200)
+    output = LiveOutput(console, secrets=["sk-secret-0123456789"])
+    transcript = TranscriptFile(tmp_path / "t.md", secrets=["sk-secret-0123456789"])
+    activity = Activity("c1", "rm", {"path": "x\x1b[2J", "token": "sk-secret-0123456789"}, "files", "rm", "asking")
+    try:
+        output.attach(Timeline(started=0.0), None)
+        for form in (output, transcript):
+            form.tool(activity)
+        activity.state, activity.ms, activity.detail, activity.response = "done", 12.0, "gone", {"output": "gone"}
+        for form in (output, transcript):
+            form.tool(activity)
+            form.sources(ev.Sources((ev.Source("A\x07 page", "https://a.example/x"), ev.Source("Bad", "javascript:x"))))
+            form.turn_complete(None)
+    finally:
+        output.close()
+        transcript.close()
+    printed = console.file.getvalue()
+    assert "allow it? type y (yes), n (no) or a (always for this tool), then Enter" in printed
+    assert "tool › files/rm" in printed and "done in 12 ms: gone" in printed
+    assert "sources: A\\x07 page <https://a.example/x>; Bad <(not a web address)>" in printed
+    written = (tmp_path / "t.md").read_text()
+    for text in (printed, written):
+        assert "\x1b" not in text and "sk-secret-0123456789" not in text and "***" in text
+    assert written.count("tool files/rm") == 1 and '"output": "gone"' in written  # one entry per call
+
+
+async def test_the_microphone_is_held_back_while_a_call_runs_with_mute_during_tools():
+    from tests.fakes import FakeSource
+
+    h = Harness(parse_approval("all", interactive=False))
+    h.gates["rm"] = asyncio.Event()
+    loud = b"\x40\x1f" * 320
+    session = FakeSession([msg(toolCall={"functionCalls": [{"id": "c1", "name": "rm", "args": {}}]}),
+                           WaitUntil(lambda: h.runner.pending == 1)])
+    source = FakeSource([loud] * 20, interval=0.005, finite=False)
+    conversation = Conversation(session, source, FakeSink(write_delay=0), RecordingReporter(), tools=h.runner,
+                                mute_during_tools=True)
+    task = asyncio.create_task(conversation.run())
+    await asyncio.sleep(0.2)
+    assert h.runner.pending == 1 and session.sent_kinds().count("audio") <= 1  # what was in flight as it began
+    h.gates["rm"].set()
+    await asyncio.sleep(0.05)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert "tool_response" in session.sent_kinds()

@@ -9,7 +9,8 @@ import sys
 PROVIDER_NEUTRAL = [
     "tfy_live.events", "tfy_live.session", "tfy_live.conversation", "tfy_live.link", "tfy_live.player",
     "tfy_live.ui", "tfy_live.timeline", "tfy_live.talk", "tfy_live.echoguard", "tfy_live.endrule",
-    "tfy_live.recorder", "tfy_live.doctor", "tfy_live.cli",
+    "tfy_live.recorder", "tfy_live.doctor", "tfy_live.cli", "tfy_live.tools.config", "tfy_live.tools.catalog",
+    "tfy_live.tools.approval", "tfy_live.tools.runner", "tfy_live.tools.servers", "tfy_live.tools.view",
 ]
 
 

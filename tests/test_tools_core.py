@@ -325,3 +325,38 @@ async def test_the_microphone_is_held_back_while_a_call_runs_with_mute_during_to
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
     assert "tool_response" in session.sent_kinds()
+
+
+def test_the_gateway_declares_tools_and_answers_with_scheduling():
+    from google.genai import types
+
+    from tfy_live.config import Settings
+    from tfy_live.gateway.client import build_config
+    from tfy_live.gateway.live import function_response
+    from tfy_live.shaping import ModelOptions
+
+    spec = ev.ToolSpec("add", "Add.", {"type": "object", "properties": {"a": {"type": "number"}}}, non_blocking=True)
+    config = build_config(Settings(api_key="k", base_url="https://h/api/llm", provider="p"),
+                          ModelOptions(tools=(spec,), code_execution=True, google_search=True))
+    wire = config.model_dump(mode="json", by_alias=True, exclude_none=True)["tools"]
+    assert wire == [{"googleSearch": {}}, {"codeExecution": {}}, {"functionDeclarations": [
+        {"name": "add", "description": "Add.", "behavior": "NON_BLOCKING",
+         "parametersJsonSchema": {"type": "object", "properties": {"a": {"type": "number"}}}}]}]
+    response = function_response(types, ev.ToolResult("c1", "add", {"output": 3}, "when_idle"))
+    assert (response.id, response.name, response.response) == ("c1", "add", {"output": 3})
+    assert response.scheduling == types.FunctionResponseScheduling.WHEN_IDLE
+    assert function_response(types, ev.ToolResult("c2", "add", {"error": "x"})).scheduling is None
+
+
+def test_without_the_mcp_extra_the_error_is_one_line_with_the_install_command():
+    import subprocess
+    import sys
+
+    from tests.cli_run import clean_env
+
+    code = ("import sys; sys.modules['mcp'] = None; sys.argv = ['tfy-live', 'chat', '--local', '--mcp', "
+            "'http://127.0.0.1:9/mcp', 'hi']; from tfy_live.cli import main; main()")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=clean_env())
+    assert result.returncode == 2
+    assert result.stderr == ("error: MCP tools need the optional mcp package, which is not installed; in the "
+                             "tfy-live clone run pip install '.[mcp]' (or drop --mcp-config/--mcp)\n")

@@ -43,7 +43,10 @@ MISSING = (f"MCP tools need the optional mcp package, which is not installed; in
 
 def available() -> bool:
     """Whether the ``mcp`` SDK (the ``[mcp]`` extra) is installed."""
-    return importlib.util.find_spec("mcp") is not None
+    try:
+        return importlib.util.find_spec("mcp") is not None
+    except (ImportError, ValueError):  # a broken install, or one blocked on purpose (sys.modules["mcp"] = None)
+        return False
 
 
 def require() -> None:

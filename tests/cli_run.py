@@ -152,7 +152,7 @@ def _forked(args: list[str], env: dict[str, str], cwd: Path | None, timeout: flo
         os.kill(pid, 9)
         control.settimeout(None)
         control.recv(64)
-        raise subprocess.TimeoutExpired(["tfy-live", *args], timeout) from None
+        code = None
     finally:
         for reader in readers:
             reader.join()
@@ -162,7 +162,10 @@ def _forked(args: list[str], env: dict[str, str], cwd: Path | None, timeout: flo
         control.close()
 
     def text(fd: int) -> str:
-        data = b"".join(chunks.get(fd, [])).decode()
+        data = b"".join(chunks.get(fd, [])).decode(errors="replace")
         return data.replace("\r\n", "\n").replace("\r", "\n")  # universal newlines, as subprocess.run(text=True)
+
+    if code is None:
+        raise subprocess.TimeoutExpired(["tfy-live", *args], timeout, text(out_r), text(err_r))
 
     return subprocess.CompletedProcess(["tfy-live", *args], code, text(out_r) if out_r != -1 else "", text(err_r))

@@ -223,8 +223,13 @@ def test_quota_spent_after_setup_ends_at_once_with_what_to_do(tmp_path):
 def test_a_server_that_closes_every_new_connection_is_not_reconnected_for_ever(tmp_path):
     """Each connection is set up and closed before it completes a turn: a failed attempt, though it connected."""
     # 0.1 s after setup, at real-time speed: before any reply can end (the held speech is answered at once).
+    # One long utterance: whatever part of it a connection holds, its echo lasts longer than that 0.1 s.
+    t = np.arange(int(2.5 * RATE)) / RATE
+    speech = np.concatenate([np.zeros(int(0.2 * RATE)), 8000 * np.sin(2 * np.pi * 300 * t), np.zeros(int(END_S * RATE))])
+    soundfile.write(tmp_path / "long.wav", speech.astype("<i2"), RATE, subtype="PCM_16")
     faults = [Fault("close", after_s=0.1, code=1011, reason=INTERNAL, each=True)]
-    result, connections, _, _ = run_with(tmp_path, faults, reply_speed=1.0, timeout=45)
+    result, connections, _, _ = run_with(tmp_path, faults, input_file=tmp_path / "long.wav", reply_speed=1.0,
+                                         timeout=45)
     assert result.returncode == 3, result.stdout + result.stderr
     assert "could not reconnect in 5 attempts" in one_error_line(result)
     attempts = [line for line in result.stdout.splitlines() if "reconnecting (attempt" in line]

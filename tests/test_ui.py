@@ -2,7 +2,10 @@
 
 import io
 import json
+import math
 import re
+
+import pytest
 
 from tfy_live.timeline import Summary, Timeline, Turn
 from tfy_live.outfiles import Policy
@@ -204,3 +207,64 @@ def test_the_link_s_news_of_a_retried_opening_and_a_fresh_session_is_one_line_ea
     assert retrying["state"] == "retrying" and retrying["text"].endswith("— trying again (attempt 2 of 4)")
     assert fresh["state"] == "reconnecting" and fresh["fresh_session"] is True
     assert "starting a fresh session: the model will not remember" in fresh["text"]
+
+
+TARGET = "tfy.example.com · gemini-acct · gemini-live-2.5-flash · Zephyr"
+
+
+@pytest.mark.parametrize("width", [200, 110, 100, 80, 60, 40, 30, 20, 12])
+def test_the_status_line_fits_the_terminal_and_keeps_the_state_longest(width):
+    from tfy_live.ui import status_line
+
+    line = status_line(TARGET, "model speaking", -24.0, 3 * 60 + 7, width)
+    text = line.plain
+    assert line.cell_len <= width and "\n" not in text
+    full = status_line(TARGET, "model speaking", -24.0, 3 * 60 + 7, 1000).plain
+    if width >= len(full):
+        assert text == full  # nothing given up when it fits
+    if width >= 40:
+        assert "model speaking" in text and "-24 dB" in text
+    if width >= 60:
+        assert "03:07" in text
+    if width >= 100:
+        assert "tfy.example.com" in text and "█" in text
+    if width < 40:
+        assert text.startswith("●  │  model speaking"[:width])
+
+
+def test_the_status_line_gives_up_fields_least_important_first():
+    from tfy_live.ui import status_line
+
+    def fields(width: int) -> tuple[bool, bool, bool, bool]:
+        text = status_line(TARGET, "listening", -30.0, 14, width).plain
+        return "tfy.example" in text, "█" in text, "00:14" in text, "-30 dB" in text
+
+    seen = [fields(width) for width in range(200, 10, -1)]
+    # Each field, once gone as the terminal narrows, stays gone; the mic's bar goes before the (cut)
+    # target, the target before the clock, the clock before the mic's level.
+    for i in range(4):
+        kept = [s[i] for s in seen]
+        assert kept == sorted(kept, reverse=True)
+    target, bar, clock, level = (sum(s[i] for s in seen) for i in range(4))
+    assert 0 < bar < target < clock < level
+    assert status_line("", None, -math.inf, 3, 80).plain == "● connecting…  │  00:03"
+
+
+def test_the_live_view_s_status_line_fits_its_console():
+    from rich.console import Console
+
+    from tfy_live.ui import LiveOutput
+
+    console = Console(file=io.StringIO(), force_terminal=True, width=70, color_system=None)
+    clock = Clock()
+    output = LiveOutput(console, clock=clock)
+    try:
+        output.attach(Timeline(started=clock.now), None)
+        output.connected(TARGET)
+        clock.now += 75
+        output.partial()  # a refresh
+    finally:
+        output.close()
+    drawn = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", console.file.getvalue()).replace("\r", "\n").splitlines()
+    status = [line for line in drawn if "01:15" in line]
+    assert status and all(line.startswith("●") and len(line) <= 70 for line in status), drawn

@@ -153,6 +153,35 @@ def test_garbage_file(tmp_path):
     assert "arecord -f S16_LE -r 16000" in message
 
 
+def _suggested_recording(message: str) -> str:
+    import re
+    import shlex
+
+    command = re.search(r"`(arecord [^`]*)`", message)
+    assert command is not None, message
+    return shlex.split(command.group(1))[-1]
+
+
+@pytest.mark.parametrize("name", ["README.md", "notes.wav", "-x.txt"])
+def test_the_recording_hint_never_names_a_file_that_exists(tmp_path, name):
+    # Following the hint must not overwrite what the user passed (a README given by mistake) or anything else.
+    path = tmp_path / name
+    path.write_text("these are my notes, not audio\n" * 20)
+    (tmp_path / (path.stem + ".wav")).write_text("taken")  # the obvious new name is taken too, for notes.wav
+    with pytest.raises(InputFileError) as excinfo:
+        WavFileSource(path)
+    message = one_line_error(excinfo)
+    suggested = _suggested_recording(message)
+    assert not os.path.lexists(suggested) and suggested.endswith(".wav") and not os.path.basename(suggested).startswith("-")
+    assert f"--input-file {suggested}" in message
+
+
+def test_the_recording_hint_for_a_missing_wav_is_that_path(tmp_path):
+    with pytest.raises(InputFileError) as excinfo:
+        WavFileSource(tmp_path / "hello.wav")
+    assert _suggested_recording(one_line_error(excinfo)) == str(tmp_path / "hello.wav")
+
+
 def test_empty_file(tmp_path):
     path = tmp_path / "empty.wav"
     path.write_bytes(b"")

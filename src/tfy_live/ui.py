@@ -439,20 +439,66 @@ class LiveOutput(Output):
 
     def _status_line(self) -> Text:
         now = self.clock()
-        elapsed = int(now - self.started)
-        status = Text()
-        status.append(f"● {self.clean(self.connected_to) or 'connecting…'}", style="dim")
+        state: str | None = None
+        level = -math.inf
         if self.timeline is not None:
             playing = self.player is not None and not self.player.idle
             state = self.timeline.state(now, playing=playing)
             level = self.timeline.level_dbfs
-            status.append("  │  ")
-            status.append(f"{state:<14}", style=STATE_STYLES[state])
-            status.append("  │  mic ")
-            status.append(level_meter(level), style="cyan")
-            status.append(f" {'-∞' if math.isinf(level) else f'{level:.0f}'} dB".rjust(8))
-        status.append(f"  │  {elapsed // 60:02d}:{elapsed % 60:02d}")
-        return status
+        return status_line(self.clean(self.connected_to), state, level, now - self.started, self.console.width)
+
+
+SEPARATOR = "  │  "
+MIN_TARGET = 16  # below this a cut target says nothing: it goes, leaving the dot
+
+
+def status_line(target: str, state: str | None, level_dbfs: float, elapsed_s: float, width: int) -> Text:
+    """The live view's last line, in at most ``width`` cells: a line that wraps pushes the view up a line
+    at every refresh. The least important fields give way first: the target is cut, then the mic's bar
+    goes, then the target, the elapsed time and the mic's level; the state goes last, cut to the width."""
+    elapsed = int(elapsed_s)
+    clock = f"{elapsed // 60:02d}:{elapsed % 60:02d}"
+    db = f"{'-∞' if math.isinf(level_dbfs) else f'{level_dbfs:.0f}'} dB"
+    target = target or "connecting…"
+
+    def build(target_cells: int | None, bar: bool, show_clock: bool, mic: bool) -> Text:
+        line = Text(no_wrap=True, overflow="crop")
+        if target_cells is None:
+            line.append(f"● {target}", style="dim")
+        elif target_cells > 0:
+            shown = Text(target)
+            shown.truncate(target_cells, overflow="ellipsis")
+            line.append(f"● {shown.plain}", style="dim")
+        else:
+            line.append("●", style="dim")
+        if state is not None:
+            line.append(SEPARATOR)
+            line.append(f"{state:<14}", style=STATE_STYLES.get(state, ""))
+            if mic and bar:
+                line.append(f"{SEPARATOR}mic ")
+                line.append(level_meter(level_dbfs), style="cyan")
+                line.append(f" {db}".rjust(8))
+            elif mic:
+                line.append(f"{SEPARATOR}mic {db}")
+        if show_clock:
+            line.append(f"{SEPARATOR}{clock}")
+        return line
+
+    full = build(None, True, True, True)
+    if full.cell_len <= width:
+        return full
+    # In order of preference; the target, where kept, is cut to what is left (too short to read: not kept).
+    layouts = ((True, True, True, True), (True, False, True, True), (False, False, True, True),
+               (False, False, False, True), (False, False, False, False))
+    for keep_target, bar, show_clock, mic in layouts:
+        rest = build(0, bar, show_clock, mic).cell_len
+        if keep_target and width - rest - 1 >= MIN_TARGET:  # "● " against "●"
+            return build(width - rest - 1, bar, show_clock, mic)
+        if not keep_target and rest <= width:
+            return build(0, bar, show_clock, mic)
+    line = build(0, False, False, False)
+    line.truncate(max(width, 0), overflow="crop")
+    return line
 
 
 class ChatOutput(StdoutWriter, Output):

@@ -39,8 +39,23 @@ def _q(path: Path) -> str:
 
 
 def _record_hint(path: Path) -> str:
-    name = shlex.quote(path.name) if path.name.isprintable() else "input.wav"
-    return f"record one with `arecord -f S16_LE -r 16000 -c 1 {name}`"
+    name = shlex.quote(str(_recording_name(path)))
+    return f"record one with `arecord -f S16_LE -r 16000 -c 1 {name}` and pass --input-file {name}"
+
+
+def _recording_name(path: Path) -> Path:
+    """Where the suggested recording may go: the path itself when it is a missing .wav, else a new .wav
+    name beside it that does not exist, so following the hint never overwrites a file (README.md…)."""
+    printable = str(path).isprintable()
+    if printable and path.suffix.lower() == ".wav" and not os.path.lexists(path) and path.parent.is_dir():
+        return path
+    folder = path.parent if printable and path.parent.is_dir() else Path()
+    stem = path.stem if printable and path.stem and not path.stem.startswith("-") else "input"
+    for n in range(1, 1000):
+        candidate = folder / (f"{stem}.wav" if n == 1 else f"{stem}-{n}.wav")
+        if not os.path.lexists(candidate):
+            return candidate
+    return folder / f"{stem}-{os.getpid()}.wav"
 
 
 class WavFileSource:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Literal, Mapping
 
 from tfy_live.config import Settings, resolve
-from tfy_live.errors import AudioError, GatewayError, TfyLiveError
+from tfy_live.errors import AudioError, GatewayError, NoDeviceError, TfyLiveError
 from tfy_live.tools.config import ServerConfig
 
 Outcome = Literal["pass", "fail", "skip"]
@@ -30,6 +30,10 @@ class Result:
     detail: str = ""
     seconds: float = 0.0
     exit_code: int = 0
+
+
+class Skipped(Exception):
+    """Raised by a check that does not apply to this machine: shown as skipped, with why; not a failure."""
 
 
 @dataclass
@@ -140,7 +144,10 @@ class Doctor:
         from tfy_live.audio import INPUT_RATE
         from tfy_live.audio.devices import PyAudioSource
 
-        source = PyAudioSource(self.input_device, sample_rate=INPUT_RATE)
+        try:
+            source = PyAudioSource(self.input_device, sample_rate=INPUT_RATE)
+        except NoDeviceError as exc:
+            raise _no_device("microphone", "input", self.input_device) from exc
         chunks = source.stream(320)
         try:
             async with asyncio.timeout(5):
@@ -156,7 +163,10 @@ class Doctor:
         from tfy_live.audio import OUTPUT_RATE
         from tfy_live.audio.devices import PyAudioSink
 
-        sink = PyAudioSink(self.output_device, sample_rate=OUTPUT_RATE)
+        try:
+            sink = PyAudioSink(self.output_device, sample_rate=OUTPUT_RATE)
+        except NoDeviceError as exc:
+            raise _no_device("speaker", "output", self.output_device) from exc
         async with sink:
             await sink.write(bytes(2 * OUTPUT_RATE // 50))  # 20 ms of silence
         return f"{sink.device.name}"
@@ -185,6 +195,17 @@ class Doctor:
         return parts.hostname or "", parts.port or 443
 
 
+def _no_device(what: str, kind: str, asked: str | None) -> Exception:
+    """No device of the kind at all: a headless machine is skipped (talk takes files there), not failed;
+    a device asked for by name is a failure. Either way the line names what doctor itself accepts."""
+    if asked is None:
+        instead = "talk --input-file FILE speaks a file" if kind == "input" else \
+            "talk --output-file FILE.wav writes the reply to a file"
+        return Skipped(f"no {what} on this machine ({instead} instead); --no-audio leaves this check out")
+    return AudioError(f"no audio {kind} device found, so --{kind}-device {asked!r} cannot be checked; check that "
+                      "the sound system (ALSA/PulseAudio) sees a card, or pass --no-audio to skip the audio checks")
+
+
 def _issuer(cert: dict[str, Any] | None) -> str:
     for rdn in (cert or {}).get("issuer", ()):
         for key, value in rdn:
@@ -205,6 +226,8 @@ async def run_checks(checks: list[Check], on_result: Callable[[Result], None] = 
             started = time.perf_counter()
             try:
                 detail = await check.run()
+            except Skipped as exc:
+                result = Result(check.name, "skip", str(exc), time.perf_counter() - started)
             except TfyLiveError as exc:
                 result = Result(check.name, "fail", str(exc), time.perf_counter() - started, exc.exit_code)
             else:

@@ -71,6 +71,7 @@ async def run_doctor(flags: Mapping[str, Any], environ: Mapping[str, str], *, lo
     code = exit_code(results)
     if not json_output:
         failed = sum(r.outcome == "fail" for r in results)
-        console.print("[bold green]all checks passed[/bold green]" if code == 0 else
+        skipped = sum(r.outcome == "skip" for r in results)
+        console.print(f"[bold green]all checks passed[/bold green]{f', {skipped} skipped' if skipped else ''}" if code == 0 else
                       f"[bold red]{failed} check{'s' if failed != 1 else ''} failed[/bold red]")
     return code

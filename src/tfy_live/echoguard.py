@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from tfy_live.audio import OUTPUT_RATE, SAMPLE_WIDTH
+from tfy_live.audio import EXTRA_HINT, OUTPUT_RATE, SAMPLE_WIDTH
 
 AecChoice = Literal["auto", "on", "off"]
 BargeInChoice = Literal["auto", "local", "server"]
@@ -99,7 +99,7 @@ def plan(options: EchoOptions, *, microphone: bool, aec_installed: bool, vad_ins
     elif aec:
         note = "echo cancellation on" + (", local barge-in on" if local else "")
     elif options.aec == "auto" and microphone and not aec_installed:
-        note = ("echo cancellation off (not installed: pip install 'tfy-live[aec]'); "
+        note = (f"echo cancellation off (not installed: {EXTRA_HINT}); "
                 "use headphones or --half-duplex")
     else:
         note = "echo cancellation off"

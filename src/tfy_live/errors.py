@@ -5,6 +5,7 @@
     ├── GatewayError             exit 3   cannot connect, rejected, or the session closed
     │   └── NoReplyError         exit 3   the model did not answer in time
     ├── AudioError               exit 4   no device, device busy, unsupported rate
+    │   └── NoDeviceError        exit 4   no device of the kind at all (no sound card, no audio system)
     └── InputFileError           exit 5   unreadable or non-audio input file
 
 Ctrl-C ends the program with exit 130. Foreign exceptions (SDK, websockets,
@@ -63,6 +64,13 @@ class NoReplyError(GatewayError):
 
 class AudioError(TfyLiveError):
     exit_code = 4
+
+
+class NoDeviceError(AudioError):
+    """The machine has no device of the kind (or no audio system): a fact about it, not a bad choice.
+
+    ``doctor`` skips its audio checks on it rather than failing; ``talk --local`` speaks its sample instead.
+    """
 
 
 class InputFileError(TfyLiveError):

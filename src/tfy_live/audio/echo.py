@@ -26,11 +26,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from tfy_live.audio import INPUT_RATE, OUTPUT_RATE, SAMPLE_WIDTH, installed
+from tfy_live.audio import EXTRA_HINT, INPUT_RATE, OUTPUT_RATE, SAMPLE_WIDTH, installed
 from tfy_live.errors import ConfigError
 
 FRAME_MS = 10  # the module's frame length
-EXTRA_HINT = "pip install 'tfy-live[aec]'"
 
 
 def available() -> bool:

@@ -22,7 +22,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from tfy_live.errors import AudioError
+from tfy_live.errors import AudioError, NoDeviceError
 
 Kind = Literal["input", "output"]
 
@@ -59,7 +59,7 @@ def _pyaudio() -> Any:
             try:
                 import pyaudio
             except ImportError as exc:  # the wheel is there, libportaudio is not
-                raise AudioError(
+                raise NoDeviceError(
                     f"PyAudio cannot load PortAudio ({_one_line(str(exc))});"
                     " install it (`apt install libportaudio2`) or use"
                     " --input-file/--output-file"
@@ -72,7 +72,7 @@ def _pyaudio() -> Any:
                     _pa = pyaudio.PyAudio()
             except OSError as exc:
                 _, text = _code_and_text(exc)
-                raise AudioError(
+                raise NoDeviceError(
                     f"cannot start the audio system (PortAudio: {text});"
                     " use --input-file/--output-file instead"
                 ) from exc
@@ -203,7 +203,7 @@ def select_device(
         fallback = (
             "--input-file FILE.wav" if kind == "input" else "--output-file FILE.wav"
         )
-        raise AudioError(
+        raise NoDeviceError(
             f"no audio {kind} device found; pass {fallback} to use a file instead"
         )
 

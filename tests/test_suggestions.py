@@ -1,0 +1,121 @@
+"""Every suggestion the program prints is a command that works: its options exist where it names them.
+
+The parser is the judge: each suggested command line is parsed by the CLI's own Click
+commands (what ``tfy-live`` itself would accept), and each option an error line or a
+check names is looked up among the options of the command that printed it.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+import typer.main
+
+import tfy_live
+from tests.cli_run import clean_env, tfy_live as run_tfy_live
+from tfy_live.cli import app
+
+SOURCES = sorted(Path(tfy_live.__file__).parent.rglob("*.py"))
+GROUP = typer.main.get_command(app)
+COMMANDS = GROUP.commands  # type: ignore[attr-defined]
+FLAG = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*[a-z0-9](?![\w*-])")  # not --vad-* (a family of options)
+# Flags of other programs that messages may quote (none yet): keep this list short and explained.
+FOREIGN_FLAGS: set[str] = set()
+
+
+def options_of(command: str) -> set[str]:
+    params = COMMANDS[command].params
+    return {opt for p in params for opt in (*p.opts, *p.secondary_opts)} | {"--help", "-h"}
+
+
+ALL_OPTIONS = set().union(*(options_of(name) for name in COMMANDS)) | {"--version"}
+
+
+def literals() -> list[tuple[str, str]]:
+    """Every string the source holds (f-strings with their fields as ``{}``), with where it is."""
+    found = []
+    for path in SOURCES:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.JoinedStr):
+                text = "".join(v.value if isinstance(v, ast.Constant) else "{}" for v in node.values)
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+                text = node.value
+            else:
+                continue
+            found.append((f"{path.name}:{node.lineno}", text))
+    return found
+
+
+def suggested_commands(text: str) -> list[str]:
+    """`tfy-live …` in backquotes, up to a placeholder for the rest (…) or a pipe."""
+    commands = []
+    for quoted in re.findall(r"`(tfy-live[^`]*)`", text):
+        line = re.split(r"\s(?:…|\\?\|)", quoted)[0]
+        commands.append(line.replace("{}", "x"))
+    return commands
+
+
+def parses(line: str) -> None:
+    """Parse ``line`` as tfy-live would, down to the command's own options (a UsageError if one is unknown)."""
+    args = shlex.split(line)[1:]
+    command, name = (COMMANDS[args[0]], args.pop(0)) if args and args[0] in COMMANDS else (GROUP, "tfy-live")
+    try:
+        command.make_context(name, args, resilient_parsing=False).close()
+    except typer.Exit as done:  # --help and --version print and exit
+        assert done.exit_code == 0, line
+
+
+def test_every_option_a_message_names_exists():
+    unknown = [(where, flag) for where, text in literals() for flag in FLAG.findall(text)
+               if flag not in ALL_OPTIONS | FOREIGN_FLAGS]
+    assert not unknown
+
+
+def test_every_command_line_the_source_suggests_parses():
+    lines = {(where, line) for where, text in literals() for line in suggested_commands(text)}
+    assert len(lines) >= 10  # the finder finds them
+    for where, line in sorted(lines):
+        try:
+            parses(line)
+        except Exception as exc:  # noqa: BLE001 - reported with where the line is
+            pytest.fail(f"{where}: `{line}` does not parse: {exc}")
+
+
+def test_the_parse_check_fails_on_an_option_a_command_does_not_take():
+    usage_error = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")  # Typer's click
+
+    parses("tfy-live doctor --no-audio")
+    with pytest.raises(usage_error):
+        parses("tfy-live doctor --input-file in.wav")  # what doctor once suggested on a headless machine
+
+
+def no_sound_card(tmp_path: Path) -> dict[str, str]:
+    """An ALSA configuration with no device at all: a machine without a sound card, even on one with a card."""
+    conf = tmp_path / "asound.conf"
+    # PortAudio asserts on a configuration without a default PCM: one on a card that is not there.
+    conf.write_text("pcm.!default { type hw card 99 }\n")
+    return clean_env(ALSA_CONFIG_PATH=str(conf))
+
+
+def test_doctor_on_a_machine_without_a_sound_card_passes_and_names_only_its_own_options(tmp_path):
+    env = no_sound_card(tmp_path)
+    result = run_tfy_live("doctor", "--local", env=env)
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out
+    assert out.count("skipped") >= 2 and "--no-audio" in out and "all checks passed, 2 skipped" in out
+    flags = set(FLAG.findall(out))
+    assert flags and flags <= options_of("doctor") | options_of("talk"), flags
+    # Skipped lines name talk's file options as talk's; doctor's own suggestion is --no-audio.
+    for line in out.splitlines():
+        for flag in FLAG.findall(line):
+            assert flag in options_of("doctor") or f"talk {flag}" in line, line
+
+    named = run_tfy_live("doctor", "--local", "--input-device", "usb", env=env)
+    assert named.returncode == 4, named.stdout + named.stderr
+    failing = [line for line in named.stdout.splitlines() if "fail" in line]
+    assert failing and all(set(FLAG.findall(line)) <= options_of("doctor") for line in failing), failing
+    assert "--no-audio" in failing[0]

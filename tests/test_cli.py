@@ -167,8 +167,9 @@ def test_options_shared_by_talk_chat_and_doctor_are_declared_once_and_agree():
 
     group = typer.main.get_command(app)
     commands = {name: group.commands[name] for name in ("talk", "chat", "doctor")}
-    # The same option on purpose worded for each command (what the device or file is for there).
-    own_help = {"input_device", "output_device", "output_file", "reply_timeout"}
+    # The same option on purpose worded for each command (what the device or file is for there; doctor's
+    # JSON is one object per check, not per event).
+    own_help = {"input_device", "output_device", "output_file", "reply_timeout", "json_output"}
 
     def described(command, param):
         opts, help_text = param.get_help_record(typer.Context(command)) or ("", "")
@@ -190,3 +191,32 @@ def test_options_shared_by_talk_chat_and_doctor_are_declared_once_and_agree():
     assert {"--provider", "--local", "--json", "--debug", "--transcript", "--system", "--thinking-budget"} <= set(shared)
     for opt, seen in shared.items():
         assert len(set(seen.values())) == 1, (opt, seen)
+
+
+def test_every_command_s_help_reads_at_80_columns():
+    # Each option's variable whole (README: --help shows it), defaults shown one way, nothing past column 80.
+    import re
+
+    import typer.main
+    from typer.testing import CliRunner
+
+    from tfy_live.cli import app
+
+    group = typer.main.get_command(app)
+    runner = CliRunner()
+    for name, command in [("", group), *group.commands.items()]:
+        result = runner.invoke(app, [*([name] if name else []), "--help"], env={"COLUMNS": "80", "TERM": "dumb"},
+                               terminal_width=80)
+        assert result.exit_code == 0, result.output
+        text = result.output
+        assert max(len(line) for line in text.splitlines()) <= 80, name
+        variables = [p.envvar for p in command.params if isinstance(getattr(p, "envvar", None), str)]
+        assert name == "" or name in ("devices", "voices", "local-gateway") or variables, name
+        for variable in variables:
+            assert re.search(rf"\[env var:\W*{variable}\]", text), (name, variable)  # whole, maybe on the next line
+        assert "[default: (" not in text and not re.search(r"\[default: \d+\.0\]", text), name
+    talk = runner.invoke(app, ["talk", "--help"], env={"COLUMNS": "80"}, terminal_width=80).output
+    assert "FLAC" in talk and "OGG" in talk
+    doctor = runner.invoke(app, ["doctor", "--help"], env={"COLUMNS": "80"}, terminal_width=80).output
+    assert "live view" not in doctor
+    assert "TFY_LIVE_EVENT_LOOP" in runner.invoke(app, ["--help"], env={"COLUMNS": "80"}, terminal_width=80).output

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Annotated, Any, Callable, Coroutine, Mapping, Optional, get_type_hints
 
 import typer
+from typer.models import CommandFunctionType
 
 from tfy_live import __version__
 from tfy_live.audio import CHUNK_MS
@@ -32,6 +33,7 @@ from tfy_live.config import (
     read_dotenv,
     resolve,
 )
+from tfy_live.echoguard import HALF_DUPLEX_TAIL_S
 from tfy_live.errors import EXIT_INTERRUPTED, ConfigError, TfyLiveError
 from tfy_live.masking import protected
 from tfy_live.outfiles import Policy, stdout_error
@@ -39,11 +41,66 @@ from tfy_live.sanitize import clean
 from tfy_live.eventloop import Interrupted, exit_on_signal  # the loop's module, without asyncio until a loop runs
 from tfy_live.voices import DEFAULT_VOICE, VOICES
 
-app = typer.Typer(
+class HelpCommand(typer.core.TyperCommand):
+    """A command whose ``--help`` reads at 80 columns, with one look for every option.
+
+    Typer shows a value's type as ``<int range> [x>=1]``, which leaves the help column too narrow for
+    the variable names (``TFY_LIVE_COMPRESSION_TRIG…``): a short placeholder (N, MS, S, FILE, TEXT)
+    stands in where an option names none, and a range goes into the help text. A default given as
+    text (resolved later, in config.py)
+    is shown as Typer shows a value, not in parentheses. Both on copies: parsing is untouched.
+    """
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        import copy
+
+        shown = copy.copy(self)
+        shown.params = [_shown(param, ctx) for param in self.params]
+        super(HelpCommand, shown).format_help(ctx, formatter)
+
+
+def _shown(param: Any, ctx: Any) -> Any:
+    if getattr(param, "param_type_name", "") != "option" or getattr(param, "is_flag", False):
+        return param
+    import copy
+
+    shown = copy.copy(param)
+    if shown.metavar is None:
+        kind = str(shown.display_type(ctx) or "")
+        seconds = shown.name.endswith("_timeout")
+        shown.metavar = ("MS" if shown.name.endswith("_ms") else "S" if seconds else "N") if "int" in kind or \
+            "float" in kind else "FILE" if "path" in kind else "TEXT"
+    low, high = getattr(shown, "min", None), getattr(shown, "max", None)
+    if low is not None or high is not None:
+        span = f"{low:g} to {high:g}" if low is not None and high is not None else \
+            f"{low:g} or more" if low is not None else f"at most {high:g}"
+        shown.help = f"{shown.help.rstrip('.')} ({span})." if shown.help else f"{span}."
+        shown.min = shown.max = None
+    if isinstance(shown.show_default, str):
+        shown.default, shown.show_default = shown.show_default, True
+    elif isinstance(shown.default, float) and shown.default.is_integer():
+        shown.default = int(shown.default)  # 30, not 30.0
+    return shown
+
+
+class App(typer.Typer):
+    """Every command is a ``HelpCommand`` unless it says otherwise."""
+
+    def command(self, name: str | None = None, *, cls: type[typer.core.TyperCommand] | None = None,
+                **kwargs: Any) -> Callable[[CommandFunctionType], CommandFunctionType]:
+        return super().command(name, cls=cls or HelpCommand, **kwargs)
+
+
+app = App(
     name="tfy-live",
-    help="Talk to realtime voice models (Gemini Live, Vertex AI) through the TrueFoundry AI Gateway.",
+    help="Talk to realtime voice models (Gemini Live, Vertex AI) through the TrueFoundry AI Gateway.\n\n"
+         "Set TFY_API_KEY and TFY_BASE_URL (or put them in ./.env), then: "
+         "tfy-live talk --provider ACCOUNT --model MODEL. No account: tfy-live talk --local (a built-in echo "
+         "model). Each option's environment variable is under it in the command's --help; "
+         "TFY_LIVE_EVENT_LOOP chooses the event loop: auto (uvloop when installed), uvloop or asyncio.",
     no_args_is_help=True,
-    add_completion=False,
+    # --install-completion / --show-completion: Typer's shell completion (bash, zsh, fish, PowerShell).
+    add_completion=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -306,10 +363,10 @@ NoCompression = Annotated[bool, typer.Option(
     help="Turn off context window compression (the sliding window that lets a session run past 15 minutes).")]
 CompressionTrigger = Annotated[Optional[int], typer.Option(
     "--compression-trigger", envvar="TFY_LIVE_COMPRESSION_TRIGGER", min=1, rich_help_panel=MODEL,
-    help="Compress the context when it reaches this many tokens (default: the server's, 80% of the window).")]
+    show_default="the server's, 80% of the window", help="Compress the context when it reaches this many tokens.")]
 CompressionTarget = Annotated[Optional[int], typer.Option(
     "--compression-target", envvar="TFY_LIVE_COMPRESSION_TARGET", min=1, rich_help_panel=MODEL,
-    help="Tokens kept after compressing (default: the server's, half the trigger).")]
+    show_default="the server's, half the trigger", help="Tokens kept after compressing.")]
 CodeExecution = Annotated[bool, typer.Option(
     "--code-execution", envvar="TFY_LIVE_CODE_EXECUTION", rich_help_panel=MODEL,
     help="Let the model write and run code on the server (models that support it); the code and its result are shown.")]
@@ -372,14 +429,15 @@ def talk(
     target: TargetFlags,
     input_device: Annotated[Optional[str], typer.Option(
         "--input-device", "-i", envvar="TFY_LIVE_INPUT_DEVICE", rich_help_panel=AUDIO,
-        help="Microphone, by index or name (see `tfy-live devices`); default: the system default.")] = None,
+        show_default="the system's", help="Microphone, by index or name (see `tfy-live devices`).")] = None,
     output_device: Annotated[Optional[str], typer.Option(
         "--output-device", "-o", envvar="TFY_LIVE_OUTPUT_DEVICE", rich_help_panel=AUDIO,
-        help="Speaker, by index or name (see `tfy-live devices`); default: the system default.")] = None,
+        show_default="the system's", help="Speaker, by index or name (see `tfy-live devices`).")] = None,
     input_file: Annotated[Optional[Path], typer.Option(
         # readable=False: the file's own check (exit 5, with the fix) rather than Click's usage error (exit 2).
         "--input-file", envvar="TFY_LIVE_INPUT_FILE", rich_help_panel=AUDIO, readable=False,
-        help="Speak from an audio file (WAV at any rate or channels) instead of the microphone; ends after the reply.",
+        help="Speak from an audio file (WAV at any rate and channel count, FLAC or OGG) instead of the microphone; "
+             "ends after the reply.",
     )] = None,
     output_file: Annotated[Optional[Path], typer.Option(
         "--output-file", envvar="TFY_LIVE_OUTPUT_FILE", rich_help_panel=AUDIO,
@@ -403,7 +461,8 @@ def talk(
              "you cannot talk over it, but type to interrupt.")] = False,
     half_duplex_tail_ms: Annotated[Optional[int], typer.Option(
         "--half-duplex-tail-ms", envvar="TFY_LIVE_HALF_DUPLEX_TAIL_MS", min=0, rich_help_panel=AUDIO,
-        help="With --half-duplex: how long the microphone stays muted after the model stops, in ms (300).")] = None,
+        show_default=f"{HALF_DUPLEX_TAIL_S * 1000:.0f}",
+        help="With --half-duplex: how long the microphone stays muted after the model stops, in ms.")] = None,
     barge_in: Annotated[str, typer.Option(
         "--barge-in", envvar="TFY_LIVE_BARGE_IN", rich_help_panel=AUDIO,
         help="Who stops the model when you talk over it: local (a voice detector on the echo-cancelled "
@@ -459,8 +518,8 @@ def talk(
         "--record", envvar="TFY_LIVE_RECORD", rich_help_panel=OUTPUT,
         help="Record the conversation to a stereo WAV (you left, the model right, as heard); owner-only.")] = None,
     turns: Annotated[Optional[int], typer.Option(
-        "--turns", envvar="TFY_LIVE_TURNS", min=1,
-        help="End after the model's N-th reply (default: run until Ctrl-C, or after the reply to --input-file).",
+        "--turns", envvar="TFY_LIVE_TURNS", min=1, show_default="until Ctrl-C, or the reply to --input-file",
+        help="End after the model's N-th reply.",
     )] = None,
     reply_timeout: Annotated[float, typer.Option(
         "--reply-timeout", envvar="TFY_LIVE_REPLY_TIMEOUT", min=1.0,
@@ -520,7 +579,7 @@ def chat(
         help="Also play the model's spoken answer (implies --modality audio).")] = False,
     output_device: Annotated[Optional[str], typer.Option(
         "--output-device", "-o", envvar="TFY_LIVE_OUTPUT_DEVICE", rich_help_panel=AUDIO,
-        help="Speaker for --speak, by index or name (see `tfy-live devices`).")] = None,
+        show_default="the system's", help="Speaker for --speak, by index or name (see `tfy-live devices`).")] = None,
     output_file: Annotated[Optional[Path], typer.Option(
         "--output-file", envvar="TFY_LIVE_OUTPUT_FILE", rich_help_panel=AUDIO,
         help="Write the spoken answers to a 24 kHz mono WAV instead of the speaker (implies --speak).")] = None,
@@ -581,15 +640,17 @@ def doctor(
     target: TargetFlags,
     input_device: Annotated[Optional[str], typer.Option(
         "--input-device", "-i", envvar="TFY_LIVE_INPUT_DEVICE", rich_help_panel=AUDIO,
-        help="Microphone to check, by index or name.")] = None,
+        show_default="the system's", help="Microphone to check, by index or name.")] = None,
     output_device: Annotated[Optional[str], typer.Option(
         "--output-device", "-o", envvar="TFY_LIVE_OUTPUT_DEVICE", rich_help_panel=AUDIO,
-        help="Speaker to check, by index or name.")] = None,
+        show_default="the system's", help="Speaker to check, by index or name.")] = None,
     no_audio: Annotated[bool, typer.Option(
         "--no-audio", rich_help_panel=AUDIO, help="Skip the audio device checks (a server with no sound card).")] = False,
     mcp_config: McpConfig = None,
     mcp: McpUrl = None,
-    json_output: JsonFlag = False,
+    json_output: Annotated[bool, typer.Option(
+        "--json", envvar="TFY_LIVE_JSON", rich_help_panel=OUTPUT,
+        help="Print one JSON object per check (for scripts) instead of the table.")] = False,
 ) -> None:
     """Check the set-up in order — settings, DNS, TLS, key, model, audio — and say what to fix.
 

@@ -65,6 +65,16 @@ def alsa_config(conf: Path, in_raw: Path, out_raw: Path) -> Path:
     return conf
 
 
+def no_sound_card(directory: Path) -> Path:
+    """An ALSA configuration with no device at all: a machine without a sound card, even on one with a card.
+
+    PortAudio asserts on a configuration without a default PCM, so the default is a card that is not there.
+    """
+    conf = directory / "no-devices.conf"
+    conf.write_text("pcm.!default { type hw card 99 }\n")
+    return conf
+
+
 def alsa_env(
     tmp_path: Path, in_pcm: bytes = b"", *, pad_s: float = PAD_S, in_rate: int = 16_000
 ) -> tuple[dict[str, str], Path]:

@@ -1,5 +1,6 @@
 """The command line as a user meets it: help, lists, and every settings error."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -195,8 +196,6 @@ def test_options_shared_by_talk_chat_and_doctor_are_declared_once_and_agree():
 
 def test_every_command_s_help_reads_at_80_columns():
     # Each option's variable whole (README: --help shows it), defaults shown one way, nothing past column 80.
-    import re
-
     import typer.main
     from typer.testing import CliRunner
 
@@ -220,3 +219,37 @@ def test_every_command_s_help_reads_at_80_columns():
     doctor = runner.invoke(app, ["doctor", "--help"], env={"COLUMNS": "80"}, terminal_width=80).output
     assert "live view" not in doctor
     assert "TFY_LIVE_EVENT_LOOP" in runner.invoke(app, ["--help"], env={"COLUMNS": "80"}, terminal_width=80).output
+
+
+def test_talk_local_on_a_machine_without_a_sound_card_speaks_the_shipped_sample(tmp_path):
+    # The round trip on any machine: no microphone, no speaker, no --input-file. The reply to the sample is
+    # what --input-file gets (tests/test_integration.py); this stops once the sample is being spoken.
+    import signal
+    import subprocess
+    import sys
+
+    from tests.alsa import no_sound_card
+
+    process = subprocess.Popen([sys.executable, "-m", "tfy_live", "talk", "--local"],
+                               env=clean_env(ALSA_CONFIG_PATH=str(no_sound_card(tmp_path))), text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    assert process.stdout is not None
+    seen = []
+    for line in process.stdout:
+        seen.append(line)
+        if "speaking tfy-live's sample" in line:
+            process.send_signal(signal.SIGINT)
+            break
+    rest, stderr = process.communicate(timeout=15 * SECOND)
+    out = "".join(seen) + rest
+    assert process.returncode == 130, out + stderr
+    assert "no microphone here: tfy-live speaks its own sample" in out and "sample hello.flac (3.7 s)" in out
+    assert "no speaker here" in out and "connected: " in out and "Traceback" not in stderr
+
+
+def test_a_microphone_asked_for_by_name_is_not_replaced_by_the_sample(tmp_path):
+    from tests.alsa import no_sound_card
+
+    result = tfy_live("talk", "--local", "--input-device", "usb",
+                      env=clean_env(ALSA_CONFIG_PATH=str(no_sound_card(tmp_path))))
+    assert result.returncode == 4 and "no audio input device found" in result.stderr, result.stderr

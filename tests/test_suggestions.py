@@ -16,6 +16,7 @@ import pytest
 import typer.main
 
 import tfy_live
+from tests.alsa import no_sound_card
 from tests.cli_run import clean_env, tfy_live as run_tfy_live
 from tfy_live.cli import app
 
@@ -93,16 +94,8 @@ def test_the_parse_check_fails_on_an_option_a_command_does_not_take():
         parses("tfy-live doctor --input-file in.wav")  # what doctor once suggested on a headless machine
 
 
-def no_sound_card(tmp_path: Path) -> dict[str, str]:
-    """An ALSA configuration with no device at all: a machine without a sound card, even on one with a card."""
-    conf = tmp_path / "asound.conf"
-    # PortAudio asserts on a configuration without a default PCM: one on a card that is not there.
-    conf.write_text("pcm.!default { type hw card 99 }\n")
-    return clean_env(ALSA_CONFIG_PATH=str(conf))
-
-
 def test_doctor_on_a_machine_without_a_sound_card_passes_and_names_only_its_own_options(tmp_path):
-    env = no_sound_card(tmp_path)
+    env = clean_env(ALSA_CONFIG_PATH=str(no_sound_card(tmp_path)))
     result = run_tfy_live("doctor", "--local", env=env)
     out = result.stdout + result.stderr
     assert result.returncode == 0, out

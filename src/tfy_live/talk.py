@@ -18,12 +18,12 @@ import ssl
 from contextlib import AbstractAsyncContextManager
 from typing import AsyncIterator, Protocol
 
-from tfy_live.audio import CHUNK_MS, INPUT_RATE, OUTPUT_RATE, AudioSink, AudioSource
+from tfy_live.audio import CHUNK_MS, INPUT_RATE, OUTPUT_RATE, AudioSink, AudioSource, NullSink
 from tfy_live.config import Settings
 from tfy_live.conversation import Conversation, Recorder
 from tfy_live.echoguard import EchoGuard, EchoOptions
 from tfy_live.endrule import EndRule
-from tfy_live.errors import ConfigError
+from tfy_live.errors import ConfigError, NoDeviceError
 from tfy_live.link import MAX_ATTEMPTS, Link
 from tfy_live.outfiles import Policy, Target, check, refuse_same_file
 from tfy_live.session import Session
@@ -34,6 +34,9 @@ from tfy_live.tools.runner import ToolRunner
 from tfy_live.ui import Fanout, JsonOutput, LiveOutput, Output, PlainOutput, TranscriptFile, transcript_target
 
 LOCAL_PROVIDER = "local"
+# Speech that ships in the wheel: `talk --local` speaks it on a machine without a microphone, so the
+# round trip shows anywhere (16 kHz mono FLAC, 3.7 s, 53 kB: examples/hello.wav, less silence at the end).
+SAMPLE = Path(__file__).parent / "data" / "hello.flac"
 
 
 class Connect(Protocol):
@@ -123,26 +126,41 @@ def open_output(choice: OutputChoice) -> Fanout:
     return Fanout(*outputs)
 
 
-def open_source(choice: AudioChoice) -> tuple[AudioSource, str | None]:
-    """The microphone, or the input file with a label for it; checked now, so a bad choice fails before connecting."""
-    if choice.input_file is not None:
-        from tfy_live.audio.wavfile import WavFileSource
+def open_source(choice: AudioChoice, *, sample: Path | None = None) -> tuple[AudioSource, str | None]:
+    """The microphone, or the input file with a label for it; checked now, so a bad choice fails before connecting.
 
+    ``sample``: what to speak instead when the machine has no microphone at all and none was named.
+    """
+    from tfy_live.audio.wavfile import WavFileSource
+
+    if choice.input_file is not None:
         source = WavFileSource(choice.input_file, sample_rate=INPUT_RATE)
         return source, f"{choice.input_file} ({source.duration_s:.1f} s)"
     from tfy_live.audio.devices import PyAudioSource
 
-    return PyAudioSource(choice.input_device, sample_rate=INPUT_RATE), None
+    try:
+        return PyAudioSource(choice.input_device, sample_rate=INPUT_RATE), None
+    except NoDeviceError:
+        if sample is None or choice.input_device is not None:
+            raise
+    source = WavFileSource(sample, sample_rate=INPUT_RATE)
+    return source, f"tfy-live's sample {sample.name} ({source.duration_s:.1f} s)"
 
 
-def open_sink(choice: AudioChoice, files: Policy = Policy()) -> AudioSink:
+def open_sink(choice: AudioChoice, files: Policy = Policy(), *, fallback: bool = False) -> AudioSink:
+    """The speaker or the output file; with ``fallback``, a machine without any speaker gets a NullSink."""
     if choice.output_file is not None:
         from tfy_live.audio.wavfile import WavFileSink
 
         return WavFileSink(choice.output_file, sample_rate=OUTPUT_RATE, policy=files)
     from tfy_live.audio.devices import PyAudioSink
 
-    return PyAudioSink(choice.output_device, sample_rate=OUTPUT_RATE)
+    try:
+        return PyAudioSink(choice.output_device, sample_rate=OUTPUT_RATE)
+    except NoDeviceError:
+        if not fallback or choice.output_device is not None:
+            raise
+    return NullSink(OUTPUT_RATE)
 
 
 def open_guard(options: EchoOptions, source: AudioSource, sink: AudioSink, *,
@@ -195,9 +213,11 @@ async def talk(
     connect = connect or gateway.connect
     check_files(audio.input_file, audio.output_file, output)
     servers = check_tools(tools)
-    source, input_label = open_source(audio)
-    sink = open_sink(audio, output.files)
-    guard, echo_note = open_guard(echo, source, sink, microphone=audio.input_file is None)
+    # With the built-in gateway, a machine without a sound card still shows the round trip: the sample
+    # is spoken, and the reply is shown (and written with --output-file) rather than played.
+    source, input_label = open_source(audio, sample=SAMPLE if local else None)
+    sink = open_sink(audio, output.files, fallback=local)
+    guard, echo_note = open_guard(echo, source, sink, microphone=input_label is None)
     async with contextlib.AsyncExitStack() as stack:
         recorder = None
         if output.record is not None:
@@ -210,6 +230,10 @@ async def talk(
         reporter.input_label = input_label
         rule = EndRule(max_turns=turns, reply_timeout_s=reply_timeout)
         reporter.status(echo_note)
+        if audio.input_file is None and input_label is not None:
+            reporter.status("no microphone here: tfy-live speaks its own sample instead (--input-file FILE speaks yours)")
+        if isinstance(sink, NullSink):
+            reporter.status("no speaker here: the reply is shown, not played (--output-file FILE.wav keeps it)")
         # Approval is asked for at a terminal (the live view shows the call; a typed line answers it).
         interactive = not output.json and audio.input_file is None and sys.stdin.isatty() and sys.stdout.isatty()
         await _converse(settings, source, sink, reporter, rule, local=local, options=options,
@@ -237,7 +261,6 @@ async def chat(
     from rich.console import Console
 
     from tfy_live import gateway
-    from tfy_live.audio import NullSink
     from tfy_live.ui import ChatOutput, StdoutConsole
 
     connect = connect or gateway.connect

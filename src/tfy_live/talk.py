@@ -131,9 +131,9 @@ def open_source(choice: AudioChoice, *, sample: Path | None = None) -> tuple[Aud
 
     ``sample``: what to speak instead when the machine has no microphone at all and none was named.
     """
-    from tfy_live.audio.wavfile import WavFileSource
-
     if choice.input_file is not None:
+        from tfy_live.audio.wavfile import WavFileSource
+
         source = WavFileSource(choice.input_file, sample_rate=INPUT_RATE)
         return source, f"{choice.input_file} ({source.duration_s:.1f} s)"
     from tfy_live.audio.devices import PyAudioSource
@@ -143,6 +143,8 @@ def open_source(choice: AudioChoice, *, sample: Path | None = None) -> tuple[Aud
     except NoDeviceError:
         if sample is None or choice.input_device is not None:
             raise
+    from tfy_live.audio.wavfile import WavFileSource  # numpy and libsndfile: a tenth of a second, only if needed
+
     source = WavFileSource(sample, sample_rate=INPUT_RATE)
     return source, f"tfy-live's sample {sample.name} ({source.duration_s:.1f} s)"
 

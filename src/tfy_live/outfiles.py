@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import secrets
 import shlex
 import stat
 from dataclasses import dataclass
@@ -231,6 +230,8 @@ def _append(target: Target, policy: Policy, write: Write) -> OutFile:
 
 def _beside(path: Path) -> tuple[Path, int]:
     """A new file in the same folder as ``path`` (so a rename can replace it), mode 0600."""
+    import secrets  # here, not at the top: it costs --help 13 ms (random, hashlib); only --overwrite needs it
+
     for _ in range(100):
         temp = path.with_name(f".{path.name[:80]}.{secrets.token_hex(4)}.tfy-live.tmp")
         try:

@@ -41,14 +41,15 @@ from tfy_live.sanitize import clean
 from tfy_live.eventloop import Interrupted, exit_on_signal  # the loop's module, without asyncio until a loop runs
 from tfy_live.voices import DEFAULT_VOICE, VOICES
 
+
 class HelpCommand(typer.core.TyperCommand):
     """A command whose ``--help`` reads at 80 columns, with one look for every option.
 
     Typer shows a value's type as ``<int range> [x>=1]``, which leaves the help column too narrow for
     the variable names (``TFY_LIVE_COMPRESSION_TRIG…``): a short placeholder (N, MS, S, FILE, TEXT)
     stands in where an option names none, and a range goes into the help text. A default given as
-    text (resolved later, in config.py)
-    is shown as Typer shows a value, not in parentheses. Both on copies: parsing is untouched.
+    text (resolved later, in config.py) is shown as Typer shows a value, not in parentheses. All on
+    copies: parsing is untouched.
     """
 
     def format_help(self, ctx: Any, formatter: Any) -> None:

@@ -56,6 +56,7 @@ class FakeSession:
     def __init__(self, messages: Sequence[Any] = ()) -> None:
         self.script = list(messages)
         self.sent: list[tuple[str, Any]] = []
+        self.interrupts: list[ev.Heard | None] = []  # apart from sent: most tests look at sent alone
         self.received = 0
 
     async def send_audio(self, pcm: bytes, rate: int = 16000) -> None:
@@ -75,6 +76,9 @@ class FakeSession:
 
     async def send_tool_results(self, results: Sequence[ev.ToolResult]) -> None:
         self.sent.append(("tool_response", [(r.id, r.name, r.response) for r in results]))
+
+    async def interrupt(self, heard: ev.Heard | None) -> None:
+        self.interrupts.append(heard)
 
     def sent_kinds(self) -> list[str]:
         return [kind for kind, _ in self.sent]

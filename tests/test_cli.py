@@ -53,7 +53,7 @@ def test_module_and_script_entry_points_agree():
      "TFY_BASE_URL must be a URL such as https://<control-plane>/api/llm"),
     (["talk", "--provider", "acct", "--voice", "Nobody"],
      {"TFY_API_KEY": CANARY_KEY, "TFY_BASE_URL": "https://gw.example.com/api/llm"}, "unknown voice 'Nobody'"),
-    (["talk", "--provider", "acct", "--provider-kind", "openai"],
+    (["talk", "--provider", "acct", "--provider-kind", "bedrock"],
      {"TFY_API_KEY": CANARY_KEY, "TFY_BASE_URL": "https://gw.example.com/api/llm"}, "provider kind must be"),
     (["talk", "--local", "--temperature", "3"], {}, "--temperature 3.0 is out of range; use a value from 0.0 to 2.0"),
     (["talk", "--local", "--temperature", "hot"], {}, "Invalid value for '--temperature'"),

@@ -83,7 +83,9 @@ def test_base_url_is_normalised(raw, expected):
      r"without /live/…: use https://gw.example.com/api/llm and pass the account with --provider"),
     ({}, {"TFY_LIVE_PROVIDER": ""}, r"no provider account: pass --provider NAME or set TFY_LIVE_PROVIDER"),
     ({"provider": "a/b"}, {}, r"provider account 'a/b' is not a valid name"),
-    ({"provider_kind": "openai"}, {}, r"provider kind must be 'gemini' or 'vertex'"),
+    ({"provider_kind": "bedrock"}, {}, r"provider kind must be one of gemini, vertex, openai, azure"),
+    ({"provider_kind": "openai", "voice": "Puck"}, {},
+     r"unknown voice 'Puck' for provider kind openai; choose one of: marin, cedar, alloy"),
     ({"api_version": "beta"}, {}, r"API version must look like v1"),
     ({"model": "a model"}, {}, r"model name 'a model' is not valid"),
     # The SDK refuses these only when connecting, as a ValueError that read as the server's fault.

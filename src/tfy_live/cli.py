@@ -39,7 +39,7 @@ from tfy_live.masking import protected
 from tfy_live.outfiles import Policy, stdout_error
 from tfy_live.sanitize import clean
 from tfy_live.eventloop import Interrupted, exit_on_signal  # the loop's module, without asyncio until a loop runs
-from tfy_live.voices import DEFAULT_VOICE, VOICES
+from tfy_live.voices import DEFAULT_VOICE, OPENAI_DEFAULT_VOICE, default_voice, voices_for
 
 
 class HelpCommand(typer.core.TyperCommand):
@@ -94,7 +94,8 @@ class App(typer.Typer):
 
 app = App(
     name="tfy-live",
-    help="Talk to realtime voice models (Gemini Live, Vertex AI) through the TrueFoundry AI Gateway.\n\n"
+    help="Talk to realtime voice models (Gemini Live, Vertex AI, OpenAI and Azure realtime) through the "
+         "TrueFoundry AI Gateway.\n\n"
          "Set TFY_API_KEY and TFY_BASE_URL (or put them in ./.env), then: "
          "tfy-live talk --provider ACCOUNT --model MODEL. No account: tfy-live talk --local (a built-in echo "
          "model). Each option's environment variable is under it in the command's --help; "
@@ -269,14 +270,15 @@ class TargetFlags:
         help="Provider account name in TrueFoundry (the {providerAccountName} in …/live/{providerAccountName}).",
     )] = None
     model: Annotated[Optional[str], typer.Option(
-        "--model", "-m", envvar=_env("model"), show_default=DEFAULT_MODEL, rich_help_panel=TARGET,
-        help="Model name as shown on the provider account.")] = None
+        "--model", "-m", envvar=_env("model"), show_default=f"{DEFAULT_MODEL}; gpt-realtime for openai/azure",
+        rich_help_panel=TARGET, help="Model name as shown on the provider account.")] = None
     voice: Annotated[Optional[str], typer.Option(
-        "--voice", "-v", envvar=_env("voice"), show_default=DEFAULT_VOICE, rich_help_panel=TARGET,
-        help="Prebuilt voice (see `tfy-live voices`).")] = None
+        "--voice", "-v", envvar=_env("voice"), show_default=f"{DEFAULT_VOICE}; {OPENAI_DEFAULT_VOICE} for openai/azure",
+        rich_help_panel=TARGET, help="Prebuilt voice (see `tfy-live voices --provider-kind KIND`).")] = None
     provider_kind: Annotated[Optional[str], typer.Option(
         "--provider-kind", envvar=_env("provider_kind"), show_default="gemini", rich_help_panel=TARGET,
-        help="gemini (Google AI Studio account) or vertex (Vertex AI account).")] = None
+        help="gemini (Google AI Studio account), vertex (Vertex AI account), openai (OpenAI account) or azure "
+             "(Azure OpenAI / AI Foundry account). openai and azure need the 'openai' extra.")] = None
     base_url: Annotated[Optional[str], typer.Option(
         "--base-url", envvar=_env("base_url"), rich_help_panel=TARGET,
         help="AI Gateway base URL, e.g. https://<control-plane>/api/llm. The API key is read from TFY_API_KEY only.",
@@ -490,6 +492,16 @@ def talk(
     vad_prefix_ms: Annotated[Optional[int], typer.Option(
         "--vad-prefix-ms", envvar="TFY_LIVE_VAD_PREFIX_MS", min=0, rich_help_panel=MODEL,
         help="Server voice detection: speech needed before a start is committed, in ms.")] = None,
+    turn_detection: Annotated[Optional[str], typer.Option(
+        "--turn-detection", envvar="TFY_LIVE_TURN_DETECTION", rich_help_panel=MODEL, show_default="server",
+        help="openai/azure: the server's voice detection, server (server_vad: silence ends your turn) or "
+             "semantic (semantic_vad: the model judges when you are done).")] = None,
+    vad_threshold: Annotated[Optional[float], typer.Option(
+        "--vad-threshold", envvar="TFY_LIVE_VAD_THRESHOLD", rich_help_panel=MODEL,
+        help="openai/azure, server voice detection: how loud speech must be, 0.0-1.0 (the server's default 0.5).")] = None,
+    eagerness: Annotated[Optional[str], typer.Option(
+        "--eagerness", envvar="TFY_LIVE_EAGERNESS", rich_help_panel=MODEL,
+        help="openai/azure, semantic voice detection: how soon the model answers (low, medium, high, auto).")] = None,
     push_to_talk: Annotated[bool, typer.Option(
         "--push-to-talk", envvar="TFY_LIVE_PUSH_TO_TALK", rich_help_panel=MODEL,
         help="Turn the server's voice detection off: press Enter to start speaking and Enter again to finish.",
@@ -534,14 +546,19 @@ def talk(
         "--reconnect-attempts", envvar="TFY_LIVE_RECONNECT_ATTEMPTS", min=1, show_default="5", rich_help_panel=TARGET,
         help="When the connection drops: reconnect attempts in a row (after 0, 0.5, 1, 2, 4 s; never more than 6 connections a minute) "
              "before giving up (exit 3).")] = None,
+    replay_context: Annotated[bool, typer.Option(
+        "--replay-context", envvar="TFY_LIVE_REPLAY_CONTEXT", rich_help_panel=TARGET,
+        help="openai/azure: a realtime session cannot be resumed, so a reconnect starts a new one; give it the "
+             "conversation's text so far (not its audio).")] = False,
 ) -> None:
     """Hold a spoken conversation with a realtime model through the gateway.
 
     Type a line and press Enter to send it as text (it interrupts the model, as speech does).
     """
     from tfy_live.echoguard import echo_options
-    from tfy_live.shaping import model_options
+    from tfy_live.shaping import check_kind, model_options
     from tfy_live.talk import AudioChoice, OutputChoice, ToolChoice, talk as run_talk
+    from tfy_live.voices import OPENAI_KINDS
 
     audio = AudioChoice(input_device, output_device, input_file, output_file, chunk_ms)
     tools = ToolChoice(mcp_config, tuple(mcp or ()), tool_timeout, tool_mode, approve_tools, mute_during_tools)
@@ -558,12 +575,17 @@ def talk(
             thinking_budget=thinking_budget, google_search=google_search, code_execution=code_execution,
             compression=not no_compression,
             compression_trigger_tokens=compression_trigger, compression_target_tokens=compression_target,
+            turn_detection=turn_detection, vad_threshold=vad_threshold, eagerness=eagerness,
         )
+        check_kind(options, settings.provider_kind)
+        if replay_context and settings.provider_kind not in OPENAI_KINDS:
+            raise ConfigError("--replay-context applies to the openai and azure provider kinds only (gemini and "
+                              "vertex sessions are resumed with their own memory); drop it")
         echo = echo_options(aec=aec, noise_suppression=noise_suppression, high_pass=high_pass,
                             half_duplex=half_duplex, barge_in=barge_in, tail_ms=half_duplex_tail_ms)
         return await run_talk(settings, audio, options=options, local=target.local, turns=turns,
                               reply_timeout=reply_timeout, output=output, echo=echo,
-                              reconnect_attempts=reconnect_attempts, tools=tools)
+                              reconnect_attempts=reconnect_attempts, tools=tools, replay_context=replay_context)
 
     run(main)
 
@@ -616,7 +638,7 @@ def chat(
 
     echo "What is the capital of France?" | tfy-live chat --provider gemini-acct
     """
-    from tfy_live.shaping import model_options
+    from tfy_live.shaping import check_kind, model_options
     from tfy_live.talk import OutputChoice, ToolChoice, chat as run_chat
 
     tools = ToolChoice(mcp_config, tuple(mcp or ()), tool_timeout, tool_mode, approve_tools)
@@ -630,6 +652,7 @@ def chat(
             modality="audio" if speak or output_file else modality, compression=not no_compression,
             compression_trigger_tokens=compression_trigger, compression_target_tokens=compression_target,
         )
+        check_kind(options, settings.provider_kind)
         output = OutputChoice(json=json_output, transcripts=options.modality == "audio", transcript_file=transcript,
                               files=_files(overwrite, "chat"))
         return await run_chat(settings, messages=message, speak=speak, output_device=output_device,
@@ -724,16 +747,27 @@ def devices() -> None:
 
 
 @app.command()
-def voices() -> None:
-    """List the prebuilt voices."""
+def voices(
+    provider_kind: Annotated[str, typer.Option(
+        "--provider-kind", envvar=_env("provider_kind"), help="Whose voices: gemini, vertex, openai or azure.",
+    )] = "gemini",
+) -> None:
+    """List the prebuilt voices of a provider kind."""
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"{len(VOICES)} prebuilt voices (--voice NAME)", title_justify="left")
+    from tfy_live.config import PROVIDER_KINDS
+
+    kind = provider_kind.strip().lower()
+    if kind not in PROVIDER_KINDS:
+        raise ConfigError(f"provider kind must be one of {', '.join(PROVIDER_KINDS)} (got {provider_kind!r}); "
+                          f"fix --provider-kind or {_env('provider_kind')}")
+    offered = voices_for(kind)
+    table = Table(title=f"{len(offered)} prebuilt voices for {kind} (--voice NAME)", title_justify="left")
     table.add_column("voice", style="bold")
     table.add_column("sound")
-    for name, description in VOICES.items():
-        table.add_row(name + (" (default)" if name == DEFAULT_VOICE else ""), description)
+    for name, description in offered.items():
+        table.add_row(name + (" (default)" if name == default_voice(kind) else ""), description)
     Console(highlight=False).print(table)
 
 

@@ -24,10 +24,13 @@ from typing import Any, Mapping
 from urllib.parse import urlsplit, urlunsplit
 
 from tfy_live.errors import ConfigError
-from tfy_live.voices import DEFAULT_VOICE, resolve_voice
+from tfy_live.voices import DEFAULT_VOICE, default_voice, resolve_voice
 
-PROVIDER_KINDS = ("gemini", "vertex")
+# gemini and vertex speak the Gemini Live protocol (google-genai, ``gateway``); openai and azure speak OpenAI's
+# realtime protocol (the openai SDK, ``gateway_openai``). All four sit on the gateway's /live/<account> path.
+PROVIDER_KINDS = ("gemini", "vertex", "openai", "azure")
 DEFAULT_MODEL = "gemini-live-2.5-flash"
+DEFAULT_MODELS = {"gemini": DEFAULT_MODEL, "vertex": DEFAULT_MODEL, "openai": "gpt-realtime", "azure": "gpt-realtime"}
 DEFAULT_API_VERSION = "v1beta"
 
 # Setting name -> (environment variable, default).
@@ -240,14 +243,19 @@ def resolve(
     kind = str(value["provider_kind"]).lower()
     if kind not in PROVIDER_KINDS:
         raise ConfigError(
-            f"provider kind must be 'gemini' or 'vertex' (got {value['provider_kind']!r}); "
+            f"provider kind must be one of {', '.join(PROVIDER_KINDS)} (got {value['provider_kind']!r}); "
             f"set --provider-kind or {env_name('provider_kind')}"
         )
+    # The model and voice, when not given, are the kind's own: a Gemini voice means nothing to OpenAI.
+    if sources["model"] == "default":
+        value["model"] = DEFAULT_MODELS[kind]
+    if sources["voice"] == "default":
+        value["voice"] = default_voice(kind)
     api_version = str(value["api_version"])
     if not _API_VERSION.match(api_version):
         raise ConfigError(f"API version must look like v1, v1beta or v1alpha (got {api_version!r}); fix --api-version")
     model = model_name(flags.get("model"), value["model"])
-    voice = resolve_voice(str(value["voice"]))
+    voice = resolve_voice(str(value["voice"]), kind)
 
     ca_bundle = None
     if value["ca_bundle"]:

@@ -207,9 +207,17 @@ class Conversation:
         self._unheard = None
         return self.player.interrupt(hold=hold)
 
-    def _local_barge_in(self) -> None:
+    async def _cut_short(self, *, hold: bool = False) -> float:
+        """The user cut the reply short: stop playback at once, then tell the session how much was heard
+        (``Session.interrupt``: OpenAI truncates its memory of the reply to that). The dropped milliseconds."""
+        heard = self.player.heard()  # before the queue goes: what the speaker played, by the player's count
+        dropped = self._stop_playback(hold=hold)
+        await self.session.interrupt(heard)
+        return dropped
+
+    async def _local_barge_in(self) -> None:
         """The user began speaking over the model: stop playback now, and the rest of this reply."""
-        dropped = self._stop_playback(hold=True)
+        dropped = await self._cut_short(hold=True)
         self.local_barge_ins += 1
         self.timeline.interrupted(self.clock())
         self.reporter.notice(f"you spoke over the model: playback stopped at once (local barge-in; "
@@ -222,7 +230,7 @@ class Conversation:
             if self.guard is not None:
                 chunk, began = self.guard.mic(chunk, self.clock())
                 if began and not self.player.holding:
-                    self._local_barge_in()
+                    await self._local_barge_in()
                 if not chunk:
                     continue  # the canceller holds part of a 10 ms frame until the next chunk
             if self.recorder is not None:
@@ -264,7 +272,7 @@ class Conversation:
             elif text:
                 # Typing, like speaking, interrupts the model: stop what is playing now,
                 # before the server's own `interrupted` arrives.
-                self._stop_playback()
+                await self._cut_short()
                 self.timeline.user_typed(self.clock())
                 self.reporter.user_typed(text)
                 self._replied.clear()
@@ -328,7 +336,7 @@ class Conversation:
     async def _toggle_turn(self) -> None:
         self._user_turn_open = not self._user_turn_open
         if self._user_turn_open:
-            self._stop_playback()
+            await self._cut_short()
             await self.session.activity_start()
         else:
             await self.session.activity_end()
@@ -344,7 +352,7 @@ class Conversation:
     async def _handle(self, event: ev.Event) -> None:  # noqa: C901 - one branch per event type
         now = self.clock()
         if isinstance(event, ev.Interrupted):
-            dropped = self._stop_playback()
+            dropped = await self._cut_short()
             self.player.release()  # after a local barge-in: the next turn is heard
             self.timeline.interrupted(now)
             self.rule.turn_interrupted(now)
@@ -402,6 +410,8 @@ class Conversation:
                 self._unknown_types.add(name)
                 self.reporter.notice(f"skipped a frame of a message type tfy-live does not know ({name}); "
                                      "the session goes on")
+        elif isinstance(event, ev.Notice):
+            self.reporter.notice(event.text)
         # SetupComplete and GenerationComplete need no action.
 
     def _model_output(self, event: ev.Audio | ev.Text | ev.OutputTranscript, now: float) -> None:
@@ -421,7 +431,7 @@ class Conversation:
             # (after a local barge-in this audio is dropped, never heard)
             if waiting and not self.player.holding and (self._unheard is None or self._unheard[0] is not turn):
                 self._unheard = (turn, self._handed + self._queued_bytes())
-            self.player.put(event.pcm, event.rate)
+            self.player.put(event.pcm, event.rate, event.item)
         elif isinstance(event, ev.Text):
             self.timeline.perceived(turn, now)  # text is shown as it arrives
             self.reporter.model_text(event.text)

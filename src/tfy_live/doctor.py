@@ -80,8 +80,11 @@ class Doctor:
     async def check_settings(self) -> str:
         self.settings = resolve(self.flags, self.environ, need_target=self.need_target)
         s = self.settings
+        from tfy_live.gateway.client import socket_url
+
         trust = f" · CA bundle {s.ca_bundle}" if s.ca_bundle else ""
-        return f"{s.base_url} · provider {s.provider} ({s.provider_kind}) · model {s.model} · key set (not shown){trust}"
+        return (f"{s.base_url} · provider {s.provider} ({s.provider_kind}) · model {s.model} · key set (not shown)"
+                f"{trust} · socket {socket_url(s)}")
 
     async def check_dns(self) -> str:
         host, port = self._host_port()
@@ -118,12 +121,12 @@ class Doctor:
 
     async def check_key(self) -> str:
         """One session setup answers both this check and the next; auth failures land here."""
-        from tfy_live import gateway
+        from tfy_live.talk import connector
 
         assert self.settings is not None
         started = time.perf_counter()
         try:
-            async with gateway.connect(self.settings, context=self.context):
+            async with connector(self.settings)(self.settings, context=self.context):
                 pass
         except GatewayError as exc:
             # A redirect fails here too: the key was not sent on, so whether it is accepted is unknown.
@@ -138,7 +141,8 @@ class Doctor:
         if self._setup_error is not None:
             raise self._setup_error
         assert self.settings is not None
-        return f"{self.settings.model} answered setupComplete in {1000 * self._setup_seconds:.0f} ms"
+        answer = "session.updated" if self.settings.provider_kind in ("openai", "azure") else "setupComplete"
+        return f"{self.settings.model} answered {answer} in {1000 * self._setup_seconds:.0f} ms"
 
     async def check_input(self) -> str:
         from tfy_live.audio import INPUT_RATE

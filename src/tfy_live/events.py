@@ -52,8 +52,28 @@ class SetupComplete:
 
 @dataclass(frozen=True)
 class Audio:
+    """Model audio. ``item``: the server's name for the part of the reply it belongs to, for a protocol that
+    wants to hear how much of that part was played when the user cut it short (``Heard``); None for Gemini."""
+
     pcm: bytes
     rate: int = OUTPUT_RATE
+    item: str | None = None
+
+
+@dataclass(frozen=True)
+class Heard:
+    """How much of a reply part (``Audio.item``) the speaker played before the user cut it short: ``ms``."""
+
+    item: str
+    ms: int
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something the session wants the user to know that changes nothing: an error the server reported and
+    carried on after, or that a new session does not remember the conversation."""
+
+    text: str
 
 
 @dataclass(frozen=True)
@@ -167,7 +187,7 @@ class CodeResult:
 ServerEvent = (
     SetupComplete | Audio | Text | InputTranscript | OutputTranscript | Interrupted
     | GenerationComplete | TurnComplete | Usage | GoAway | ResumptionUpdate | ToolCall
-    | ToolCallCancelled | MalformedFrame | UnknownMessage | Sources | CodeRun | CodeResult
+    | ToolCallCancelled | MalformedFrame | UnknownMessage | Notice | Sources | CodeRun | CodeResult
 )
 
 

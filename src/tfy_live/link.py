@@ -236,6 +236,12 @@ class Link:
             if not self._down:
                 await self.session.send_tool_results(results)
 
+    async def interrupt(self, heard: ev.Heard | None) -> None:
+        # Like a tool call, the reply being cut short belongs to its connection: after a reconnect there is none.
+        with contextlib.suppress(GatewayError):
+            if not self._down:
+                await self.session.interrupt(heard)
+
     async def _send(self, method: str, *args: Any) -> None:
         if self._down:
             self._hold(method, args)

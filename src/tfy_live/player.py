@@ -24,6 +24,7 @@ import collections
 from typing import Any, Callable, Protocol
 
 from tfy_live.audio import SAMPLE_WIDTH, AudioSink, frames_for
+from tfy_live.events import Heard
 
 LOW_S = 0.010  # the fallback timer tops the buffer up when this much audio is left in it
 
@@ -52,6 +53,9 @@ class Player:
         self.slice_bytes = max(1, frames_for(sink.sample_rate, slice_ms)) * SAMPLE_WIDTH
         self._resampler: Any = None  # a streaming resampler, only if the server's rate differs
         self._slices: collections.deque[bytes] = collections.deque()
+        self._items: collections.deque[str | None] = collections.deque()  # each slice's reply part (Audio.item)
+        self._playing: str | None = None  # the reply part of the newest slice handed to the sink
+        self._playing_bytes = 0  # ... and how much of it has been handed
         self._queued_bytes = 0
         self._wakeup = asyncio.Event()
         self._idle = asyncio.Event()
@@ -74,8 +78,8 @@ class Player:
     def idle(self) -> bool:
         return self._idle.is_set()
 
-    def put(self, pcm: bytes, rate: int | None = None) -> None:
-        """Queue model audio (s16le mono at ``rate``, the sink's rate if omitted)."""
+    def put(self, pcm: bytes, rate: int | None = None, item: str | None = None) -> None:
+        """Queue model audio (s16le mono at ``rate``, the sink's rate if omitted; ``item``: its reply part)."""
         if self._holding:
             self.dropped_bytes += len(pcm) - len(pcm) % SAMPLE_WIDTH
             return
@@ -91,6 +95,7 @@ class Player:
         for start in range(0, usable, self.slice_bytes):
             piece = pcm[start : min(start + self.slice_bytes, usable)]
             self._slices.append(piece)
+            self._items.append(item)
             self._queued_bytes += len(piece)
         if self._slices:
             self._idle.clear()
@@ -106,6 +111,8 @@ class Player:
         self._holding = self._holding or hold
         dropped = self._queued_bytes
         self._slices.clear()
+        self._items.clear()
+        self._playing = None  # what was heard of it has been read (``heard``): none of the rest will play
         self._queued_bytes = 0
         self._tail = b""
         self.dropped_bytes += dropped
@@ -121,6 +128,28 @@ class Player:
     @property
     def holding(self) -> bool:
         return self._holding
+
+    def heard(self) -> Heard | None:
+        """How much of the reply part now playing the speaker has played, by the player's own count: what was
+        handed to the sink less what the sink says it still holds (``queued_s``). None when no named part
+        (``put``'s ``item``) is playing, or it has been played to its end. Read it before ``interrupt``."""
+        item = self._playing
+        if item is None:
+            return None
+        queued_s = getattr(self.sink, "queued_s", None)
+        backlog_s = queued_s() if callable(queued_s) else 0.0
+        if backlog_s <= 0 and item not in self._items:
+            return None
+        handed_ms = 1000 * self._playing_bytes / (SAMPLE_WIDTH * self.sink.sample_rate)
+        return Heard(item, max(0, round(handed_ms - 1000 * backlog_s)))
+
+    def _handing(self, piece: bytes, item: str | None) -> None:
+        """A slice of ``item`` goes to the sink now."""
+        if item != self._playing:
+            self._playing, self._playing_bytes = item, 0
+        self._playing_bytes += len(piece)
+        if self.on_played is not None:
+            self.on_played(piece)
 
     async def wait_idle(self) -> None:
         """Return once everything queued has been handed to the sink."""
@@ -148,14 +177,15 @@ class Player:
             while self._slices and room > 0:
                 piece = self._slices[0]
                 frames = len(piece) // SAMPLE_WIDTH
+                item = self._items[0]
                 if frames > room:  # the part that fits now; the rest stays first in line
                     piece, self._slices[0] = piece[: room * SAMPLE_WIDTH], piece[room * SAMPLE_WIDTH:]
                     frames = room
                 else:
                     self._slices.popleft()
+                    self._items.popleft()
                 self._queued_bytes -= len(piece)
-                if self.on_played is not None:
-                    self.on_played(piece)
+                self._handing(piece, item)
                 self.sink.write_now(piece)  # type: ignore[attr-defined]
                 self.played_bytes += len(piece)
                 room -= frames
@@ -185,10 +215,10 @@ class Player:
                 await self._wakeup.wait()
                 continue
             piece = self._slices.popleft()
+            item = self._items.popleft()
             self._queued_bytes -= len(piece)
             self._writing = True
-            if self.on_played is not None:
-                self.on_played(piece)
+            self._handing(piece, item)
             try:
                 await self.sink.write(piece)
             finally:

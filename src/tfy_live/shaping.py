@@ -37,6 +37,10 @@ class ModelOptions:
     compression: bool = True  # a sliding context window, so a session can run for an hour
     compression_trigger_tokens: int | None = None  # None: the server's default (80% of the context window)
     compression_target_tokens: int | None = None  # None: the server's default (half the trigger)
+    # OpenAI's realtime kinds (openai, azure): which voice detection the server runs, and its knobs.
+    turn_detection: Literal["server", "semantic"] | None = None  # None: server (server_vad)
+    vad_threshold: float | None = None  # server_vad: how loud speech must be, 0.0-1.0
+    eagerness: Literal["low", "medium", "high", "auto"] | None = None  # semantic_vad: how soon it answers
 
 
 def model_options(
@@ -59,6 +63,9 @@ def model_options(
     compression: bool = True,
     compression_trigger_tokens: int | None = None,
     compression_target_tokens: int | None = None,
+    turn_detection: str | None = None,
+    vad_threshold: float | None = None,
+    eagerness: str | None = None,
 ) -> ModelOptions:
     """Validated options, or a ConfigError naming the fix."""
     if system and system_file:
@@ -89,6 +96,21 @@ def model_options(
         raise ConfigError("--no-compression turns the sliding window off; drop --compression-trigger/--compression-target")
     if modality not in ("audio", "text"):
         raise ConfigError(f"--modality must be 'audio' or 'text' (got {modality!r})")
+    if turn_detection is not None and turn_detection.lower() not in ("server", "semantic"):
+        raise ConfigError(f"--turn-detection must be 'server' or 'semantic' (got {turn_detection!r})")
+    if vad_threshold is not None and not 0.0 <= vad_threshold <= 1.0:
+        raise ConfigError(f"--vad-threshold {vad_threshold} is out of range; use a value from 0.0 to 1.0")
+    if eagerness is not None and eagerness.lower() not in ("low", "medium", "high", "auto"):
+        raise ConfigError(f"--eagerness must be low, medium, high or auto (got {eagerness!r})")
+    semantic = (turn_detection or "").lower() == "semantic"
+    if semantic and (vad_threshold is not None or vad_silence_ms is not None or vad_prefix_ms is not None):
+        raise ConfigError("--vad-threshold, --vad-silence-ms and --vad-prefix-ms tune server voice detection; drop "
+                          "them or --turn-detection semantic")
+    if eagerness is not None and not semantic:
+        raise ConfigError("--eagerness tunes semantic voice detection: add --turn-detection semantic")
+    if push_to_talk and (turn_detection is not None or vad_threshold is not None or eagerness is not None):
+        raise ConfigError("--push-to-talk turns the server's voice detection off; drop --turn-detection, "
+                          "--vad-threshold and --eagerness")
     return ModelOptions(
         system=system or None,
         language=language,
@@ -107,4 +129,31 @@ def model_options(
         compression=compression,
         compression_trigger_tokens=compression_trigger_tokens,
         compression_target_tokens=compression_target_tokens,
+        turn_detection=turn_detection.lower() if turn_detection else None,  # type: ignore[arg-type]
+        vad_threshold=vad_threshold,
+        eagerness=eagerness.lower() if eagerness else None,  # type: ignore[arg-type]
     )
+
+
+# The options that only one family of provider kinds reads, by field: the other family would ignore them, so
+# tfy-live refuses them there rather than let the user believe they took effect (README: "Options per kind").
+GEMINI_ONLY = {"vad_start": "--vad-start", "vad_end": "--vad-end", "temperature": "--temperature",
+               "affective_dialog": "--affective-dialog", "proactive_audio": "--proactive-audio",
+               "thinking_budget": "--thinking-budget", "google_search": "--google-search",
+               "compression_trigger_tokens": "--compression-trigger",
+               "compression_target_tokens": "--compression-target"}
+OPENAI_ONLY = {"turn_detection": "--turn-detection", "vad_threshold": "--vad-threshold", "eagerness": "--eagerness"}
+
+
+def check_kind(options: ModelOptions, kind: str) -> None:
+    """A ConfigError naming the first option given that provider kind ``kind`` does not read."""
+    openai = kind in ("openai", "azure")
+    foreign = GEMINI_ONLY if openai else OPENAI_ONLY
+    for field, flag in foreign.items():
+        if getattr(options, field) not in (None, False):
+            family = "gemini and vertex" if openai else "openai and azure"
+            raise ConfigError(f"{flag} applies to the {family} provider kinds only (this is {kind}); drop it, or "
+                              "see the README's table of options per kind")
+    if openai and not options.compression:
+        raise ConfigError(f"--no-compression applies to the gemini and vertex provider kinds only (this is {kind}); "
+                          "drop it")

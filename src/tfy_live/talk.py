@@ -32,6 +32,7 @@ from tfy_live.timeline import Timeline
 from tfy_live.tools.config import ServerConfig
 from tfy_live.tools.runner import ToolRunner
 from tfy_live.ui import Fanout, JsonOutput, LiveOutput, Output, PlainOutput, TranscriptFile, transcript_target
+from tfy_live.voices import OPENAI_KINDS
 
 LOCAL_PROVIDER = "local"
 # Speech that ships in the wheel: `talk --local` speaks it on a machine without a microphone, so the
@@ -188,6 +189,23 @@ def open_guard(options: EchoOptions, source: AudioSource, sink: AudioSink, *,
     return guard, chosen.note
 
 
+def connector(settings: Settings, *, replay_context: bool = False) -> Connect:
+    """The real connection for the settings' provider kind: google-genai's Live for gemini and vertex, the openai
+    SDK's realtime client for openai and azure (checked now: a missing extra fails before anything opens)."""
+    if settings.provider_kind not in OPENAI_KINDS:
+        from tfy_live import gateway
+
+        return gateway.connect
+    from tfy_live.audio import installed
+
+    if not installed("openai"):
+        raise ConfigError(f"provider kind {settings.provider_kind} needs the optional 'openai' extra (the openai "
+                          "package is not installed): run pip install 'tfy-live[openai]'")
+    from tfy_live.gateway_openai import Connector
+
+    return Connector(replay_context=replay_context)
+
+
 def describe(settings: Settings, url: str) -> str:
     return (
         f"provider {settings.provider} ({settings.provider_kind}) · model {settings.model} · "
@@ -208,11 +226,10 @@ async def talk(
     connect: Connect | None = None,
     reconnect_attempts: int | None = None,
     tools: ToolChoice = ToolChoice(),
+    replay_context: bool = False,
 ) -> int:
     """Run one conversation; return the exit code (errors are raised as TfyLiveError)."""
-    from tfy_live import gateway
-
-    connect = connect or gateway.connect
+    connect = connect or connector(settings, replay_context=replay_context)
     check_files(audio.input_file, audio.output_file, output)
     servers = check_tools(tools)
     # With the built-in gateway, a machine without a sound card still shows the round trip: the sample
@@ -262,10 +279,10 @@ async def chat(
     """A text conversation: ``messages`` if given, else lines from standard input, one reply each."""
     from rich.console import Console
 
-    from tfy_live import gateway
+    from tfy_live.audio import NullSink
     from tfy_live.ui import ChatOutput, StdoutConsole
 
-    connect = connect or gateway.connect
+    connect = connect or connector(settings)
     check_files(None, output_file, output)
     servers = check_tools(tools)
     if servers and messages and (tools.approve or "").strip().lower() == "ask":

@@ -1,4 +1,4 @@
-"""The prebuilt voices of Gemini's native-audio and half-cascade Live models."""
+"""The prebuilt voices per provider kind: Gemini's Live models (gemini, vertex) and OpenAI's realtime models (openai, azure)."""
 
 from __future__ import annotations
 
@@ -40,12 +40,40 @@ VOICES: dict[str, str] = {
 
 DEFAULT_VOICE = "Zephyr"
 
+# OpenAI's realtime voices (the same on Azure OpenAI), as the realtime API's session.audio.output.voice names them.
+OPENAI_VOICES: dict[str, str] = {
+    "marin": "Warm and natural — OpenAI's recommended voice, the default",
+    "cedar": "Deep and natural — OpenAI's other recommended voice",
+    "alloy": "Neutral and balanced",
+    "ash": "Clear and precise",
+    "ballad": "Melodic and smooth",
+    "coral": "Warm and friendly",
+    "echo": "Resonant and deep",
+    "sage": "Calm and thoughtful",
+    "shimmer": "Bright and energetic",
+    "verse": "Versatile and expressive",
+}
+OPENAI_DEFAULT_VOICE = "marin"
+OPENAI_KINDS = ("openai", "azure")  # the provider kinds that speak OpenAI's realtime protocol
 
-def resolve_voice(name: str) -> str:
-    """The canonical spelling of ``name`` (case-insensitive), or a ConfigError listing the voices."""
-    for voice in VOICES:
+
+def voices_for(kind: str) -> dict[str, str]:
+    """The voices a provider kind offers."""
+    return OPENAI_VOICES if kind in OPENAI_KINDS else VOICES
+
+
+def default_voice(kind: str) -> str:
+    return OPENAI_DEFAULT_VOICE if kind in OPENAI_KINDS else DEFAULT_VOICE
+
+
+def resolve_voice(name: str, kind: str = "gemini") -> str:
+    """The canonical spelling of ``name`` (case-insensitive) for ``kind``, or a ConfigError listing its voices."""
+    voices = voices_for(kind)
+    for voice in voices:
         if voice.lower() == name.strip().lower():
             return voice
+    other = kind in OPENAI_KINDS
     raise ConfigError(
-        f"unknown voice {name!r}; choose one of: {', '.join(VOICES)} (see `tfy-live voices`)"
+        f"unknown voice {name!r}{f' for provider kind {kind}' if other else ''}; choose one of: {', '.join(voices)} "
+        f"(see `tfy-live voices{f' --provider-kind {kind}' if other else ''}`)"
     )

@@ -60,16 +60,18 @@ class Resampler:
     returns the tail. With equal rates the bytes pass through untouched.
     """
 
-    def __init__(self, from_rate: int, to_rate: int) -> None:
+    def __init__(self, from_rate: int, to_rate: int, *, quality: str = _QUALITY) -> None:
+        """``quality``: soxr's; "QQ" (cubic) holds back 0.1 ms where "HQ" holds back about 22 ms (BENCHMARKS.md)."""
         self.from_rate = from_rate
         self.to_rate = to_rate
+        self.quality = quality
         self._stream = self._new_stream()
 
     def _new_stream(self) -> soxr.ResampleStream | None:
         if self.from_rate == self.to_rate:
             return None
         return soxr.ResampleStream(
-            self.from_rate, self.to_rate, 1, dtype="int16", quality=_QUALITY
+            self.from_rate, self.to_rate, 1, dtype="int16", quality=self.quality
         )
 
     def process(self, pcm: bytes, *, last: bool = False) -> bytes:

@@ -38,7 +38,11 @@ def client_base_url(settings: Settings) -> str:
 
 
 def socket_url(settings: Settings) -> str:
-    """The WebSocket URL the SDK will open (shown to the user; carries no secret)."""
+    """The WebSocket URL the SDK will open (shown to the user; carries no secret), for any provider kind."""
+    if settings.provider_kind in ("openai", "azure"):
+        from tfy_live.gateway_openai.client import socket_url as realtime_url
+
+        return realtime_url(settings)  # the openai SDK's rule, stated there
     base = "wss://" + client_base_url(settings).split("://", 1)[1]
     if settings.provider_kind == "vertex":
         return base

@@ -106,6 +106,21 @@ def translate_error(exc: BaseException, settings: Settings) -> GatewayError:
 def error_map() -> dict[type[BaseException], Wording]:
     """Exception class -> its wording. Built on first use: it needs the SDK's and websockets' classes."""
     from google.genai import errors as genai_errors
+
+    return {
+        **transport_map(),
+        genai_errors.APIError: _api_error,
+        genai_errors.UnknownApiResponseError: _unreadable_response,
+        ValueError: _not_a_live_message,
+        TypeError: _unreadable_error,  # the SDK fails this way on an {"error": …} message
+        Exception: _unexpected,
+    }
+
+
+@functools.cache
+def transport_map() -> dict[type[BaseException], Wording]:
+    """The part of the table no SDK owns: websockets (the upgrade, closes), TLS, DNS, sockets. Shared with the
+    openai kinds (``gateway_openai.errors``), whose SDK opens the same kind of socket to the same gateway."""
     from websockets import exceptions as ws
 
     from tfy_live.gateway.opening import RedirectRefused
@@ -121,17 +136,12 @@ def error_map() -> dict[type[BaseException], Wording]:
         ws.ConnectionClosed: _closed,
         ws.PayloadTooBig: _frame_too_big,
         ws.WebSocketException: _websocket_failed,  # protocol errors, invalid state, concurrency
-        genai_errors.APIError: _api_error,
-        genai_errors.UnknownApiResponseError: _unreadable_response,
         socket.gaierror: _unresolvable,
         ssl.SSLCertVerificationError: _untrusted,
         ssl.SSLError: _tls_failed,
         ConnectionRefusedError: _refused,
         TimeoutError: _timed_out,
         OSError: _unreachable,
-        ValueError: _not_a_live_message,
-        TypeError: _unreadable_error,  # the SDK fails this way on an {"error": …} message
-        Exception: _unexpected,
     }
 
 
@@ -186,7 +196,10 @@ def close_error(code: int, reason: str, settings: Settings) -> GatewayError:
 
 def model_fix(settings: Settings, *, lead: bool = True) -> str:
     """What to check when the provider does not know the model (Vertex has no API version to choose)."""
-    if settings.provider_kind == "vertex":
+    if settings.provider_kind in ("openai", "azure"):
+        check = (f"check --model ({settings.model!r}) is a realtime model (type Realtime) on provider account "
+                 f"{settings.provider!r}")
+    elif settings.provider_kind == "vertex":
         check = (f"check --model ({settings.model!r}) is a Live model available to the Vertex project and region behind "
                  f"provider account {settings.provider!r}")
     else:

@@ -11,7 +11,7 @@ from typing import Any, AsyncIterator, Iterator, Sequence
 from tfy_live.audio import INPUT_RATE
 from tfy_live.config import Settings
 from tfy_live.errors import GatewayError, TfyLiveError
-from tfy_live.events import Event, MalformedFrame, ServerEvent, ToolResult, TurnComplete, UnknownMessage
+from tfy_live.events import Event, Heard, MalformedFrame, ServerEvent, ToolResult, TurnComplete, UnknownMessage
 from tfy_live.gateway import sdk
 from tfy_live.gateway.client import build_client, build_config
 from tfy_live.gateway.errors import opening_timed_out, translate_error
@@ -74,6 +74,11 @@ class LiveSession:
         responses = [function_response(self._types, result) for result in results]
         with self._translated():
             await self._session.send_tool_response(function_responses=responses)
+
+    async def interrupt(self, heard: Heard | None) -> None:
+        # The Live API stops the reply itself when it hears the user (or a text turn), and its context holds
+        # only what it generated: there is nothing to truncate or cancel.
+        return None
 
     async def receive(self) -> AsyncIterator[Event]:
         """The events of the current turn, each translated once; ends after ``TurnComplete``.

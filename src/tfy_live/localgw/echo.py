@@ -213,6 +213,15 @@ class EchoModel:
         self._spoke_at: float | None = None  # newer_frames: when the user began speaking, for voiceActivity
 
     @property
+    def speaking(self) -> bool:
+        """The user is speaking, as its voice detection (or activityStart) decided."""
+        return self._speaking
+
+    def cancel(self, now: float) -> list[dict[str, Any]]:
+        """The client cancelled the reply (OpenAI's response.cancel): stop it as an interruption would."""
+        return self._interrupt(now)
+
+    @property
     def replying(self) -> bool:
         """A reply has begun to be sent and is not finished."""
         return self._reply is not None and self._reply.sent > 0 and not self._reply.done

@@ -2,6 +2,7 @@
 
     Gemini kind: <prefix>/live/<account>/ws/google.ai.generativelanguage.<ver>.GenerativeService.BidiGenerateContent
     Vertex kind: <prefix>/live/<account>
+    OpenAI and Azure kinds: <prefix>/live/<account>/realtime?model=<model> (OpenAI's realtime protocol)
 
 Behind it the echo model (``echo.py``), or a recorded session replayed
 (``replay.py``: ``replay=`` a file or a parsed script). Every connection is
@@ -37,6 +38,7 @@ _GEMINI = re.compile(
     r"(?P<version>v\d+\w*)\.GenerativeService\.BidiGenerateContent(?:Constrained)?$"
 )
 _VERTEX = re.compile(r"^(?P<prefix>.*)/live/(?P<account>[^/]+)$")
+_REALTIME = re.compile(r"^(?P<prefix>.*)/live/(?P<account>[^/]+)/realtime$")
 MAX_FRAME = 16 * 2**20
 
 
@@ -55,10 +57,11 @@ class ConnectionRecord:
     sent: list[dict[str, Any]] = field(default_factory=list)
     sent_at: list[float] = field(default_factory=list)  # time.monotonic() of each message in sent
     received_at: list[float] = field(default_factory=list)  # ... and in received
+    query: dict[str, str] = field(default_factory=dict)  # the upgrade's query (the realtime kinds' ?model=)
 
     @property
     def model(self) -> str | None:
-        return self.setup.get("model")
+        return self.setup.get("model") or self.query.get("model")
 
     @property
     def config(self) -> dict[str, Any]:
@@ -220,12 +223,17 @@ class LocalGateway:
 
     # -- the upgrade -----------------------------------------------------------
     def _check_request(self, connection: ServerConnection, request: Request) -> Response | None:
-        path = request.path.split("?", 1)[0]
-        record = ConnectionRecord(path=path, headers={k.lower(): v for k, v in request.headers.raw_items()})
+        path, _, query = request.path.partition("?")
+        from urllib.parse import parse_qsl
+
+        record = ConnectionRecord(path=path, headers={k.lower(): v for k, v in request.headers.raw_items()},
+                                  query=dict(parse_qsl(query)))
         self.connections.append(record)
         connection.tfy_record = record  # type: ignore[attr-defined]
         if (match := _GEMINI.match(path)) and match["prefix"] == self.prefix:
             record.kind, record.account, record.api_version = "gemini", match["account"], match["version"]
+        elif (match := _REALTIME.match(path)) and match["prefix"] == self.prefix:
+            record.kind, record.account = "openai", match["account"]
         elif (match := _VERTEX.match(path)) and match["prefix"] == self.prefix:
             record.kind, record.account = "vertex", match["account"]
         else:
@@ -252,6 +260,9 @@ class LocalGateway:
     # -- the session -----------------------------------------------------------
     async def _session(self, ws: ServerConnection) -> None:
         record: ConnectionRecord = ws.tfy_record  # type: ignore[attr-defined]
+        if record.kind == "openai":
+            await self._realtime(ws, record)
+            return
         loop = asyncio.get_running_loop()
         try:
             first = json.loads(await ws.recv())
@@ -326,6 +337,59 @@ class LocalGateway:
             if not isinstance(exc, ConnectionClosed):
                 raise
 
+    async def _realtime(self, ws: ServerConnection, record: ConnectionRecord) -> None:
+        """One OpenAI realtime session with the echo model (``realtime.RealtimeEcho``).
+
+        Faults: ``close``/``drop`` after ``after_turns`` turns, as for Gemini; ``error``: an ``error`` event whose
+        code is ``reason`` (at once when ``after_turns`` is 0, before the session is set up), then a close with
+        ``code``.
+        """
+        from websockets.exceptions import ConnectionClosed
+
+        from tfy_live.localgw.realtime import RealtimeEcho
+
+        loop = asyncio.get_running_loop()
+        index = self.connections.index(record)
+        faults = [f for f in self.faults if f.applies(index) and f.action in ("close", "drop", "error")]
+        echo = RealtimeEcho(self.options, model=record.query.get("model") or "gpt-realtime")
+        try:
+            await self._send_all(ws, record, echo.start(loop.time()))
+            while True:
+                for fault in [f for f in faults if echo.model.turns >= f.after_turns
+                              and (not f.during_reply or echo.model.replying)]:
+                    if fault.action == "drop":
+                        ws.transport.abort()
+                        return
+                    if fault.action == "error":
+                        await self._send(ws, record, {"type": "error", "error": {
+                            "type": "invalid_request_error", "code": fault.reason, "message": f"{fault.reason} (local)"}})
+                    await ws.close(fault.code, "" if fault.action == "error" else fault.reason)
+                    return
+                deadline = echo.next_deadline()
+                timeout = None if deadline is None else max(0.0, deadline - loop.time())
+                try:
+                    raw = await asyncio.wait_for(ws.recv(), timeout)
+                except TimeoutError:
+                    out = echo.tick(loop.time())
+                else:
+                    message = json.loads(raw)
+                    if not isinstance(message, dict):
+                        raise ValueError("not a realtime event")
+                    if self.record:
+                        record.received.append(message)
+                        record.received_at.append(time.monotonic())
+                        if message.get("type") == "input_audio_buffer.append":
+                            record.audio_in += decode_b64(str(message.get("audio") or ""))
+                    if message.get("type") == "session.update":
+                        record.setup = message.get("session") or {}
+                    out = echo.feed(message, loop.time())
+                await self._send_all(ws, record, out)
+        except (ValueError, TypeError) as exc:
+            log.info("malformed client frame: %s", exc)
+            await ws.close(1007, "malformed frame")
+        except ConnectionClosed:
+            pass
+
     async def _replay(self, ws: ServerConnection, record: ConnectionRecord, session: rp.Session) -> None:
         """Play one session of the replay script (the setup has been read), listening to the client meanwhile."""
         turns = rp.ClientTurns(self.options)
@@ -395,6 +459,8 @@ class LocalGateway:
         if self.record:
             record.sent.append(message)
             record.sent_at.append(time.monotonic())
+            if message.get("type") == "response.output_audio.delta":
+                record.audio_out += decode_b64(message["delta"])
             turn = get(get(message, "serverContent"), "modelTurn")
             for part in (turn or {}).get("parts", []):
                 if "inlineData" in part:

@@ -1,0 +1,287 @@
+"""One OpenAI realtime connection through the gateway, as a ``session.Session``; ``Connector`` opens them.
+
+The openai SDK's realtime client does the wire: the URL and the Bearer key
+(``client``), every client event through its typed methods, and the frames in
+(``recv_bytes``, read by ``translate.Reader``). What the protocol leaves to the
+client is done here:
+
+- microphone audio goes out at the 24 kHz the session declares, resampled from
+  the capture rate (soxr's cubic "QQ": 0.1 ms held back, where "HQ" holds 22 ms);
+- a typed line is a user message and a ``response.create``; a ``response.create``
+  asked for while a response is still running (a cancel not yet answered, a tool
+  call's own response) waits for that response's ``response.done``;
+- ``interrupt``: cancel the response if it is still generated (unless the
+  server's voice detection already did), and truncate the reply part being played
+  to what the speaker played (``conversation.item.truncate``), so that the model
+  remembers what the user heard;
+- a session cannot be resumed: a later connection of the same ``Connector`` is a
+  new session, says so (``Notice``), and with ``replay_context`` starts from the
+  conversation's text so far.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import ssl
+from typing import Any, AsyncIterator, Iterator, Sequence
+
+from tfy_live.audio.pcm import Resampler
+from tfy_live.config import Settings
+from tfy_live.errors import GatewayError, TfyLiveError
+from tfy_live.events import Event, FunctionCall, Heard, InputTranscript, Notice, OutputTranscript, Text, TurnComplete
+from tfy_live.gateway_openai.client import INPUT_RATE, build_client, session_config, websocket_options
+from tfy_live.gateway_openai.errors import error_event, translate_error
+from tfy_live.gateway_openai.translate import Reader, parse
+from tfy_live.shaping import ModelOptions
+
+REPLAY_MESSAGES = 40  # the newest messages a new session is given with --replay-context
+
+
+class History:
+    """The conversation's text across the connections of one run: what ``replay_context`` gives a new session."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, str]] = []  # (role: user|assistant, text)
+        self.connections = 0
+
+    def add(self, role: str, text: str) -> None:
+        if text.strip():
+            self.messages.append((role, text.strip()))
+
+
+class RealtimeSession:
+    """One open realtime connection, in tfy-live's terms. Errors come out as GatewayError."""
+
+    def __init__(self, connection: Any, settings: Settings, *, reader: Reader, history: History,
+                 manual: bool = False, notice: str | None = None) -> None:
+        self._connection = connection
+        self._settings = settings
+        self._reader = reader
+        self._history = history
+        self._manual = manual  # push-to-talk: turn detection off, the client commits
+        self._notice = notice  # said at the first receive (a new session in place of a lost one)
+        self._resampler: Resampler | None = None
+        self._respond_after = False  # a response.create waits for the running response's end
+        self._cancelled = False  # response.cancel sent for the running response
+        self._user_words: list[str] = []
+        self._model_words: list[str] = []
+        self.truncations: list[Heard] = []  # what was truncated, in order (for the tests and --debug)
+        self.malformed = 0
+        self.unknown = 0
+
+    # -- the user's side ---------------------------------------------------------------------------------------
+    async def send_audio(self, pcm: bytes, rate: int = INPUT_RATE) -> None:
+        if rate != INPUT_RATE:
+            if self._resampler is None or self._resampler.from_rate != rate:
+                self._resampler = Resampler(rate, INPUT_RATE, quality="QQ")
+            pcm = self._resampler.process(pcm)
+        if pcm:
+            with self._translated():
+                await self._connection.input_audio_buffer.append(audio=base64.b64encode(pcm).decode("ascii"))
+
+    async def end_audio(self) -> None:
+        # The microphone (a file) ended mid-utterance: the server's voice detection waits for silence that will
+        # not come, so commit what it has and ask for the answer.
+        if not self._manual and self._reader.user_speaking:
+            with self._translated():
+                await self._connection.input_audio_buffer.commit()
+            await self._respond()
+
+    async def send_text(self, text: str) -> None:
+        self._history.add("user", text)
+        with self._translated():
+            await self._connection.conversation.item.create(
+                item={"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]})
+        await self._respond()
+
+    async def activity_start(self) -> None:
+        with self._translated():
+            await self._connection.input_audio_buffer.clear()
+
+    async def activity_end(self) -> None:
+        with self._translated():
+            await self._connection.input_audio_buffer.commit()
+        await self._respond()
+
+    async def answer_tool_calls(self, calls: Sequence[FunctionCall], error: str) -> None:
+        import json
+
+        with self._translated():
+            for call in calls:
+                await self._connection.conversation.item.create(item={
+                    "type": "function_call_output", "call_id": call.id or "", "output": json.dumps({"error": error})})
+        await self._respond()
+
+    async def interrupt(self, heard: Heard | None) -> None:
+        with self._translated():
+            if self._reader.responding and not self._reader.server_cancels and not self._cancelled:
+                self._cancelled = True
+                await self._connection.response.cancel()
+            if heard is not None and heard not in self.truncations:
+                self.truncations.append(heard)
+                await self._connection.conversation.item.truncate(item_id=heard.item, content_index=0,
+                                                                  audio_end_ms=heard.ms)
+
+    async def _respond(self) -> None:
+        """``response.create`` now, or after the running response ends (one response at a time)."""
+        if self._reader.responding:
+            self._respond_after = True
+            return
+        with self._translated():
+            await self._connection.response.create()
+
+    # -- the model's side --------------------------------------------------------------------------------------
+    async def receive(self) -> AsyncIterator[Event]:
+        """The events of the current response, each translated once; ends after ``TurnComplete``."""
+        if self._notice is not None:
+            notice, self._notice = self._notice, None
+            yield Notice(notice)
+        while True:
+            with self._translated():
+                frame = await self._connection.recv_bytes()
+            event = parse(frame)
+            if not isinstance(event, dict):
+                self.malformed += 1
+                yield event
+                continue
+            if event["type"] == "error":
+                meaning = error_event(event, self._settings)
+                if isinstance(meaning, GatewayError):
+                    raise meaning
+                if meaning is not None:
+                    yield meaning
+                continue
+            done = False
+            for translated in self._reader.read(event):
+                self._remember(translated)
+                if isinstance(translated, TurnComplete):
+                    done = True
+                    self._cancelled = False
+                    if self._respond_after:
+                        self._respond_after = False
+                        with self._translated():
+                            await self._connection.response.create()
+                yield translated
+            if done:
+                return
+
+    def _remember(self, event: Event) -> None:
+        """Keep the conversation's text for a later session (``History``)."""
+        if isinstance(event, InputTranscript):
+            self._user_words.append(event.text)
+            if event.finished:
+                self._history.add("user", "".join(self._user_words))
+                self._user_words = []
+        elif isinstance(event, (OutputTranscript, Text)):
+            self._model_words.append(event.text)
+        elif isinstance(event, TurnComplete):
+            self._history.add("assistant", "".join(self._model_words))
+            self._model_words = []
+
+    @contextlib.contextmanager
+    def _translated(self) -> Iterator[None]:
+        try:
+            yield
+        except (TfyLiveError, asyncio.CancelledError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - every foreign error is translated here, once
+            raise translate_error(exc, self._settings) from exc
+
+
+class Connector:
+    """Opens the realtime connections of one run (a ``talk.Connect``): each a new server session.
+
+    ``replay_context``: a connection after the first is given the conversation's
+    text so far (``History``), as user and assistant messages, before anything else.
+    """
+
+    def __init__(self, *, replay_context: bool = False) -> None:
+        self.replay_context = replay_context
+        self.history = History()
+
+    def __call__(self, settings: Settings, *, context: ssl.SSLContext | None = None,
+                 options: ModelOptions = ModelOptions(), transcripts: bool = True,
+                 handle: str | None = None) -> contextlib.AbstractAsyncContextManager[RealtimeSession]:
+        return self._open(settings, context, options, transcripts)
+
+    @contextlib.asynccontextmanager
+    async def _open(self, settings: Settings, context: ssl.SSLContext | None, options: ModelOptions,
+                    transcripts: bool) -> AsyncIterator[RealtimeSession]:
+        from tfy_live.gateway import ssl_context
+        from tfy_live.gateway.errors import opening_timed_out
+        from tfy_live.gateway.opening import Opening
+
+        opening = Opening()
+        try:  # an SDK that refuses to build the client is one line too, not a traceback
+            client = build_client(settings)
+            manager = client.realtime.connect(
+                model=settings.model,
+                websocket_connection_options=websocket_options(context or ssl_context(settings), opening))  # type: ignore[arg-type]
+        except TfyLiveError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            raise translate_error(exc, settings) from exc
+        reader = Reader()
+        timer = asyncio.timeout(settings.setup_timeout_s)
+        connection: Any = None
+        try:
+            async with timer:
+                connection = await manager.__aenter__()
+                await connection.session.update(session=session_config(settings, options, transcripts=transcripts))
+                await self._set_up(connection, reader, settings)
+        except (TfyLiveError, asyncio.CancelledError):
+            await _close(manager)
+            raise
+        except Exception as exc:  # noqa: BLE001
+            await _close(manager)
+            if timer.expired():
+                raise opening_timed_out(opening.stage, settings) from exc
+            raise translate_error(exc, settings) from exc
+        self.history.connections += 1
+        notice = None
+        try:
+            if self.history.connections > 1:
+                notice = await self._carry_over(connection, settings)
+            yield RealtimeSession(connection, settings, reader=reader, history=self.history,
+                                  manual=options.push_to_talk, notice=notice)
+        finally:
+            await _close(manager)
+
+    @staticmethod
+    async def _set_up(connection: Any, reader: Reader, settings: Settings) -> None:
+        """Wait for the server to take the session's configuration (``session.updated``); an error refuses it."""
+        while True:
+            event = parse(await connection.recv_bytes())
+            if not isinstance(event, dict):
+                continue
+            if event["type"] == "error":
+                meaning = error_event(event, settings, setup=True)
+                if isinstance(meaning, GatewayError):
+                    raise meaning
+                continue
+            reader.read(event)
+            if event["type"] == "session.updated":
+                return
+
+    async def _carry_over(self, connection: Any, settings: Settings) -> str:
+        """Start a new session in place of a lost one: what to tell the user, and with replay_context the text."""
+        messages = self.history.messages[-REPLAY_MESSAGES:]
+        if not self.replay_context:
+            return ("this is a new session: OpenAI realtime sessions cannot be resumed, so the model does not "
+                    "remember the conversation so far (--replay-context gives a new session its text)")
+        try:
+            for role, text in messages:
+                kind = "input_text" if role == "user" else "output_text"
+                await connection.conversation.item.create(
+                    item={"type": "message", "role": role, "content": [{"type": kind, "text": text}]})
+        except Exception as exc:  # noqa: BLE001
+            raise translate_error(exc, settings) from exc
+        return (f"this is a new session (OpenAI realtime sessions cannot be resumed): the model was given the "
+                f"conversation's text so far ({len(messages)} messages), not its audio")
+
+
+async def _close(manager: Any) -> None:
+    with contextlib.suppress(Exception):
+        await manager.__aexit__(None, None, None)

@@ -1,0 +1,161 @@
+"""Translate OpenAI realtime server events (GA, as JSON objects) into tfy-live's events (``events.py``), once.
+
+Pure, with the little state the protocol needs to read it (``Reader``, one per
+connection): whether a response is being generated, which user items have had
+transcript deltas, whether model audio came since the user last began to speak.
+
+    session.created                                   SetupComplete(id)
+    input_audio_buffer.speech_started                 Interrupted, if the model may be speaking
+    conversation.item.input_audio_transcription.*     InputTranscript (deltas, then finished)
+    response.output_audio.delta                       Audio(pcm, 24 kHz, item=item_id)
+    response.output_audio_transcript.delta            OutputTranscript
+    response.output_text.delta                        Text
+    response.function_call_arguments.done             ToolCall(FunctionCall(call_id, name, args))
+    response.done                                     Usage, then TurnComplete
+    error                                             (the caller's: ``errors.error_event``)
+
+Every other known type is bookkeeping (``IGNORED``); an unknown type is an
+``UnknownMessage``, a frame that is not a JSON object a ``MalformedFrame``.
+"""
+
+from __future__ import annotations
+
+import binascii
+import json
+from typing import Any
+
+from tfy_live.events import (
+    Audio, FunctionCall, InputTranscript, Interrupted, MalformedFrame, OutputTranscript, ServerEvent, SetupComplete,
+    Text, ToolCall, TurnComplete, UnknownMessage, Usage,
+)
+from tfy_live.gateway_openai.client import INPUT_RATE
+
+# Server events that carry nothing a listener acts on (the events above say what they mean).
+IGNORED = frozenset({
+    "session.updated", "conversation.created", "conversation.item.created", "conversation.item.added",
+    "conversation.item.done", "conversation.item.retrieved", "conversation.item.truncated",
+    "conversation.item.deleted", "conversation.item.input_audio_transcription.segment",
+    "input_audio_buffer.committed", "input_audio_buffer.cleared",
+    "input_audio_buffer.timeout_triggered", "input_audio_buffer.dtmf_event_received",
+    "output_audio_buffer.started", "output_audio_buffer.stopped", "output_audio_buffer.cleared",
+    "response.output_item.added", "response.output_item.done", "response.content_part.added",
+    "response.content_part.done", "response.output_audio.done", "response.output_audio_transcript.done",
+    "response.output_text.done", "response.function_call_arguments.delta", "rate_limits.updated",
+    "response.mcp_call_arguments.delta", "response.mcp_call_arguments.done", "response.mcp_call.in_progress",
+    "response.mcp_call.completed", "response.mcp_call.failed", "mcp_list_tools.in_progress",
+    "mcp_list_tools.completed", "mcp_list_tools.failed",
+})
+
+
+def parse(frame: bytes | str) -> dict[str, Any] | MalformedFrame:
+    """A frame as a server event (a JSON object with a ``type``), or why it is not one."""
+    try:
+        event = json.loads(frame)
+    except (ValueError, TypeError):
+        return MalformedFrame("not JSON")
+    if not isinstance(event, dict) or not isinstance(event.get("type"), str):
+        return MalformedFrame("not a realtime event")
+    return event
+
+
+def usage(response: dict[str, Any]) -> Usage | None:
+    """``response.usage`` as ``Usage``: input tokens as the prompt, output as the response, with per-modality details."""
+    counts = response.get("usage")
+    if not isinstance(counts, dict):
+        return None
+
+    def details(key: str) -> dict[str, int]:
+        found = obj(counts.get(key))
+        return {name.removesuffix("_tokens").upper(): int(found[name]) for name in ("audio_tokens", "text_tokens",
+                                                                                   "image_tokens")
+                if isinstance(found.get(name), int) and found[name]}
+
+    def count(key: str) -> int | None:
+        value = counts.get(key)
+        return int(value) if isinstance(value, int) else None
+
+    return Usage(count("input_tokens"), count("output_tokens"), count("total_tokens"), None,
+                 details("input_token_details"), details("output_token_details"))
+
+
+class Reader:
+    """Reads one connection's server events, in order (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self.responding = False  # between response.created and response.done
+        self.user_speaking = False  # between speech_started and speech_stopped
+        # The user's speech cut the running response short, and the server's voice detection cancels it itself
+        # (interrupt_response): the client must not cancel it again.
+        self.server_cancels = False
+        self.spoke_since_speech = False  # model audio arrived since the user last began to speak
+        self._transcribed: set[str] = set()  # user items whose transcript came in deltas
+        self.session_id: str | None = None
+
+    def read(self, event: dict[str, Any]) -> list[ServerEvent]:
+        kind = event["type"]
+        if kind == "response.output_audio.delta":
+            try:
+                pcm = binascii.a2b_base64(str(event.get("delta") or ""), strict_mode=True)
+            except binascii.Error:
+                return [MalformedFrame("audio that is not base64")]
+            self.spoke_since_speech = True
+            return [Audio(pcm, INPUT_RATE, _str(event.get("item_id")))] if pcm else []
+        if kind == "response.output_audio_transcript.delta":
+            return [OutputTranscript(str(event.get("delta") or ""))] if event.get("delta") else []
+        if kind == "response.output_text.delta":
+            return [Text(str(event.get("delta") or ""))] if event.get("delta") else []
+        if kind == "response.created":
+            self.responding, self.server_cancels = True, False
+            return []
+        if kind == "response.done":
+            self.responding = self.server_cancels = False
+            response = obj(event.get("response"))
+            status = response.get("status")
+            out: list[ServerEvent] = []
+            if (counted := usage(response)) is not None:
+                out.append(counted)
+            out.append(TurnComplete(None if status in (None, "completed") else str(status)))
+            return out
+        if kind == "input_audio_buffer.speech_started":
+            # The user began to speak: an interruption if the model may be speaking (a response is being
+            # generated, or its audio, sent faster than real time, may still be playing).
+            was = self.responding or self.spoke_since_speech
+            self.server_cancels = self.responding
+            self.spoke_since_speech, self.user_speaking = False, True
+            return [Interrupted()] if was else []
+        if kind == "conversation.item.input_audio_transcription.delta":
+            self._transcribed.add(str(event.get("item_id")))
+            return [InputTranscript(str(event.get("delta") or ""))] if event.get("delta") else []
+        if kind == "conversation.item.input_audio_transcription.completed":
+            item = str(event.get("item_id"))
+            if item in self._transcribed:  # already shown in pieces
+                self._transcribed.discard(item)
+                return [InputTranscript("", True)]
+            return [InputTranscript(str(event.get("transcript") or ""), True)]
+        if kind == "response.function_call_arguments.done":
+            try:
+                args = json.loads(event.get("arguments") or "{}")
+            except (ValueError, TypeError):
+                args = {}
+            call = FunctionCall(_str(event.get("call_id")), str(event.get("name") or ""),
+                                args if isinstance(args, dict) else {})
+            return [ToolCall((call,))]
+        if kind == "session.created":
+            session = obj(event.get("session"))
+            self.session_id = _str(session.get("id"))
+            return [SetupComplete(self.session_id)]
+        if kind == "input_audio_buffer.speech_stopped":
+            self.user_speaking = False
+            return []
+        if kind in IGNORED or kind == "conversation.item.input_audio_transcription.failed":
+            return []
+        return [UnknownMessage((kind[:40],))]
+
+
+def obj(value: Any) -> dict[str, Any]:
+    """``value`` if it is a JSON object, else an empty one (a server may leave any field out)."""
+    return value if isinstance(value, dict) else {}
+
+
+def _str(value: Any) -> str | None:
+    return None if value is None else str(value)

@@ -1,4 +1,5 @@
-"""The architecture's seams, held by tests: the SDK stays in the gateway package."""
+"""The architecture's seams, held by tests: each SDK stays in its gateway package (google-genai in gateway/,
+openai in gateway_openai/)."""
 
 from __future__ import annotations
 
@@ -43,3 +44,31 @@ def test_no_source_file_outside_the_gateway_package_names_the_sdk():
                  if "gateway" not in path.relative_to(root).parts[:1]
                  and ("google.genai" in path.read_text() or "from google import" in path.read_text())]
     assert offenders == []
+
+
+def test_no_module_outside_the_openai_gateway_package_imports_openai():
+    code = (
+        "import sys, importlib\n"
+        f"for name in {PROVIDER_NEUTRAL + ['tfy_live.gateway', 'tfy_live.gateway_openai', 'tfy_live.localgw']!r}:\n"
+        "    importlib.import_module(name)\n"
+        "    assert 'openai' not in sys.modules, f'{name} imported openai'\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+
+
+def test_no_source_file_outside_the_openai_gateway_package_names_the_openai_sdk():
+    import re
+    from pathlib import Path
+
+    import tfy_live
+
+    root = Path(tfy_live.__file__).parent
+    sdk = re.compile(r"^\s*(import openai|from openai\b)", re.MULTILINE)
+    offenders = [str(path.relative_to(root)) for path in root.rglob("*.py")
+                 if path.relative_to(root).parts[0] != "gateway_openai" and sdk.search(path.read_text())]
+    assert offenders == []
+    # ...and inside it, nothing hands an SDK type out: the modules import it inside functions only.
+    for path in (root / "gateway_openai").glob("*.py"):
+        top = [line for line in path.read_text().splitlines() if line.startswith(("import openai", "from openai"))]
+        assert top == [], f"{path.name} imports openai at module level"

@@ -229,7 +229,11 @@ class Connector:
         try:
             async with timer:
                 connection = await manager.__aenter__()
-                await connection.session.update(session=session_config(settings, options, transcripts=transcripts))
+                try:
+                    await connection.session.update(session=session_config(settings, options,
+                                                                           transcripts=transcripts))
+                except Exception as exc:  # noqa: BLE001 - closed already: its error event says why, if it sent one
+                    await self._refusal(connection, settings, exc)
                 await self._set_up(connection, reader, settings)
         except (TfyLiveError, asyncio.CancelledError):
             await _close(manager)
@@ -264,6 +268,20 @@ class Connector:
             reader.read(event)
             if event["type"] == "session.updated":
                 return
+
+    @staticmethod
+    async def _refusal(connection: Any, settings: Settings, exc: Exception) -> None:
+        """The setup could not be sent (the server closed first): raise the error event it sent before closing,
+        which says why (an unknown model, a refused key), else ``exc`` itself."""
+        meaning: GatewayError | Notice | None = None
+        with contextlib.suppress(Exception):
+            while not isinstance(meaning, GatewayError):
+                event = parse(await connection.recv_bytes())  # frames that came before the close are still read
+                if isinstance(event, dict) and event["type"] == "error":
+                    meaning = error_event(event, settings, setup=True)
+        if isinstance(meaning, GatewayError):
+            raise meaning from exc
+        raise exc
 
     async def _carry_over(self, connection: Any, settings: Settings) -> str:
         """Start a new session in place of a lost one: what to tell the user, and with replay_context the text."""

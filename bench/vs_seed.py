@@ -54,7 +54,7 @@ sys.path.insert(0, str(ROOT))
 from bench.report import let_ctrl_c_reach_children, machine, replace_section  # noqa: E402
 from tfy_live.audio import CHUNK_MS  # noqa: E402
 from tfy_live.localgw import EchoOptions, GatewayThread  # noqa: E402
-from tfy_live.localgw.echo import audio_chunks  # noqa: E402
+from tfy_live.localgw.echo import audio_chunks, decode_b64  # noqa: E402
 
 KEY = "bench-key"
 RATE = 16000
@@ -115,11 +115,16 @@ def environment(workdir: Path, mic: bytes, **extra: str) -> dict[str, str]:
     return env
 
 
+OPENAI = "tfy-live --provider-kind openai"  # the same scenario over OpenAI's realtime protocol (no seed to compare)
+OPENAI_CASE = "barge-in, openai kind (speech_started, truncate)"
+
+
 def command(program: str, gw, workdir: Path, chunk_ms: int | None = None) -> list[str]:
-    if program == "tfy-live":
+    if program in ("tfy-live", OPENAI):
         # Like for like: the seed cancels no echo (and the simulated room has none); bench/aec.py measures it.
         chunk = ["--chunk-ms", str(chunk_ms)] if chunk_ms else []
-        return [sys.executable, "-m", "tfy_live", "talk", "--provider", "acct", "--aec", "off", *chunk]
+        kind = ["--provider-kind", "openai"] if program == OPENAI else []
+        return [sys.executable, "-m", "tfy_live", "talk", "--provider", "acct", "--aec", "off", *kind, *chunk]
     return [sys.executable, str(seed_program(gw.base_url, workdir / "seed.py"))]
 
 
@@ -148,13 +153,14 @@ def trial(program: str, case: Case, workdir: Path) -> dict[str, float | list[flo
     thread = GatewayThread(api_key=KEY, options=options)
     gw = thread.start()
     try:
-        spk_log, mic_log, wire_log = (workdir / f"{program}.{kind}" for kind in ("spk", "mic", "wire"))
+        name = program.replace(" ", "_")
+        spk_log, mic_log, wire_log = (workdir / f"{name}.{kind}" for kind in ("spk", "mic", "wire"))
         fresh(spk_log, mic_log, wire_log)
         pcm = mic_pcm(case)
         env = environment(workdir, pcm, FAKEAUDIO_SPK_LOG=str(spk_log), FAKEAUDIO_MIC_LOG=str(mic_log),
                           BENCH_WIRE_LOG=str(wire_log), SSL_CERT_FILE=gw.ca_file, TFY_API_KEY=KEY,
                           TFY_BASE_URL=gw.base_url)
-        errors = workdir / f"{program}.stderr"
+        errors = workdir / f"{name}.stderr"
         started = time.monotonic()
         with errors.open("wb") as stderr:
             child = subprocess.Popen(command(program, gw, workdir), env=env, stdin=subprocess.DEVNULL,
@@ -187,8 +193,9 @@ def measure(conn, plays: list[list[str]], mic: list[list[str]], wire: list[list[
     speaker = [(float(start), int(frames) / 24000, int(peak)) for start, frames, peak in plays]
     arrived = [(float(t), kind) for t, kind in wire if kind != "sent-audio"]
     sent_audio = [float(t) for t, kind in wire if kind == "sent-audio"]
-    interrupted_at = next(t for t, kind in arrived if kind == "interrupted")
     audio_in = [t for t, kind in arrived if kind == "audio"]
+    # The first interruption of the reply (the openai kind's speech_started also marks the user's first words).
+    interrupted_at = next(t for t, kind in arrived if kind == "interrupted" and t > audio_in[0])
     next_reply = next((t for t in audio_in if t > interrupted_at), float("inf"))
     heard_after = sum(max(0.0, min(start + length, next_reply) - max(start, interrupted_at))
                       for start, length, peak in speaker if peak > 500)
@@ -199,6 +206,9 @@ def measure(conn, plays: list[list[str]], mic: list[list[str]], wire: list[list[
     oldest, newest, offset = [], [], 0
     frames = [len(pcm) // 2 for message in conn.received
               for pcm in audio_chunks(message.get("realtimeInput", message.get("realtime_input", {})) or {})]
+    if conn.kind == "openai":  # 24 kHz frames of 16 kHz capture: counted at the capture's rate
+        frames = [round(len(decode_b64(m["audio"])) // 2 * RATE / 24000) for m in conn.received
+                  if m.get("type") == "input_audio_buffer.append"]
     for left, n in zip(sent_audio, frames):
         oldest.append(1000 * (left - (opened + offset / RATE)))
         newest.append(1000 * (left - (opened + (offset + n) / RATE)))
@@ -227,6 +237,7 @@ def duplex_trial(program: str, workdir: Path, chunk_ms: int | None = None) -> di
         try:
             deadline = time.monotonic() + 2 * DUPLEX_S
             while not (gw.connections and any("modelTurn" in m.get("serverContent", {})
+                                              or m.get("type") == "response.output_audio.delta"
                                               for m in list(gw.connections[-1].sent))):
                 if time.monotonic() > deadline or child.poll() is not None:
                     raise RuntimeError(f"{program}: no reply in the CPU trial")
@@ -302,6 +313,8 @@ ROWS = [
     *(Row(case.name, "ms", lambda r, c=case: r.get("barge_in_ms") if r.get("case") == c.name else None,
           "≤ 60 ms", lambda m, p, s: p <= 60) for case in CASES[:2]),
     Row(CASES[2].name, "ms", lambda r: r.get("barge_in_ms") if r.get("case") == CASES[2].name else None),
+    Row(f"{OPENAI_CASE}: as the first case, over the realtime protocol", "ms",
+        lambda r: r.get("barge_in_ms") if r.get("case") == OPENAI_CASE else None, "≤ 60 ms", lambda m, p, s: p <= 60),
     Row("capture → wire: oldest sample of a frame captured → frame leaves the socket", "ms",
         lambda r: r.get("capture_ms"), "p95 ≤ 25 ms", lambda m, p, s: p <= 25),
     Row("… from its newest sample (the program's own delay)", "ms", lambda r: r.get("processing_ms")),
@@ -416,6 +429,8 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=5, help="latency trials of each case, for each program")
     parser.add_argument("--cpu-trials", type=int, default=3, help="CPU trials for each program")
     parser.add_argument("--markdown", type=Path)
+    parser.add_argument("--no-openai", dest="openai", action="store_false",
+                        help="skip the openai kind's barge-in row (it needs the 'openai' extra)")
     args = parser.parse_args()
     let_ctrl_c_reach_children()
     results: dict[str, list[dict]] = {"tfy-live": [], "seed": []}
@@ -425,6 +440,8 @@ def main() -> None:
         for i in range(max(args.trials, args.cpu_trials)):
             both = tuple(results)
             runs = [(case.name, lambda p, c=case: trial(p, c, workdir), both) for case in CASES] if i < args.trials else []
+            if i < args.trials and args.openai:
+                runs.append((OPENAI_CASE, lambda p: trial(OPENAI, CASES[0], workdir), ("tfy-live",)))
             if i < args.cpu_trials:
                 runs.append(("cpu", lambda p: duplex_trial(p, workdir), both))
                 runs.append(("cpu, the seed's chunk length", lambda p: duplex_trial(p, workdir, SEED_CHUNK_MS),

@@ -210,3 +210,17 @@ def test_programs_a_benchmark_launches_take_ctrl_c_even_when_the_benchmark_runs_
     ignoring = lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)  # noqa: E731
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, preexec_fn=ignoring)
     assert out.stdout.split() == ["False", "True"], out.stderr
+
+
+def test_the_openai_kind_has_its_own_barge_in_row_with_no_seed_to_compare():
+    bench = load(ROOT / "bench" / "vs_seed.py", "vs_seed")
+    assert bench.command(bench.OPENAI, None, Path("."))[-2:] == ["--provider-kind", "openai"]
+    results = {"tfy-live": [{"barge_in_ms": 39.5, "case": bench.OPENAI_CASE},
+                            {"barge_in_ms": 41.0, "case": bench.OPENAI_CASE},
+                            {"barge_in_ms": 300.0, "case": bench.CASES[0].name}],
+               "seed": [{"barge_in_ms": 500.0, "case": bench.CASES[0].name}]}
+    rows = [line.split(" | ") for line in bench.table(results, 2, 0).splitlines() if line.startswith("| barge-in")]
+    openai = next(cells for cells in rows if "openai kind" in cells[0])
+    assert openai[1:4] == ["40 ms (41)", "—", "—"] and openai[4].startswith("≤ 60 ms: met")  # not pooled with Gemini
+    first = next(cells for cells in rows if cells[0] == f"| {bench.CASES[0].name}")
+    assert first[1] == "300 ms (300)"

@@ -199,6 +199,10 @@ class FakeConnection:
     async def recv_bytes(self) -> bytes:
         return await self.frames.get()
 
+    async def send_raw(self, data: str) -> None:
+        event = json.loads(data)
+        self.sent.append((event.pop("type"), event))
+
     def kinds(self) -> list[str]:
         return [kind for kind, _ in self.sent]
 

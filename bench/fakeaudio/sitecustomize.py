@@ -11,7 +11,8 @@ connection, which google-genai uses:
   microphone frame (``realtime_input`` audio or the seed's ``media_chunks``);
 - ``data_received``: the moment bytes are read from the socket (decrypted in
   the same callback) is stamped, and each data frame they complete is logged as
-  ``setup``, ``audio`` (model audio), ``interrupted`` or ``other``.
+  ``setup``, ``audio`` (model audio), ``interrupted`` or ``other`` (Gemini's frames, and the OpenAI
+  realtime events of ``--provider-kind openai``: ``session.updated``, ``speech_started``, audio deltas).
 
 Lines are ``<CLOCK_MONOTONIC seconds> <kind>``, buffered and written at exit.
 The probe costs a few microseconds a frame: the CPU benchmark runs without it.
@@ -35,8 +36,9 @@ def _install(path: str) -> None:
 
     async def probed_send(self, message, *args, **kwargs):
         result = await send(self, message, *args, **kwargs)
-        if isinstance(message, str) and message.startswith('{"realtime_input"') and (
-                '"audio": {"data"' in message[:40] or "media_chunks" in message[:60]):
+        if isinstance(message, str) and ((message.startswith('{"realtime_input"') and (
+                '"audio": {"data"' in message[:40] or "media_chunks" in message[:60]))
+                or '"input_audio_buffer.append"' in message):  # the openai kind's microphone frame
             lines.append(f"{time.monotonic():.6f} sent-audio\n")
         return result
 
@@ -47,11 +49,12 @@ def _install(path: str) -> None:
     def probed_process_event(self, event):
         if event.opcode.name in ("TEXT", "BINARY"):
             head = bytes(event.data[:200])
-            if b'"setupComplete"' in head:
+            # Gemini's frames, and the openai kind's: the setup taken, the user heard over the reply, model audio.
+            if b'"setupComplete"' in head or b'"session.updated"' in head:
                 kind = "setup"
-            elif b'"interrupted"' in head:
+            elif b'"interrupted"' in head or b'"input_audio_buffer.speech_started"' in head:
                 kind = "interrupted"
-            elif b'"modelTurn"' in head and b'"inlineData"' in head:
+            elif (b'"modelTurn"' in head and b'"inlineData"' in head) or b'"response.output_audio.delta"' in head:
                 kind = "audio"
             else:
                 kind = "other"

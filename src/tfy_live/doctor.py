@@ -83,8 +83,9 @@ class Doctor:
         from tfy_live.gateway.client import socket_url
 
         trust = f" · CA bundle {s.ca_bundle}" if s.ca_bundle else ""
+        socket = f" · socket {socket_url(s)}" if s.base_url else ""  # no target: only the MCP servers are checked
         return (f"{s.base_url} · provider {s.provider} ({s.provider_kind}) · model {s.model} · key set (not shown)"
-                f"{trust} · socket {socket_url(s)}")
+                f"{trust}{socket}")
 
     async def check_dns(self) -> str:
         host, port = self._host_port()

@@ -30,7 +30,7 @@ from typing import Any, AsyncIterator, Iterator, Sequence
 from tfy_live.audio.pcm import Resampler
 from tfy_live.config import Settings
 from tfy_live.errors import GatewayError, TfyLiveError
-from tfy_live.events import Event, FunctionCall, Heard, InputTranscript, Notice, OutputTranscript, Text, TurnComplete
+from tfy_live.events import Event, Heard, InputTranscript, Notice, OutputTranscript, Text, ToolResult, TurnComplete
 from tfy_live.gateway_openai.client import INPUT_RATE, build_client, session_config, websocket_options
 from tfy_live.gateway_openai.errors import error_event, translate_error
 from tfy_live.gateway_openai.translate import Reader, parse
@@ -114,13 +114,17 @@ class RealtimeSession:
             await self._connection.input_audio_buffer.commit()
         await self._respond()
 
-    async def answer_tool_calls(self, calls: Sequence[FunctionCall], error: str) -> None:
+    async def send_tool_results(self, results: Sequence[ToolResult]) -> None:
+        """Each result as a ``function_call_output`` item, then one response that reads them.
+
+        The realtime API has no scheduling of its own: a non-blocking result is answered the same way.
+        """
         import json
 
         with self._translated():
-            for call in calls:
+            for result in results:
                 await self._connection.conversation.item.create(item={
-                    "type": "function_call_output", "call_id": call.id or "", "output": json.dumps({"error": error})})
+                    "type": "function_call_output", "call_id": result.id or "", "output": json.dumps(result.response)})
         await self._respond()
 
     async def interrupt(self, heard: Heard | None) -> None:

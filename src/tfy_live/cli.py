@@ -67,16 +67,19 @@ def _shown(param: Any, ctx: Any) -> Any:
 
     shown = copy.copy(param)
     if shown.metavar is None:
-        kind = str(shown.display_type(ctx) or "")
+        kind = str(getattr(shown.type, "name", "") or "")  # click's: "integer", "float", "path", "text", "choice"
         seconds = shown.name.endswith("_timeout")
         shown.metavar = ("MS" if shown.name.endswith("_ms") else "S" if seconds else "N") if "int" in kind or \
             "float" in kind else "FILE" if "path" in kind else "TEXT"
-    low, high = getattr(shown, "min", None), getattr(shown, "max", None)
+    # The range is click's IntRange/FloatRange type (its min and max), shown by the renderer as "[x>=1]":
+    # said in words instead, and the plain number type shown.
+    low, high = getattr(shown.type, "min", None), getattr(shown.type, "max", None)
     if low is not None or high is not None:
         span = f"{low:g} to {high:g}" if low is not None and high is not None else \
             f"{low:g} or more" if low is not None else f"at most {high:g}"
         shown.help = f"{shown.help.rstrip('.')} ({span})." if shown.help else f"{span}."
-        shown.min = shown.max = None
+        plain = next(c for c in type(shown.type).__mro__ if c.__name__ in ("IntParamType", "FloatParamType"))
+        shown.type = plain()
     if isinstance(shown.show_default, str):
         shown.default, shown.show_default = shown.show_default, True
     elif isinstance(shown.default, float) and shown.default.is_integer():

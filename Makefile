@@ -14,7 +14,7 @@ soak:
 	bash -c 'source scripts/setup.sh test && .venv/bin/python bench/soak.py --minutes 60 --markdown BENCHMARKS.md'
 
 bench-aec:
-	bash -c 'source scripts/setup.sh test && .venv/bin/python bench/aec.py --trials 3 --markdown BENCHMARKS.md'
+	bash -c 'source scripts/setup.sh test && .venv/bin/python bench/aec.py --trials 3 --markdown BENCHMARKS.md && .venv/bin/python bench/aec_product.py --markdown BENCHMARKS.md'
 
 bench-tools:
 	bash -c 'source scripts/setup.sh test && .venv/bin/python bench/tools.py --calls 300 --markdown BENCHMARKS.md'

@@ -23,6 +23,11 @@ by the clock as a sound card would be (ALSA's file devices are not paced).
   the user talks over the model's first reply whenever it comes.
   ``FAKEAUDIO_EVENTS`` names a file that gets ``<monotonic> first-sound`` and
   ``<monotonic> barge-in`` lines.
+- Components (``FAKEAUDIO_MIC_DUMP=<path>``): what the microphone captured,
+  apart: ``<path>.echo`` the room's part (the speaker, as heard) and
+  ``<path>.near`` the rest (``FAKEAUDIO_MIC`` and the barge-in speech), both
+  float32 in s16 units, sample for sample with what ``read`` returned; so a
+  harness can tell exactly how much echo and how much of the user went in.
 """
 
 from __future__ import annotations
@@ -93,6 +98,18 @@ class _Room:
 
 
 _ROOM = _Room(os.environ["FAKEAUDIO_ROOM"]) if os.environ.get("FAKEAUDIO_ROOM") else None
+_DUMP = os.environ.get("FAKEAUDIO_MIC_DUMP")
+_dumps: list = []
+
+
+def _dump(echo, near) -> None:
+    if not _dumps:
+        import atexit
+
+        _dumps.extend([open(_DUMP + ".echo", "wb"), open(_DUMP + ".near", "wb")])
+        atexit.register(lambda: [f.close() for f in _dumps])
+    _dumps[0].write(echo.astype("<f4").tobytes())
+    _dumps[1].write(near.astype("<f4").tobytes())
 _first_sound: list[float] = []  # when the speaker first played sound
 
 
@@ -138,13 +155,13 @@ class _Stream:
         data += bytes(2 * frames - len(data))
         t0 = self.opened + self.frames_done / self.rate
         self.frames_done += frames
-        if _ROOM is None and not self.barge_in:
+        if _ROOM is None and not self.barge_in and not _DUMP:
             return data
         import numpy as np
 
         x = np.frombuffer(data, "<i2").astype(np.float32)
-        if _ROOM is not None:
-            x += _ROOM.hear(t0, frames) * 32768
+        echo = _ROOM.hear(t0, frames) * 32768 if _ROOM is not None else np.zeros(frames, np.float32)
+        near = x.copy()
         if self.barge_in and _first_sound:
             at = _first_sound[0] + self.barge_in_s
             offset = round((t0 - at) * self.rate)
@@ -155,8 +172,10 @@ class _Stream:
                 speech = np.frombuffer(self.barge_in, "<i2")
                 lo = max(offset, 0)
                 part = speech[lo:offset + frames].astype(np.float32)
-                x[lo - offset:lo - offset + len(part)] += part
-        return np.clip(x, -32768, 32767).astype("<i2").tobytes()
+                near[lo - offset:lo - offset + len(part)] += part
+        if _DUMP:
+            _dump(echo, near)
+        return np.clip(near + echo, -32768, 32767).astype("<i2").tobytes()
 
     def get_read_available(self) -> int:
         return max(0, int((time.monotonic() - self.opened) * self.rate) - self.frames_done)

@@ -153,9 +153,12 @@ class LocalGateway:
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, prefix: str = "/api/llm",
                  api_key: str | None = None, reply_speed: float = 1.0, options: EchoOptions | None = None,
                  faults: Sequence[Fault] = (), record: bool = False, replay: rp.Script | Path | None = None,
-                 replay_speed: float = 1.0, replay_then: str | None = None) -> None:
+                 replay_speed: float = 1.0, replay_then: str | None = None,
+                 model: Callable[..., EchoModel] = EchoModel) -> None:
         """``replay``: play a recorded session to each client instead of the echo model (``replay.py``),
-        its pauses ``replay_speed`` times faster; ``replay_then`` overrides the file's ``then``."""
+        its pauses ``replay_speed`` times faster; ``replay_then`` overrides the file's ``then``.
+        ``model``: makes each connection's model, called as ``EchoModel`` is (a benchmark's own model)."""
+        self.model = model
         self.faults = list(faults)
         script = rp.load(replay) if isinstance(replay, Path) else replay
         self.replay = script.with_then(replay_then) if script is not None else None
@@ -280,7 +283,7 @@ class LocalGateway:
                 return
             await self._send(ws, record, {"setupComplete": {}})
             set_up = loop.time()
-            model = EchoModel(
+            model = self.model(
                 self.options, vertex=record.kind == "vertex",
                 resumption=get(record.setup, "sessionResumption", "session_resumption") is not None,
                 text=record.modalities == ["TEXT"], manual_activity=record.manual_activity,

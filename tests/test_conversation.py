@@ -1,4 +1,5 @@
 import asyncio
+import contextlib
 
 import pytest
 
@@ -339,6 +340,32 @@ async def test_a_local_barge_in_stops_playback_before_the_server_says_interrupte
     assert played[-1] == b"\x09\x00"  # the next turn is heard again
     notices = [args[0] for name, args in reporter.calls if name == "notice"]
     assert any("local barge-in" in n for n in notices)
+
+
+async def test_a_barge_in_after_the_reply_has_all_arrived_does_not_silence_the_next_reply():
+    from tfy_live.echoguard import EchoGuard
+
+    sink = FakeSink()
+    session = FakeSession([
+        audio_msg(tone(2 * 24000 * 2, 7)),
+        turn_complete(),  # the server is done sending; the reply still plays for two seconds
+        WaitUntil(lambda: conversation.local_barge_ins == 1),
+        audio_msg(tone(MS20_24K * 3, 9)),  # the answer to what the user said: no interrupted came first
+        turn_complete(),
+    ])
+    source = FakeSource([tone(MS20_16K, 1)] * 60, interval=0.02, finite=False)
+    conversation, _, _, _ = make(session, source, sink)
+    conversation.guard = EchoGuard(onset=ScriptedOnset(at=5))
+    conversation.player.on_played = conversation._played
+    task = asyncio.create_task(conversation.run())
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(3 * SECOND):
+            await WaitUntil(lambda: any(b"\x09\x00" in w for w in sink.writes) or task.done()).wait()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    assert conversation.local_barge_ins == 1
+    assert any(w[:2] == b"\x09\x00" for w in sink.writes)
 
 
 # -- what the real servers send (tests/realtraffic) -----------------------------------------------------

@@ -217,7 +217,8 @@ class Conversation:
 
     async def _local_barge_in(self) -> None:
         """The user began speaking over the model: stop playback now, and the rest of this reply."""
-        dropped = await self._cut_short(hold=True)
+        # Hold only a turn still arriving: once the server has ended it, what comes next answers the user.
+        dropped = await self._cut_short(hold=self.timeline.turn is not None)
         self.local_barge_ins += 1
         self.timeline.interrupted(self.clock())
         self.reporter.notice(f"you spoke over the model: playback stopped at once (local barge-in; "

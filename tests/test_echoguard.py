@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from tfy_live.echoguard import EchoGuard, EchoOptions, echo_options, plan
@@ -111,12 +112,99 @@ class Canceller:
         return pcm[: len(pcm) // 2]
 
 
-def test_the_canceller_gets_what_is_played_and_cleans_what_is_sent():
+def test_the_canceller_gets_what_was_played_beside_each_chunk_and_cleans_what_is_sent():
     canceller, onset = Canceller(), Onset(fire_on=set())
     guard = EchoGuard(canceller=canceller, onset=onset)
-    guard.played(SLICE, 2.0)
-    guard.played(SLICE, 2.0)
-    assert canceller.far_in == [SLICE, SLICE]
-    sent, _ = guard.mic(bytes(640), 2.01)
+    guard.mic(bytes(640), 2.0)  # captured 1.98-2.00: the speaker was silent
+    played = bytes(range(256)) * 3 + bytes(192)  # 20 ms at 24 kHz
+    guard.played(played, 2.0)
+    guard.played(played, 2.0)  # queued behind the first: 2.02-2.04
+    sent, _ = guard.mic(bytes(640), 2.02)  # captured 2.00-2.02
+    assert canceller.far_in == [bytes(960), played]  # the reference for each chunk, as long as the chunk
     assert len(sent) == 320 and onset.fed == [sent]  # the detector hears the cleaned audio
-    assert canceller.delay_ms == pytest.approx(30)  # the speaker's backlog
+
+
+class Verdict:
+    def __init__(self, near):
+        self.near = near
+
+
+class DoubleTalk:
+    """Says the user is there for the chunks numbered in ``near_on`` (counting from 1)."""
+
+    def __init__(self, near_on):
+        self.near_on, self.fed = near_on, []
+
+    def feed(self, mic, far):
+        self.fed.append((mic, far))
+        return [Verdict(len(self.fed) in self.near_on)]
+
+
+class SpeakingOnset(Onset):
+    speaking = False
+
+    def feed(self, pcm):
+        fired = super().feed(pcm)
+        self.speaking = self.speaking or fired
+        return fired
+
+
+class Leaky:
+    """A canceller that has not learnt the room: takes 20 dB out and no more."""
+
+    def far(self, pcm):
+        pass
+
+    def near(self, pcm):
+        return (np.frombuffer(pcm, "<i2") // 10).astype("<i2").tobytes()
+
+
+LOUD = np.full(320, 3000, "<i2").tobytes()
+
+
+def playing_guard(**kw):
+    guard = EchoGuard(canceller=Leaky(), **kw)
+    guard.mic(LOUD, 1.0)
+    for _ in range(50):  # a second of the model, handed over at once
+        guard.played(SLICE, 1.0)
+    return guard
+
+
+def level(pcm):
+    x = np.frombuffer(pcm, "<i2").astype(np.float64)
+    return 10 * np.log10(np.mean(x * x) + 1e-9)
+
+
+def test_a_leak_with_no_sign_of_the_user_is_turned_down_before_it_is_sent():
+    guard = playing_guard(doubletalk=DoubleTalk(near_on=set()))
+    sent, _ = guard.mic(LOUD, 1.02)
+    assert level(LOUD) - level(sent) == pytest.approx(40, abs=0.5)
+    assert guard.held_chunks == 1
+    late, _ = guard.mic(LOUD, 2.6)  # the model and its echo have died away: the microphone is the user's
+    assert level(LOUD) - level(late) == pytest.approx(20, abs=0.5)
+
+
+def test_with_the_user_heard_over_the_echo_the_microphone_goes_out_as_cleaned():
+    guard = playing_guard(doubletalk=DoubleTalk(near_on={3}))
+    first, _ = guard.mic(LOUD, 1.02)
+    assert level(LOUD) - level(first) > 39  # not yet
+    for t in (1.04, 1.06, 1.30):  # evidence on the second chunk keeps it open for 300 ms
+        sent, _ = guard.mic(LOUD, t)
+        assert level(LOUD) - level(sent) == pytest.approx(20, abs=0.5)
+    sent, _ = guard.mic(LOUD, 1.40)
+    assert level(LOUD) - level(sent) > 39
+
+
+def test_a_voice_onset_on_the_cleaned_microphone_is_a_barge_in_only_with_evidence_of_the_user():
+    onset = SpeakingOnset(fire_on={2})
+    guard = playing_guard(onset=onset, doubletalk=DoubleTalk(near_on={5}))
+    began = [guard.mic(LOUD, 1.0 + 0.02 * k)[1] for k in range(1, 7)]
+    # the leak sounded like speech on chunk 2; the raw microphone showed more than the echo on chunk 4
+    assert began == [False, False, False, True, False, False]
+    assert guard.onsets == 1
+
+
+def test_echo_that_sounds_like_speech_is_no_barge_in():
+    onset = SpeakingOnset(fire_on={1, 2, 3})
+    guard = playing_guard(onset=onset, doubletalk=DoubleTalk(near_on=set()))
+    assert not any(guard.mic(LOUD, 1.0 + 0.02 * k)[1] for k in range(1, 20))

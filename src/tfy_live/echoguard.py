@@ -4,11 +4,18 @@
 speaker plays). Pure logic around two optional parts, both given ready-made:
 
 - ``canceller`` (``audio.echo.EchoCanceller``): the model's voice is taken out
-  of the microphone before it is sent; the far-end reference is each slice as
-  it is handed to the speaker;
+  of the microphone before it is sent; its reference is what the speaker
+  played, silence included, sample for sample with the microphone
+  (``audio.reference.PlayedReference``);
 - ``onset`` (``audio.vad.SpeechOnset``): on the cleaned microphone, the user
   starting to speak while the model is audible is a local barge-in — playback
-  can stop now, before the server's ``interrupted`` arrives.
+  can stop now, before the server's ``interrupted`` arrives;
+- ``doubletalk`` (``audio.doubletalk.DoubleTalk``): whether the raw microphone
+  holds more than the echo the reference predicts. A canceller still learning
+  the room leaks echo that sounds like the user; so a barge-in needs this
+  evidence too, and while the model is heard and there is none, what is sent is
+  held at least ``MIN_ATTENUATION_DB`` under the raw microphone, so a leak never
+  reaches the server's own voice detection either.
 
 Or, instead of cancelling, ``half_duplex``: the microphone sends silence while
 the model is audible and for ``tail_s`` after (the room's echo dies away), so the
@@ -23,11 +30,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from tfy_live.audio import EXTRA_HINT, OUTPUT_RATE, SAMPLE_WIDTH
+import numpy as np
+
+from tfy_live.audio import EXTRA_HINT, INPUT_RATE, OUTPUT_RATE, SAMPLE_WIDTH
+from tfy_live.audio.reference import PlayedReference
 
 AecChoice = Literal["auto", "on", "off"]
 BargeInChoice = Literal["auto", "local", "server"]
 HALF_DUPLEX_TAIL_S = 0.3
+ECHO_TAIL_S = 0.5  # after the last sample played the room still echoes (delay and reverberation)
+NEAR_HOLD_S = 0.3  # evidence of the user keeps the microphone open this long
+BARGE_IN_EVIDENCE_S = 0.2  # a voice onset counts as the user's if the evidence is this recent
+MIN_ATTENUATION_DB = 40.0
 
 
 @dataclass(frozen=True)
@@ -112,36 +126,50 @@ class EchoGuard:
         *,
         canceller: Any = None,
         onset: Any = None,
+        doubletalk: Any = None,
         half_duplex: bool = False,
         tail_s: float = HALF_DUPLEX_TAIL_S,
         far_rate: int = OUTPUT_RATE,
+        near_rate: int = INPUT_RATE,
     ) -> None:
         self.canceller = canceller
         self.onset = onset
+        self.doubletalk = doubletalk
         self.half_duplex = half_duplex
         self.tail_s = tail_s
         self.far_rate = far_rate
+        self.near_rate = near_rate
+        self.reference = PlayedReference(far_rate, near_rate)
         self.audible_until = -float("inf")  # when the last slice handed to the speaker ends
         self.muted_chunks = 0
         self.onsets = 0
+        self.held_chunks = 0  # chunks turned down: echo the canceller had not taken out, and no user
         self._listening = False
+        self._near_at = -float("inf")  # when the double-talk detector last heard more than the echo
+        self._fired = False  # a barge-in was reported for this stretch of the user's speech
 
     def played(self, pcm: bytes, now: float) -> None:
         """A slice of model audio was handed to the speaker at ``now``."""
         start = max(self.audible_until, now)
         self.audible_until = start + len(pcm) / SAMPLE_WIDTH / self.far_rate
         if self.canceller is not None:
-            self.canceller.far(pcm)
+            self.reference.played(pcm, now)
 
     def audible(self, now: float) -> bool:
         return now < self.audible_until
 
     def mic(self, pcm: bytes, now: float) -> tuple[bytes, bool]:
         """Microphone audio -> (what to send, whether the user began speaking over the model)."""
+        raw = pcm
         if self.canceller is not None:
-            if self.audible(now):  # the echo's delay: the speaker's backlog plus this chunk
-                self.canceller.delay_ms = 1000 * (self.audible_until - now)
+            far = self.reference.take(len(pcm) // SAMPLE_WIDTH, now)
+            self.canceller.far(far)
             pcm = self.canceller.near(pcm)
+            if self.doubletalk is not None:
+                if any(frame.near for frame in self.doubletalk.feed(raw, far)):
+                    self._near_at = now
+                if now < self.audible_until + ECHO_TAIL_S and now - self._near_at > NEAR_HOLD_S:
+                    pcm = self._hold_down(raw, pcm)
         if self.half_duplex and now < self.audible_until + self.tail_s:
             self.muted_chunks += 1
             return bytes(len(pcm)), False
@@ -151,10 +179,31 @@ class EchoGuard:
             # stop: it is the most expensive step of the microphone path.
             if self.audible(now):
                 self._listening = True
-                if self.onset.feed(pcm):
+                fired = self.onset.feed(pcm)
+                if self.doubletalk is None:
+                    began = fired
+                else:  # the onset counts once the raw microphone, too, holds more than the echo
+                    user = (fired or self.onset.speaking) and now - self._near_at <= BARGE_IN_EVIDENCE_S
+                    began = user and not self._fired
+                    self._fired = self._fired and self.onset.speaking or began
+                if began:
                     self.onsets += 1
-                    began = True
             elif self._listening:
                 self._listening = False
+                self._fired = False
                 self.onset.reset()
         return pcm, began
+
+    def _hold_down(self, raw: bytes, out: bytes) -> bytes:
+        """``out`` at least ``MIN_ATTENUATION_DB`` under ``raw``: what the canceller left of the echo."""
+        if not out:
+            return out
+        x = np.frombuffer(out, "<i2").astype(np.float32)
+        r = np.frombuffer(raw, "<i2").astype(np.float32)
+        kept = float(np.dot(x, x)) / max(len(x), 1)
+        heard = float(np.dot(r, r)) / max(len(r), 1)
+        allowed = heard * 10 ** (-MIN_ATTENUATION_DB / 10)
+        if kept <= allowed:
+            return out
+        self.held_chunks += 1
+        return bytes((x * np.sqrt(allowed / kept)).astype("<i2").tobytes())

@@ -176,16 +176,19 @@ def open_guard(options: EchoOptions, source: AudioSource, sink: AudioSink, *,
     from tfy_live.echoguard import plan
 
     chosen = plan(options, microphone=microphone, aec_installed=echo.available(), vad_installed=vad.available())
-    canceller = onset = None
+    canceller = onset = doubletalk = None
     if chosen.aec:
+        from tfy_live.audio.doubletalk import DoubleTalk
+
         canceller = echo.EchoCanceller(near_rate=source.sample_rate, far_rate=sink.sample_rate,
                                        noise_suppression=options.noise_suppression, high_pass=options.high_pass)
+        doubletalk = DoubleTalk(source.sample_rate, sink.sample_rate)
     if chosen.local_barge_in:
         onset = vad.SpeechOnset()
     if not (chosen.aec or chosen.local_barge_in or chosen.half_duplex):
         return None, chosen.note
-    guard = EchoGuard(canceller=canceller, onset=onset, half_duplex=chosen.half_duplex, tail_s=options.tail_s,
-                      far_rate=sink.sample_rate)
+    guard = EchoGuard(canceller=canceller, onset=onset, doubletalk=doubletalk, half_duplex=chosen.half_duplex, tail_s=options.tail_s,
+                      far_rate=sink.sample_rate, near_rate=source.sample_rate)
     return guard, chosen.note
 
 

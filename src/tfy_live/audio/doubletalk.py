@@ -1,0 +1,151 @@
+"""Double talk: does the microphone hold more than the echo the reference predicts?
+
+The echo canceller's own output cannot say: while it is still learning the
+room its leaks sound like the user, and when the echo is louder than the user
+its suppressor turns the user down with the echo. So this looks at the raw
+microphone and at the reference (what the speaker played, sample for sample
+with the microphone: ``audio.reference``), in 16 bands every 10 ms.
+
+The echo in a band can never be louder than the reference's envelope in that
+band some ``delay`` earlier, times the room's coupling: the envelope holds each
+peak and lets it fade no faster than a room's reverberation does, so the echo
+of everything played since is under it. For every delay up to ``MAX_DELAY_MS``
+the detector learns the largest microphone-to-envelope ratio seen while only
+the model was heard (``coupling``); the delay whose ratios are smallest is the
+echo's (any other leaves the echo of a word's onset unexplained). The bound
+then is that delay's envelope times its coupling; a band of the microphone
+``MARGIN_DB`` over it holds sound the speaker did not make.
+
+Until a delay has been seen ``MIN_FRAMES`` times with the reference playing, no
+bound is trusted and nothing counts as the user: a canceller that has not
+converged cannot make the detector fire.
+
+Pure: fed bytes, returns decisions; numpy only.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from tfy_live.audio import INPUT_RATE, OUTPUT_RATE, SAMPLE_WIDTH
+
+FRAME_MS = 10
+MAX_DELAY_MS = 500  # the longest speaker-to-microphone delay the bound looks back over, reverberation aside
+BANDS = 16
+MIN_FRAMES = 25  # frames with the reference playing in a band before that band's bound is trusted
+DECAY_DB = 1.5  # per 10 ms: how fast the reference's envelope fades (a 400 ms reverberation time)
+FORGET_DB = 0.02  # per 10 ms: how fast a learnt coupling relaxes (2 dB a second)
+MARGIN_DB = 8.0  # a band this far over the echo's bound holds something else
+FLOOR_DBFS = -60.0  # a near end quieter than this is not the user
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One 10 ms frame's verdict."""
+
+    near: bool  # the microphone holds more than the echo
+    share: float  # of the microphone's energy, the part over the echo's bound (0..1)
+    level_dbfs: float  # that part's level
+    ready: bool  # a bound is trusted
+
+
+class DoubleTalk:
+    """Feed the raw microphone and the reference beside it (same duration, any chunk size)."""
+
+    def __init__(self, near_rate: int = INPUT_RATE, far_rate: int = OUTPUT_RATE, *, min_share: float = 0.25) -> None:
+        self.near_rate, self.far_rate = near_rate, far_rate
+        self.min_share = min_share
+        self.n_near = near_rate * FRAME_MS // 1000
+        self.n_far = far_rate * FRAME_MS // 1000
+        # 20 ms Hann windows at both rates: 50 Hz bins, the same frequencies on both sides
+        self._win_near = np.hanning(2 * self.n_near + 1)[:-1].astype(np.float32)
+        self._win_far = np.hanning(2 * self.n_far + 1)[:-1].astype(np.float32)
+        hz = 1000 / (2 * FRAME_MS)
+        top = min(near_rate, far_rate) / 2 * 0.94
+        edges = np.unique(np.round(np.geomspace(100 / hz, top / hz, BANDS + 1)).astype(int))
+        self._edges = edges
+        bands = len(edges) - 1
+        self.delays = MAX_DELAY_MS // FRAME_MS
+        self._prev_near = np.zeros(self.n_near, np.float32)
+        self._prev_far = np.zeros(self.n_far, np.float32)
+        self._rest_near = b""
+        self._rest_far = b""
+        self._envelope = np.zeros(bands)
+        self._history = np.zeros((self.delays, bands))  # the envelope k frames ago, k = 0 .. delays-1
+        self._coupling = np.zeros((self.delays, bands))  # log10 of the largest mic / envelope ratio seen
+        self._seen = np.zeros((self.delays, bands), np.int32)
+        self._noise = np.full(bands, 1e-9)
+        self._decay = 10 ** (-DECAY_DB / 10)
+        self._forget = FORGET_DB / 10
+        self._margin = 10 ** (MARGIN_DB / 10)
+        self._floor = 10 ** (FLOOR_DBFS / 10)
+        self._active = 10 ** (-75 / 10)  # a reference band quieter than this is silence (per band, full scale 1)
+        self.delay_frames: int | None = None  # the echo's delay as found, in frames
+        self.frames = 0
+
+    def _bands(self, x: np.ndarray, window: np.ndarray) -> np.ndarray:
+        spectrum = np.abs(np.fft.rfft(x * window)) ** 2
+        # a full-scale sine over the window comes to about 1 in its band, whatever the rate
+        spectrum /= (np.sum(window) / 2) ** 2 / 2
+        sums = np.add.reduceat(spectrum, self._edges[:-1])
+        return sums[: len(self._edges) - 1]
+
+    def feed(self, mic: bytes, far: bytes) -> list[Frame]:
+        """The verdicts of the whole 10 ms frames completed by this audio."""
+        near_data, far_data = self._rest_near + mic, self._rest_far + far
+        size_n, size_f = self.n_near * SAMPLE_WIDTH, self.n_far * SAMPLE_WIDTH
+        count = min(len(near_data) // size_n, len(far_data) // size_f)
+        out = []
+        for i in range(count):
+            m = np.frombuffer(near_data, "<i2", self.n_near, i * size_n).astype(np.float32) / 32768
+            f = np.frombuffer(far_data, "<i2", self.n_far, i * size_f).astype(np.float32) / 32768
+            out.append(self._frame(m, f))
+        self._rest_near, self._rest_far = near_data[count * size_n:], far_data[count * size_f:]
+        return out
+
+    def _frame(self, m: np.ndarray, f: np.ndarray) -> Frame:
+        self.frames += 1
+        mic = self._bands(np.concatenate([self._prev_near, m]), self._win_near)
+        ref = self._bands(np.concatenate([self._prev_far, f]), self._win_far)
+        self._prev_near, self._prev_far = m, f
+        self._envelope = np.maximum(ref, self._envelope * self._decay)
+        self._history[1:] = self._history[:-1]
+        self._history[0] = self._envelope
+        self._noise = np.minimum(self._noise * 1.01, np.maximum(mic, 1e-12))
+
+        active = self._history > self._active
+        trusted = self._seen >= MIN_FRAMES
+        bound = self._bound(trusted)
+        total = float(mic.sum())
+        over = np.where(mic > self._margin * np.maximum(bound, self._noise), mic - bound, 0.0)
+        share = float(over.sum() / total) if total > 0 else 0.0
+        level = 10 * math.log10(float(over.sum()) + 1e-20)
+        ready = bound is not None and self.delay_frames is not None
+        near = ready and share >= self.min_share and level >= FLOOR_DBFS
+        if not near:
+            # Only the model is heard (as far as the bound can tell): learn the coupling at every delay.
+            ratio = np.log10(np.maximum(mic, 1e-12) / np.maximum(self._history, 1e-12))
+            learn = active & (mic > self._noise * 2)
+            decayed = self._coupling - self._forget
+            first = learn & (self._seen == 0)
+            self._coupling = np.where(first, ratio, np.where(learn, np.maximum(decayed, ratio), self._coupling))
+            self._seen += learn
+        return Frame(near=near, share=share, level_dbfs=level, ready=ready)
+
+    def _bound(self, trusted: np.ndarray) -> np.ndarray:
+        """The echo's largest possible power per band now (inf where nothing is trusted yet)."""
+        usable = trusted.sum(axis=1) >= trusted.shape[1] // 2  # delays learnt in at least half the bands
+        if not usable.any():
+            self.delay_frames = None
+            return np.full(trusted.shape[1], np.inf)
+        counts = trusted.sum(axis=1)
+        typical = np.where(usable, (self._coupling * trusted).sum(axis=1) / np.maximum(counts, 1), np.inf)
+        k = int(np.argmin(typical))
+        self.delay_frames = k
+        lo, hi = max(0, k - 1), min(self.delays, k + 2)  # a frame either side: the bound survives jitter
+        value = 10 ** self._coupling[lo:hi] * self._history[lo:hi]
+        bound: np.ndarray = np.where(trusted[lo:hi], value, np.inf).max(axis=0)
+        return bound

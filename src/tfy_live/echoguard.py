@@ -30,8 +30,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import numpy as np
-
 from tfy_live.audio import EXTRA_HINT, INPUT_RATE, OUTPUT_RATE, SAMPLE_WIDTH
 from tfy_live.audio.reference import PlayedReference
 
@@ -198,6 +196,8 @@ class EchoGuard:
         """``out`` at least ``MIN_ATTENUATION_DB`` under ``raw``: what the canceller left of the echo."""
         if not out:
             return out
+        import numpy as np  # only with echo cancellation, which loads it anyway: start-up stays without it
+
         x = np.frombuffer(out, "<i2").astype(np.float32)
         r = np.frombuffer(raw, "<i2").astype(np.float32)
         kept = float(np.dot(x, x)) / max(len(x), 1)

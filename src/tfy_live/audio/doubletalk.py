@@ -35,10 +35,10 @@ from tfy_live.audio import INPUT_RATE, OUTPUT_RATE, SAMPLE_WIDTH
 FRAME_MS = 10
 MAX_DELAY_MS = 500  # the longest speaker-to-microphone delay the bound looks back over, reverberation aside
 BANDS = 16
-MIN_FRAMES = 25  # frames with the reference playing in a band before that band's bound is trusted
+MIN_FRAMES = 12  # frames with the reference playing in a band before that band's bound is trusted
 DECAY_DB = 1.5  # per 10 ms: how fast the reference's envelope fades (a 400 ms reverberation time)
 FORGET_DB = 0.02  # per 10 ms: how fast a learnt coupling relaxes (2 dB a second)
-MARGIN_DB = 8.0  # a band this far over the echo's bound holds something else
+MARGIN_DB = 4.0  # a band this far over the echo's bound holds something else
 FLOOR_DBFS = -60.0  # a near end quieter than this is not the user
 
 
@@ -55,7 +55,7 @@ class Frame:
 class DoubleTalk:
     """Feed the raw microphone and the reference beside it (same duration, any chunk size)."""
 
-    def __init__(self, near_rate: int = INPUT_RATE, far_rate: int = OUTPUT_RATE, *, min_share: float = 0.25) -> None:
+    def __init__(self, near_rate: int = INPUT_RATE, far_rate: int = OUTPUT_RATE, *, min_share: float = 0.1) -> None:
         self.near_rate, self.far_rate = near_rate, far_rate
         self.min_share = min_share
         self.n_near = near_rate * FRAME_MS // 1000
@@ -137,7 +137,7 @@ class DoubleTalk:
 
     def _bound(self, trusted: np.ndarray) -> np.ndarray:
         """The echo's largest possible power per band now (inf where nothing is trusted yet)."""
-        usable = trusted.sum(axis=1) >= trusted.shape[1] // 2  # delays learnt in at least half the bands
+        usable = trusted.sum(axis=1) >= trusted.shape[1] // 4  # delays learnt in at least a quarter of the bands
         if not usable.any():
             self.delay_frames = None
             return np.full(trusted.shape[1], np.inf)

@@ -23,6 +23,7 @@ from tfy_live.localgw.echo import EchoOptions
 from tfy_live.localgw.realtime import RealtimeEcho
 from tfy_live.player import Player
 from tfy_live.shaping import ModelOptions, check_kind, model_options
+from tfy_live.talk import ToolChoice, check_tools
 
 GW = {"TFY_API_KEY": "sk-canary-key", "TFY_BASE_URL": "https://gw.example.com/api/llm", "TFY_LIVE_PROVIDER": "oa"}
 
@@ -56,6 +57,13 @@ def test_options_of_the_other_family_are_refused_with_the_fix():
     with pytest.raises(ConfigError, match=r"--eagerness tunes semantic voice detection"):
         model_options(eagerness="high")
     check_kind(model_options(vad_silence_ms=300, system="hi"), "azure")  # shared options pass
+    for gemini_tool in ("google_search", "code_execution"):  # the server's own tools: Gemini's only
+        with pytest.raises(ConfigError, match=f"--{gemini_tool.replace('_', '-')} applies to the gemini and vertex"):
+            check_kind(model_options(**{gemini_tool: True}), "azure")
+    with pytest.raises(ConfigError, match=r"^--tool-mode non-blocking applies to the gemini and vertex provider kinds "
+                                          r"only \(this is openai: .*\); drop it$"):
+        check_tools(ToolChoice(mode="non-blocking"), "openai")
+    assert check_tools(ToolChoice(mode="non-blocking"), "vertex") == []
 
 
 def test_session_configuration_declares_pcm_24k_voice_detection_and_transcription():
@@ -76,6 +84,17 @@ def test_session_configuration_declares_pcm_24k_voice_detection_and_transcriptio
     manual = session_config(s, model_options(push_to_talk=True), transcripts=False)
     assert manual["audio"]["input"]["turn_detection"] is None and "transcription" not in manual["audio"]["input"]
     assert session_config(s, ModelOptions(modality="text"))["output_modalities"] == ["text"]
+    assert "tools" not in config and "tool_choice" not in config  # no MCP servers: nothing declared
+
+
+def test_the_functions_are_declared_as_the_gemini_kinds_declare_them():
+    schema = {"type": "object", "properties": {"a": {"type": "number"}}, "required": ["a"]}
+    options = ModelOptions(tools=(ev.ToolSpec("add", "Add two numbers.", schema), ev.ToolSpec("now", "", {})))
+    config = session_config(settings(), options)
+    assert config["tool_choice"] == "auto"
+    assert config["tools"] == [
+        {"type": "function", "name": "add", "description": "Add two numbers.", "parameters": schema},
+        {"type": "function", "name": "now", "description": "", "parameters": {}}]
 
 
 # -- translation ----------------------------------------------------------------------------------------------------
@@ -101,6 +120,24 @@ def test_a_response_translates_to_audio_transcripts_usage_and_its_end():
         ev.TurnComplete("cancelled")]
 
 
+def test_the_calls_of_a_response_come_out_together_when_it_is_done():
+    reader = Reader()
+    reader.read({"type": "response.created", "response": {}})
+    assert reader.read({"type": "response.function_call_arguments.done", "call_id": "c1", "name": "get_time",
+                        "arguments": '{"tz": "UTC"}'}) == []  # its item is not finished: nothing to answer yet
+    reader.read({"type": "response.function_call_arguments.done", "call_id": "c2", "name": "add",
+                 "arguments": "not json"})
+    done = {"type": "response.done", "response": {"status": "completed", "output": [
+        {"type": "function_call", "status": "completed", "call_id": "c1", "name": "get_time",
+         "arguments": '{"tz": "UTC"}'},  # read once, not twice
+        {"type": "function_call", "status": "completed", "call_id": "c3", "name": "add", "arguments": '{"a": 1}'},
+        {"type": "function_call", "status": "incomplete", "call_id": "c4", "name": "add", "arguments": '{"a'}]}}
+    calls = (ev.FunctionCall("c1", "get_time", {"tz": "UTC"}), ev.FunctionCall("c2", "add", {}),
+             ev.FunctionCall("c3", "add", {"a": 1}))
+    assert reader.read(done) == [ev.ToolCall(calls), ev.TurnComplete(None)]
+    assert reader.read({"type": "response.done", "response": {}}) == [ev.TurnComplete(None)]  # none carried over
+
+
 def test_speech_started_is_an_interruption_only_while_the_model_may_be_speaking():
     reader = Reader()
     assert reader.read({"type": "input_audio_buffer.speech_started"}) == []  # nobody was speaking
@@ -118,7 +155,7 @@ def test_speech_started_is_an_interruption_only_while_the_model_may_be_speaking(
     assert not reader.server_cancels
 
 
-def test_user_transcripts_come_in_pieces_or_whole_and_tool_calls_and_odd_frames_are_read():
+def test_user_transcripts_come_in_pieces_or_whole_and_odd_frames_are_read():
     reader = Reader()
     assert reader.read({"type": "conversation.item.input_audio_transcription.delta", "item_id": "u1",
                         "delta": "Hi "}) == [ev.InputTranscript("Hi ")]
@@ -126,9 +163,6 @@ def test_user_transcripts_come_in_pieces_or_whole_and_tool_calls_and_odd_frames_
                         "transcript": "Hi there"}) == [ev.InputTranscript("", True)]
     assert reader.read({"type": "conversation.item.input_audio_transcription.completed", "item_id": "u2",
                         "transcript": "Whole"}) == [ev.InputTranscript("Whole", True)]
-    assert reader.read({"type": "response.function_call_arguments.done", "call_id": "c1", "name": "get_time",
-                        "arguments": '{"tz": "UTC"}'}) == [ev.ToolCall((ev.FunctionCall("c1", "get_time",
-                                                                                         {"tz": "UTC"}),))]
     assert reader.read({"type": "rate_limits.updated", "rate_limits": []}) == []
     assert reader.read({"type": "response.brand_new_thing"}) == [ev.UnknownMessage(("response.brand_new_thing",))]
     assert reader.read({"type": "response.output_audio.delta", "delta": "%%%"}) == [
@@ -251,6 +285,27 @@ async def test_a_typed_line_waits_for_the_running_response_to_end_before_asking_
     assert session._history.messages == [("user", "What time is it?")]
 
 
+async def test_the_calls_of_one_response_are_answered_with_one_response_create():
+    calls = [{"type": "response.function_call_arguments.done", "call_id": f"c{n}", "name": "add",
+              "arguments": "{}"} for n in (1, 2)]
+    connection = FakeConnection([{"type": "response.created"}, *calls,
+                                 {"type": "response.done", "response": {"status": "completed"}}])
+    session = RealtimeSession(connection, settings(), reader=Reader(), history=History())
+    events = await until_turn_end(session)
+    assert events[0] == ev.ToolCall((ev.FunctionCall("c1", "add"), ev.FunctionCall("c2", "add")))
+    await session.send_tool_results([ev.ToolResult("c2", "add", {"output": 2})])
+    assert connection.kinds() == ["conversation.item.create"]  # c1 is still running: the model waits for it
+    await session.send_tool_results([ev.ToolResult("c1", "add", {"error": "déclined"})])
+    assert connection.sent == [
+        ("conversation.item.create", {"item": {"type": "function_call_output", "call_id": "c2",
+                                               "output": '{"output": 2}'}}),
+        ("conversation.item.create", {"item": {"type": "function_call_output", "call_id": "c1",
+                                               "output": '{"error": "déclined"}'}}),
+        ("response.create", {})]
+    await session.send_tool_results([ev.ToolResult("c9", "add", {"output": 1})])  # awaited by no response: at once
+    assert connection.kinds()[-2:] == ["conversation.item.create", "response.create"]
+
+
 async def test_microphone_audio_goes_out_at_24_khz_and_push_to_talk_commits():
     connection = FakeConnection()
     session = RealtimeSession(connection, settings(), reader=Reader(), history=History(), manual=True)
@@ -342,3 +397,39 @@ def test_the_realtime_echo_model_answers_speech_and_its_voice_detection_cancels_
     assert echo.feed({"type": "response.cancel"}, now)[0]["error"]["code"] == "response_cancel_not_active"
     assert echo.feed({"type": "session.update", "session": {"audio": {"output": {"voice": "Puck"}}}},
                      now)[0]["error"]["code"] == "invalid_value"
+
+
+def test_the_realtime_echo_model_calls_declared_functions_and_answers_with_their_outputs():
+    echo = RealtimeEcho(EchoOptions(reply_speed=float("inf")))
+    echo.start(0.0)
+    tools = [{"type": "function", "name": "add", "description": "", "parameters": {}}]
+    echo.feed({"type": "session.update", "session": {"type": "realtime", "tools": tools, "tool_choice": "auto"}}, 0.0)
+
+    def typed(text: str) -> list[dict[str, Any]]:
+        echo.feed({"type": "conversation.item.create", "item": {"type": "message", "role": "user", "content": [
+            {"type": "input_text", "text": text}]}}, 0.0)
+        return echo.feed({"type": "response.create"}, 0.0)
+
+    def output(call_id: str, value: dict[str, Any]) -> None:
+        echo.feed({"type": "conversation.item.create", "item": {"type": "function_call_output", "call_id": call_id,
+                                                                "output": json.dumps(value)}}, 0.0)
+
+    def said(events: list[dict[str, Any]]) -> str:
+        return "".join(e["delta"] for e in events if e["type"] == "response.output_audio_transcript.delta")
+
+    out = typed('call add {"a": 1}; call add {"a": 2}')
+    assert [e["type"] for e in out] == ["response.created"] + [
+        "response.output_item.added", "response.function_call_arguments.delta",
+        "response.function_call_arguments.done", "response.output_item.done"] * 2 + ["response.done"]
+    items = out[-1]["response"]["output"]
+    assert [(i["type"], i["status"], i["name"], json.loads(i["arguments"])) for i in items] == [
+        ("function_call", "completed", "add", {"a": 1}), ("function_call", "completed", "add", {"a": 2})]
+    first, second = (i["call_id"] for i in items)
+    assert out[1]["item"]["arguments"] == "" and out[3]["call_id"] == first
+    output(first, {"output": 1})
+    assert said(echo.feed({"type": "response.create"}, 0.0)) == "Still waiting for add."  # a response.create too soon
+    output(second, {"error": "declined"})
+    assert said(echo.feed({"type": "response.create"}, 0.0)) == (
+        'add returned {"output": 1}; add returned {"error": "declined"}.')
+    assert said(typed('call wipe {}')) == "No function wipe was declared (declared: add)."
+    assert said(typed("cancel")) == "You said: cancel"  # the realtime API has no cancellation of calls

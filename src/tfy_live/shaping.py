@@ -140,6 +140,7 @@ def model_options(
 GEMINI_ONLY = {"vad_start": "--vad-start", "vad_end": "--vad-end", "temperature": "--temperature",
                "affective_dialog": "--affective-dialog", "proactive_audio": "--proactive-audio",
                "thinking_budget": "--thinking-budget", "google_search": "--google-search",
+               "code_execution": "--code-execution",
                "compression_trigger_tokens": "--compression-trigger",
                "compression_target_tokens": "--compression-target"}
 OPENAI_ONLY = {"turn_detection": "--turn-detection", "vad_threshold": "--vad-threshold", "eagerness": "--eagerness"}

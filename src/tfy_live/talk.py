@@ -73,12 +73,19 @@ class ToolChoice:
         return self.config_file is not None or bool(self.urls)
 
 
-def check_tools(choice: ToolChoice) -> list[ServerConfig]:
+def check_tools(choice: ToolChoice, kind: str = "gemini") -> list[ServerConfig]:
     """The servers to use, read and checked before anything is opened (a bad file: exit 2)."""
     from tfy_live.tools import config, servers
+    from tfy_live.voices import OPENAI_KINDS
 
     if choice.mode not in ("blocking", "non-blocking"):
         raise ConfigError(f"--tool-mode must be blocking or non-blocking (got {choice.mode!r})")
+    if choice.mode == "non-blocking" and kind in OPENAI_KINDS:
+        # Refused, not ignored: the realtime API has no NON_BLOCKING declaration and no scheduling of a result.
+        # Its model never waits for a call anyway: the user can speak while it runs (README, Tools).
+        raise ConfigError(f"--tool-mode non-blocking applies to the gemini and vertex provider kinds only (this is "
+                          f"{kind}: the realtime API has no non-blocking functions, and the conversation goes on "
+                          "while a tool runs anyway); drop it")
     if not choice.wanted:
         return []
     configs = config.servers(choice.config_file, list(choice.urls))
@@ -234,7 +241,7 @@ async def talk(
     """Run one conversation; return the exit code (errors are raised as TfyLiveError)."""
     connect = connect or connector(settings, replay_context=replay_context)
     check_files(audio.input_file, audio.output_file, output)
-    servers = check_tools(tools)
+    servers = check_tools(tools, settings.provider_kind)
     # With the built-in gateway, a machine without a sound card still shows the round trip: the sample
     # is spoken, and the reply is shown (and written with --output-file) rather than played.
     source, input_label = open_source(audio, sample=SAMPLE if local else None)
@@ -287,7 +294,7 @@ async def chat(
 
     connect = connect or connector(settings)
     check_files(None, output_file, output)
-    servers = check_tools(tools)
+    servers = check_tools(tools, settings.provider_kind)
     if servers and messages and (tools.approve or "").strip().lower() == "ask":
         raise ConfigError("--approve-tools ask reads y/n/a from standard input, and with messages given as arguments "
                           "there is none to read: pipe the messages instead, or use --approve-tools all, read-only "

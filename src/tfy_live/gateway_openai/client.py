@@ -80,7 +80,8 @@ def build_client(settings: Settings) -> AsyncOpenAI:
 
 def session_config(settings: Settings, options: ModelOptions = ModelOptions(), *,
                    transcripts: bool = True) -> dict[str, Any]:
-    """The ``session.update`` body (GA realtime): instructions, voice, PCM at 24 kHz, turn detection, transcription."""
+    """The ``session.update`` body (GA realtime): instructions, voice, PCM at 24 kHz, turn detection, transcription,
+    and the functions the model may call."""
     audio_out = options.modality == "audio"
     detection: dict[str, Any] | None
     if options.push_to_talk:
@@ -109,4 +110,16 @@ def session_config(settings: Settings, options: ModelOptions = ModelOptions(), *
     }
     if options.system:
         session["instructions"] = options.system
+    if options.tools:
+        session["tools"] = function_tools(options)
+        session["tool_choice"] = "auto"
     return session
+
+
+def function_tools(options: ModelOptions) -> list[dict[str, Any]]:
+    """The functions declared (``ToolSpec``, as the Gemini kinds declare them) as the realtime session's tools.
+
+    The realtime API has no non-blocking functions (``--tool-mode non-blocking`` is refused for these kinds).
+    """
+    return [{"type": "function", "name": spec.name, "description": spec.description, "parameters": spec.parameters}
+            for spec in options.tools]

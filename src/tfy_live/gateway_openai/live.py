@@ -8,8 +8,10 @@ client is done here:
 - microphone audio goes out at the 24 kHz the session declares, resampled from
   the capture rate (soxr's cubic "QQ": 0.1 ms held back, where "HQ" holds 22 ms);
 - a typed line is a user message and a ``response.create``; a ``response.create``
-  asked for while a response is still running (a cancel not yet answered, a tool
-  call's own response) waits for that response's ``response.done``;
+  asked for while a response is still running (a cancel not yet answered) waits
+  for that response's ``response.done``;
+- tool results: each call's output as an item, and one ``response.create`` once
+  every call of a response is answered;
 - ``interrupt``: cancel the response if it is still generated (unless the
   server's voice detection already did), and truncate the reply part being played
   to what the speaker played (``conversation.item.truncate``), so that the model
@@ -30,7 +32,9 @@ from typing import Any, AsyncIterator, Iterator, Sequence
 from tfy_live.audio.pcm import Resampler
 from tfy_live.config import Settings
 from tfy_live.errors import GatewayError, TfyLiveError
-from tfy_live.events import Event, Heard, InputTranscript, Notice, OutputTranscript, Text, ToolResult, TurnComplete
+from tfy_live.events import (
+    Event, Heard, InputTranscript, Notice, OutputTranscript, Text, ToolCall, ToolResult, TurnComplete,
+)
 from tfy_live.gateway_openai.client import INPUT_RATE, build_client, session_config, websocket_options
 from tfy_live.gateway_openai.errors import error_event, translate_error
 from tfy_live.gateway_openai.translate import Reader, parse
@@ -69,6 +73,7 @@ class RealtimeSession:
         raw = getattr(connection, "send_raw", None)
         self._raw = raw if callable(raw) else None
         self._respond_after = False  # a response.create waits for the running response's end
+        self._awaited: list[set[str]] = []  # per response with function calls: the call ids not answered yet
         self._cancelled = False  # response.cancel sent for the running response
         self._user_words: list[str] = []
         self._model_words: list[str] = []
@@ -115,17 +120,26 @@ class RealtimeSession:
         await self._respond()
 
     async def send_tool_results(self, results: Sequence[ToolResult]) -> None:
-        """Each result as a ``function_call_output`` item, then one response that reads them.
+        """Each result as a ``function_call_output`` item at once; one ``response.create`` once every call of the
+        response that asked for them is answered (the runner sends each as it finishes).
 
-        The realtime API has no scheduling of its own: a non-blocking result is answered the same way.
+        The calls come out when their response is done (``translate.Reader``), so their items are finished
+        when their outputs go out, as the API requires. A result for no call awaited is answered at once.
         """
         import json
 
         with self._translated():
             for result in results:
                 await self._connection.conversation.item.create(item={
-                    "type": "function_call_output", "call_id": result.id or "", "output": json.dumps(result.response)})
-        await self._respond()
+                    "type": "function_call_output", "call_id": result.id or "",
+                    "output": json.dumps(result.response, ensure_ascii=False)})
+        answered = {result.id for result in results}
+        matched = [calls for calls in self._awaited if calls & answered]
+        for calls in matched:
+            calls -= answered
+        self._awaited = [calls for calls in self._awaited if calls]
+        if not matched or any(not calls for calls in matched):
+            await self._respond()
 
     async def interrupt(self, heard: Heard | None) -> None:
         with self._translated():
@@ -169,6 +183,8 @@ class RealtimeSession:
             done = False
             for translated in self._reader.read(event):
                 self._remember(translated)
+                if isinstance(translated, ToolCall) and (ids := {call.id for call in translated.calls if call.id}):
+                    self._awaited.append(ids)
                 if isinstance(translated, TurnComplete):
                     done = True
                     self._cancelled = False

@@ -10,9 +10,14 @@ transcript deltas, whether model audio came since the user last began to speak.
     response.output_audio.delta                       Audio(pcm, 24 kHz, item=item_id)
     response.output_audio_transcript.delta            OutputTranscript
     response.output_text.delta                        Text
-    response.function_call_arguments.done             ToolCall(FunctionCall(call_id, name, args))
-    response.done                                     Usage, then TurnComplete
+    response.function_call_arguments.done             (kept until the response is done)
+    response.done                                     ToolCall (the response's calls), Usage, TurnComplete
     error                                             (the caller's: ``errors.error_event``)
+
+The calls of a response come out together when it is done, as Gemini's one
+``toolCall`` does: the realtime API takes a call's output only for a finished
+function_call item, and all of them are answered with one ``response.create``
+(``live.RealtimeSession.send_tool_results``).
 
 Every other known type is bookkeeping (``IGNORED``); an unknown type is an
 ``UnknownMessage``, a frame that is not a JSON object a ``MalformedFrame``.
@@ -89,6 +94,7 @@ class Reader:
         self.server_cancels = False
         self.spoke_since_speech = False  # model audio arrived since the user last began to speak
         self._transcribed: set[str] = set()  # user items whose transcript came in deltas
+        self._calls: dict[str, FunctionCall] = {}  # the running response's function calls, by call_id
         self.session_id: str | None = None
 
     def read(self, event: dict[str, Any]) -> list[ServerEvent]:
@@ -111,7 +117,11 @@ class Reader:
             self.responding = self.server_cancels = False
             response = obj(event.get("response"))
             status = response.get("status")
-            out: list[ServerEvent] = []
+            for item in response.get("output") or []:  # calls whose arguments.done was not seen (or not sent)
+                if obj(item).get("type") == "function_call" and obj(item).get("status") in (None, "completed"):
+                    self._call(obj(item))
+            calls, self._calls = tuple(self._calls.values()), {}
+            out: list[ServerEvent] = [ToolCall(calls)] if calls else []
             if (counted := usage(response)) is not None:
                 out.append(counted)
             out.append(TurnComplete(None if status in (None, "completed") else str(status)))
@@ -133,13 +143,8 @@ class Reader:
                 return [InputTranscript("", True)]
             return [InputTranscript(str(event.get("transcript") or ""), True)]
         if kind == "response.function_call_arguments.done":
-            try:
-                args = json.loads(event.get("arguments") or "{}")
-            except (ValueError, TypeError):
-                args = {}
-            call = FunctionCall(_str(event.get("call_id")), str(event.get("name") or ""),
-                                args if isinstance(args, dict) else {})
-            return [ToolCall((call,))]
+            self._call(event)
+            return []
         if kind == "session.created":
             session = obj(event.get("session"))
             self.session_id = _str(session.get("id"))
@@ -150,6 +155,18 @@ class Reader:
         if kind in IGNORED or kind == "conversation.item.input_audio_transcription.failed":
             return []
         return [UnknownMessage((kind[:40],))]
+
+    def _call(self, event: dict[str, Any]) -> None:
+        """Keep a finished function call (an arguments.done event or a function_call item) once per call_id."""
+        try:
+            args = json.loads(event.get("arguments") or "{}")
+        except (ValueError, TypeError):
+            args = {}
+        call_id = _str(event.get("call_id"))
+        key = call_id or _str(event.get("item_id") or event.get("id")) or f"#{len(self._calls)}"
+        if key not in self._calls:
+            self._calls[key] = FunctionCall(call_id, str(event.get("name") or ""),
+                                            args if isinstance(args, dict) else {})
 
 
 def obj(value: Any) -> dict[str, Any]:

@@ -185,9 +185,11 @@ class _Reply:
 
 class EchoModel:
     def __init__(self, options: EchoOptions | None = None, *, vertex: bool = False, resumption: bool = False,
-                 text: bool = False, manual_activity: bool = False, functions: set[str] | None = None) -> None:
+                 text: bool = False, manual_activity: bool = False, functions: set[str] | None = None,
+                 cancellation: bool = True) -> None:
         self.options = options or EchoOptions()
         self.functions = functions or set()  # declared in the setup: what "call NAME" may ask for
+        self.cancellation = cancellation  # "cancel" cancels calls (a protocol without toolCallCancellation: text)
         self._calls: dict[str, str] = {}  # id -> name: the calls waiting for a response
         self._results: list[str] = []  # what the answered calls returned, said once all are in
         self._call_ids = 0
@@ -220,6 +222,15 @@ class EchoModel:
     def cancel(self, now: float) -> list[dict[str, Any]]:
         """The client cancelled the reply (OpenAI's response.cancel): stop it as an interruption would."""
         return self._interrupt(now)
+
+    @property
+    def waiting_for(self) -> list[str]:
+        """The functions called and not answered yet."""
+        return sorted(set(self._calls.values()))
+
+    def say(self, text: str, now: float) -> list[dict[str, Any]]:
+        """Start a reply that says ``text`` (a beep, and ``text`` as its transcription)."""
+        return self._start_reply(beep(), text, now)
 
     @property
     def replying(self) -> bool:
@@ -314,12 +325,13 @@ class EchoModel:
     # -- tools -----------------------------------------------------------------
     def _typed(self, text: str, now: float) -> list[dict[str, Any]]:
         """A typed line: a call for declared functions, a cancellation, or text to echo."""
-        if text.strip().lower() == "cancel":
+        if self.cancellation and text.strip().lower() == "cancel":
             return self._cancel_calls(now)
         parsed = parse_calls(text)
         if parsed is None:
             return self._respond(beep(), f"You said: {text}", now)
         calls, then_cancel = parsed
+        then_cancel = then_cancel and self.cancellation
         unknown = [name for name, _ in calls if name not in self.functions]
         if unknown:
             declared = ", ".join(sorted(self.functions)) or "none"

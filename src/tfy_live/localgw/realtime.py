@@ -10,6 +10,15 @@ reply is being sent or (in notional real time) played cancels the response, as
 OpenAI's ``interrupt_response`` does. ``conversation.item.truncate`` is answered
 and remembered (``truncated``), so tests can compare it with what was played.
 
+Tools: the functions ``session.update`` declares (``tools``, type function) are
+the echo model's; a typed user message ``call NAME {json}`` (its grammar,
+``echo.parse_calls``) gets a response whose output is one ``function_call`` item
+per call (``output_item.added``, ``function_call_arguments.delta``/``done``,
+``output_item.done``, ``response.done``). The ``function_call_output`` items are
+kept until the client's ``response.create``; then the echo model, once every call
+is answered, says what they returned (else it says which it still waits for).
+The realtime API cancels no calls: ``cancel`` is text like any other.
+
 Driven like ``EchoModel``: ``start(now)``, ``feed(event, now)``, ``tick(now)`` when
 ``next_deadline()`` passes; each returns the server events to send now.
 """
@@ -18,6 +27,7 @@ from __future__ import annotations
 
 import base64
 import itertools
+import json
 from typing import Any
 
 from tfy_live.audio.pcm import Resampler
@@ -42,8 +52,9 @@ class RealtimeEcho:
         self._item: str | None = None  # its audio item's id
         self._items: set[str] = set()  # every assistant item, for truncate
         self._cancelled = False
+        self._output: list[dict[str, Any]] = []  # the running response's output items, as response.done lists them
         self._text: str | None = None  # a user text message waiting for response.create
-        self._tool_output = False
+        self._outputs: list[dict[str, Any]] = []  # function_call_output items waiting for response.create
 
     def _id(self, prefix: str) -> str:
         return f"{prefix}_{next(self._ids):04d}"
@@ -82,7 +93,7 @@ class RealtimeEcho:
             item = get(event, "item") or {}
             item_id = str(item.get("id") or self._id("item"))
             if item.get("type") == "function_call_output":
-                self._tool_output = True
+                self._outputs.append({"id": item.get("call_id"), "response": _output(item.get("output"))})
             elif item.get("role") == "user":
                 texts = [str(c.get("text")) for c in item.get("content") or [] if c.get("type") == "input_text"]
                 self._text = " ".join(texts) or None
@@ -92,9 +103,14 @@ class RealtimeEcho:
             if self._response is not None:
                 return [self._error("conversation_already_has_active_response",
                                     "Conversation already has an active response in progress.")]
-            if self._tool_output:
-                self._tool_output = False
-                return self._drive(lambda: self.model.feed({"toolResponse": {}}, now), now)
+            if self._outputs:
+                answers, self._outputs = self._outputs, []
+                out = self._drive(lambda: self.model.feed({"toolResponse": {"functionResponses": answers}}, now), now)
+                if not any(e["type"] == "response.created" for e in out):  # the model waits: the API answers anyway
+                    waiting = self.model.waiting_for
+                    said = f"Still waiting for {', '.join(waiting)}." if waiting else "No call was waiting for that."
+                    out += self._drive(lambda: self.model.say(said, now) + self.model.tick(now), now)
+                return out
             if self._text is not None:
                 text, self._text = self._text, None
                 return self._drive(lambda: self.model.feed({"realtimeInput": {"text": text}}, now), now)
@@ -122,7 +138,10 @@ class RealtimeEcho:
         input_audio = get(audio, "input") or {}
         self.manual = "turn_detection" in input_audio and input_audio["turn_detection"] is None
         text = (session.get("output_modalities") or ["audio"]) == ["text"]
-        self.model = EchoModel(self.options, text=text, manual_activity=self.manual)
+        functions = {str(t["name"]) for t in self.session.get("tools") or []
+                     if isinstance(t, dict) and t.get("type") == "function" and isinstance(t.get("name"), str)}
+        self.model = EchoModel(self.options, text=text, manual_activity=self.manual, functions=functions,
+                               cancellation=False)
         return [{"type": "session.updated", "session": {**self.session, "id": "sess_local"}}]
 
     # -- the echo model's messages, as realtime events -------------------------------------------------------
@@ -166,28 +185,48 @@ class RealtimeEcho:
                                          "item_id": self._item, "output_index": 0, "content_index": 0,
                                          "delta": part["text"]}]
         if (call := message.get("toolCall")) is not None:
-            out += self._begin()
+            out += self._begin(message=False)
             for function in call.get("functionCalls") or []:
-                out.append({"type": "response.function_call_arguments.done", "response_id": self._response,
-                            "item_id": self._id("item"), "output_index": 0, "call_id": function.get("id"),
-                            "name": function.get("name"), "arguments": "{}"})
+                out += self._function_call(function)
             out.append(self._done(None))
         if content.get("turnComplete"):
             out += self._begin() + [self._done(message.get("usageMetadata"))]
         return out
 
-    def _begin(self) -> list[dict[str, Any]]:
-        if self._response is not None:
-            return []
-        self._response, self._item, self._cancelled = self._id("resp"), self._id("item"), False
-        self._items.add(self._item)
-        return [{"type": "response.created", "response": {"id": self._response, "status": "in_progress"}},
-                {"type": "response.output_item.added", "response_id": self._response, "output_index": 0,
-                 "item": {"id": self._item, "type": "message", "role": "assistant"}}]
+    def _begin(self, *, message: bool = True) -> list[dict[str, Any]]:
+        """A response, if none is running; with ``message`` an assistant message item in it, if it has none."""
+        out: list[dict[str, Any]] = []
+        if self._response is None:
+            self._response, self._item, self._cancelled, self._output = self._id("resp"), None, False, []
+            out.append({"type": "response.created", "response": {"id": self._response, "status": "in_progress"}})
+        if message and self._item is None:
+            self._item = self._id("item")
+            self._items.add(self._item)
+            self._output.append({"id": self._item, "type": "message", "role": "assistant"})
+            out.append({"type": "response.output_item.added", "response_id": self._response,
+                        "output_index": len(self._output) - 1, "item": self._output[-1]})
+        return out
+
+    def _function_call(self, function: dict[str, Any]) -> list[dict[str, Any]]:
+        """One function_call output item of the running response, streamed as the API streams it."""
+        index, arguments = len(self._output), json.dumps(function.get("args") or {})
+        item = {"id": self._id("item"), "type": "function_call", "status": "in_progress",
+                "call_id": function.get("id"), "name": function.get("name"), "arguments": ""}
+        done = {**item, "status": "completed", "arguments": arguments}
+        self._output.append(done)
+        where = {"response_id": self._response, "item_id": item["id"], "output_index": index,
+                 "call_id": item["call_id"]}
+        return [{"type": "response.output_item.added", "response_id": self._response, "output_index": index,
+                 "item": item},
+                {"type": "response.function_call_arguments.delta", **where, "delta": arguments},
+                {"type": "response.function_call_arguments.done", **where, "name": item["name"],
+                 "arguments": arguments},
+                {"type": "response.output_item.done", "response_id": self._response, "output_index": index,
+                 "item": done}]
 
     def _done(self, usage: dict[str, Any] | None) -> dict[str, Any]:
         response: dict[str, Any] = {"id": self._response, "status": "cancelled" if self._cancelled else "completed",
-                                    "output": [{"id": self._item, "type": "message", "role": "assistant"}]}
+                                    "output": self._output}
         if usage:
             prompt = int(usage.get("promptTokenCount") or 0)
             reply = int(usage.get("responseTokenCount") or usage.get("candidatesTokenCount") or 0)
@@ -197,8 +236,18 @@ class RealtimeEcho:
                                  "input_token_details": {"audio_tokens": audio_in, "text_tokens": prompt - audio_in},
                                  "output_token_details": {"audio_tokens": reply}}
         self._response = self._item = None
+        self._output = []
         return {"type": "response.done", "response": response}
 
     def _error(self, code: str, message: str) -> dict[str, Any]:
         return {"type": "error", "event_id": self._id("event"),
                 "error": {"type": "invalid_request_error", "code": code, "message": message}}
+
+
+def _output(text: Any) -> dict[str, Any]:
+    """A function_call_output's output (a string, JSON by convention) as the echo model's function response."""
+    try:
+        value = json.loads(text) if isinstance(text, str) else text
+    except ValueError:
+        value = text
+    return value if isinstance(value, dict) else {"output": value}

@@ -380,7 +380,8 @@ CompressionTarget = Annotated[Optional[int], typer.Option(
     show_default="the server's, half the trigger", help="Tokens kept after compressing.")]
 CodeExecution = Annotated[bool, typer.Option(
     "--code-execution", envvar="TFY_LIVE_CODE_EXECUTION", rich_help_panel=MODEL,
-    help="Let the model write and run code on the server (models that support it); the code and its result are shown.")]
+    help="gemini/vertex: let the model write and run code on the server (models that support it); the code and its "
+         "result are shown.")]
 McpConfig = Annotated[Optional[Path], typer.Option(
     "--mcp-config", envvar="TFY_LIVE_MCP_CONFIG", rich_help_panel=TOOLS,
     help='MCP servers whose tools the model may call: {"mcpServers": {NAME: {"command": …, "args": […]} | '
@@ -393,7 +394,8 @@ ToolTimeout = Annotated[float, typer.Option(
     help="Seconds a tool call may run before the model is told it timed out.")]
 ToolMode = Annotated[str, typer.Option(
     "--tool-mode", envvar="TFY_LIVE_TOOL_MODE", rich_help_panel=TOOLS,
-    help="blocking (the model waits for each result) or non-blocking (it talks on; results come when it is idle).")]
+    help="blocking (the model waits for each result) or non-blocking (gemini/vertex: it talks on; results come "
+         "when it is idle).")]
 ApproveTools = Annotated[Optional[str], typer.Option(
     "--approve-tools", envvar="TFY_LIVE_APPROVE_TOOLS", rich_help_panel=TOOLS, show_default="ask on a terminal, else none",
     help="Which calls run: ask (y/n/a for each), all, none, read-only (readOnlyHint tools), or NAME[,NAME…].")]

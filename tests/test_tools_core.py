@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from typing import Any
 
 import pytest
@@ -206,11 +207,36 @@ async def test_approval_yes_no_and_always():
 
 
 async def test_without_a_terminal_nothing_runs_unless_approved_and_results_are_scheduled_when_non_blocking():
-    h = Harness(parse_approval(None, interactive=False), non_blocking=True)
+    h = Harness(parse_approval(None, interactive=False), scheduling="when_idle")
     h.runner.start([ev.FunctionCall("c1", "rm")])
     await h.settle()
     assert h.calls == [] and h.asked == [] and "declined" in h.sent[0].response["error"]
     assert h.sent[0].scheduling == "when_idle"
+
+
+@pytest.mark.parametrize("mode, given, sent", [
+    ("blocking", "when-idle", None), ("non-blocking", "when-idle", "when_idle"),
+    ("non-blocking", "interrupt", "interrupt"), ("non-blocking", "silent", "silent")])
+async def test_a_result_carries_the_scheduling_the_user_chose(mode, given, sent):
+    from tfy_live.talk import ToolChoice, check_tools
+
+    choice = ToolChoice(mode=mode, scheduling=given)
+    check_tools(choice)  # accepted
+    h = Harness(parse_approval("all", interactive=False), scheduling=choice.result_scheduling)
+    h.runner.start([ev.FunctionCall("c1", "add", {"a": 1})])
+    await h.settle()
+    assert h.sent[0].scheduling == sent
+
+
+@pytest.mark.parametrize("mode, given, message", [
+    ("blocking", "silent", "--tool-scheduling silent applies to non-blocking calls: add --tool-mode non-blocking"),
+    ("non-blocking", "later", "--tool-scheduling must be when-idle, interrupt or silent (got 'later')")])
+def test_a_scheduling_that_cannot_apply_is_refused(mode, given, message):
+    from tfy_live.errors import ConfigError
+    from tfy_live.talk import ToolChoice, check_tools
+
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        check_tools(ToolChoice(mode=mode, scheduling=given))
 
 
 # -- in the conversation -----------------------------------------------------------------------------

@@ -396,6 +396,10 @@ ToolMode = Annotated[str, typer.Option(
     "--tool-mode", envvar="TFY_LIVE_TOOL_MODE", rich_help_panel=TOOLS,
     help="blocking (the model waits for each result) or non-blocking (gemini/vertex: it talks on; results come "
          "when it is idle).")]
+ToolScheduling = Annotated[str, typer.Option(
+    "--tool-scheduling", envvar="TFY_LIVE_TOOL_SCHEDULING", rich_help_panel=TOOLS,
+    help="With --tool-mode non-blocking, what a result asks of the model: when-idle (take it up when it is "
+         "idle), interrupt (at once) or silent (use it, say nothing).")]
 ApproveTools = Annotated[Optional[str], typer.Option(
     "--approve-tools", envvar="TFY_LIVE_APPROVE_TOOLS", rich_help_panel=TOOLS, show_default="ask on a terminal, else none",
     help="Which calls run: ask (y/n/a for each), all, none, read-only (readOnlyHint tools), or NAME[,NAME…].")]
@@ -527,6 +531,7 @@ def talk(
     mcp: McpUrl = None,
     tool_timeout: ToolTimeout = 30.0,
     tool_mode: ToolMode = "blocking",
+    tool_scheduling: ToolScheduling = "when-idle",
     approve_tools: ApproveTools = None,
     mute_during_tools: Annotated[bool, typer.Option(
         "--mute-during-tools", envvar="TFY_LIVE_MUTE_DURING_TOOLS", rich_help_panel=TOOLS,
@@ -566,7 +571,8 @@ def talk(
     from tfy_live.voices import OPENAI_KINDS
 
     audio = AudioChoice(input_device, output_device, input_file, output_file, chunk_ms)
-    tools = ToolChoice(mcp_config, tuple(mcp or ()), tool_timeout, tool_mode, approve_tools, mute_during_tools)
+    tools = ToolChoice(mcp_config, tuple(mcp or ()), tool_timeout, tool_mode, approve_tools, mute_during_tools,
+                       tool_scheduling)
     output = OutputChoice(json=json_output, transcripts=not no_transcript, transcript_file=transcript, record=record,
                           files=_files(overwrite, "talk"))
 
@@ -630,6 +636,7 @@ def chat(
     mcp: McpUrl = None,
     tool_timeout: ToolTimeout = 30.0,
     tool_mode: ToolMode = "blocking",
+    tool_scheduling: ToolScheduling = "when-idle",
     approve_tools: ApproveTools = None,
     json_output: JsonFlag = False,
     debug: Debug = False,
@@ -646,7 +653,8 @@ def chat(
     from tfy_live.shaping import check_kind, model_options
     from tfy_live.talk import OutputChoice, ToolChoice, chat as run_chat
 
-    tools = ToolChoice(mcp_config, tuple(mcp or ()), tool_timeout, tool_mode, approve_tools)
+    tools = ToolChoice(mcp_config, tuple(mcp or ()), tool_timeout, tool_mode, approve_tools,
+                       scheduling=tool_scheduling)
 
     async def main() -> int:
         settings = target.settings(os.environ)

@@ -23,6 +23,7 @@ from tfy_live.config import Settings
 from tfy_live.conversation import Conversation, Recorder
 from tfy_live.echoguard import EchoGuard, EchoOptions
 from tfy_live.endrule import EndRule
+from tfy_live.events import Scheduling
 from tfy_live.errors import ConfigError, NoDeviceError
 from tfy_live.link import MAX_ATTEMPTS, Link
 from tfy_live.outfiles import Policy, Target, check, refuse_same_file
@@ -67,6 +68,15 @@ class ToolChoice:
     mode: str = "blocking"  # or non-blocking
     approve: str | None = None  # --approve-tools (None: ask on a terminal, none elsewhere)
     mute: bool = False
+    scheduling: str = "when-idle"  # a non-blocking result: when-idle, interrupt or silent
+
+    @property
+    def result_scheduling(self) -> Scheduling | None:
+        """What each result of a non-blocking call asks of the model (None: blocking calls)."""
+        if self.mode != "non-blocking":
+            return None
+        chosen: dict[str, Scheduling] = {"when-idle": "when_idle", "interrupt": "interrupt", "silent": "silent"}
+        return chosen[self.scheduling]
 
     @property
     def wanted(self) -> bool:
@@ -80,6 +90,11 @@ def check_tools(choice: ToolChoice, kind: str = "gemini") -> list[ServerConfig]:
 
     if choice.mode not in ("blocking", "non-blocking"):
         raise ConfigError(f"--tool-mode must be blocking or non-blocking (got {choice.mode!r})")
+    if choice.scheduling not in ("when-idle", "interrupt", "silent"):
+        raise ConfigError(f"--tool-scheduling must be when-idle, interrupt or silent (got {choice.scheduling!r})")
+    if choice.scheduling != "when-idle" and choice.mode != "non-blocking":
+        raise ConfigError(f"--tool-scheduling {choice.scheduling} applies to non-blocking calls: add "
+                          "--tool-mode non-blocking, or drop it")
     if choice.mode == "non-blocking" and kind in OPENAI_KINDS:
         # Refused, not ignored: the realtime API has no NON_BLOCKING declaration and no scheduling of a result.
         # Its model never waits for a call anyway: the user can speak while it runs (README, Tools).
@@ -367,7 +382,7 @@ async def _start_tools(setup: _ToolSetup, settings: Settings, reporter: Fanout, 
                     f"{listed} ({approval.describe()})")
     non_blocking = setup.choice.mode == "non-blocking"
     runner = ToolRunner(servers.tools, servers.call, approval, timeout_s=setup.choice.timeout_s,
-                        non_blocking=non_blocking)
+                        scheduling=setup.choice.result_scheduling)
     return replace(options, tools=catalog.specs(servers.tools, non_blocking=non_blocking)), runner
 
 

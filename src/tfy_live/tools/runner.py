@@ -19,7 +19,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Iterable, Literal, Sequence
 
-from tfy_live.events import FunctionCall, ToolResult
+from tfy_live.events import FunctionCall, Scheduling, ToolResult
 from tfy_live.tools.approval import Answer, Approval
 from tfy_live.tools.catalog import Tool
 
@@ -106,7 +106,7 @@ class ToolRunner:
 
     def __init__(self, tools: Iterable[Tool], invoke: Invoke, approval: Approval, *, send: Send | None = None,
                  ask: Ask | None = None, report: Callable[[Activity], None] = lambda activity: None,
-                 timeout_s: float = DEFAULT_TIMEOUT_S, non_blocking: bool = False,
+                 timeout_s: float = DEFAULT_TIMEOUT_S, scheduling: Scheduling | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.tools = {tool.exposed: tool for tool in tools}
         self.invoke = invoke
@@ -115,7 +115,7 @@ class ToolRunner:
         self.ask = ask
         self.report = report
         self.timeout_s = timeout_s
-        self.non_blocking = non_blocking
+        self.scheduling = scheduling  # None: blocking calls; else what each non-blocking result asks of the model
         self.clock = clock
         self.counts: Counter[str] = Counter()  # final states
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -236,6 +236,6 @@ class ToolRunner:
         """Send the model its result, then report how the call ended (the model waits; the screen can)."""
         assert self.send is not None, "give the runner a send (Conversation does)"
         try:
-            await self.send([ToolResult(call.id, call.name, response, "when_idle" if self.non_blocking else None)])
+            await self.send([ToolResult(call.id, call.name, response, self.scheduling)])
         finally:
             self._update(activity, state, response=response, **changes)

@@ -141,3 +141,32 @@ def test_push_to_talk_enter_starts_and_ends_the_turn(tmp_path):
         assert "model › Echo of" in screen
     finally:
         terminal.close()
+
+
+def test_a_tool_call_asks_in_the_live_view_and_runs_when_the_user_says_yes(tmp_path):
+    """Issue 20's default on a terminal: the live view shows the call and waits for y / n / a."""
+    import json
+
+    clock = Path(__file__).resolve().parent.parent / "examples" / "mcp_clock.py"
+    config = tmp_path / "mcp.json"
+    config.write_text(json.dumps({"mcpServers": {"clock": {"command": sys.executable, "args": [str(clock)]}}}))
+    command = f"{sys.executable} -m tfy_live chat --local --mcp-config {config}; echo exit status $?"
+    terminal = Terminal(["sh", "-c", command], device_env(tmp_path, b"")[0])
+    try:
+        terminal.wait_for(r"(?m)^you ›")
+        terminal.tmux("send-keys", "-t", "t", 'call add {"a": 2, "b": 3}', "Enter")
+        terminal.wait_for(r"add \{.*\} — allow it\? type y \(yes\), n \(no\) or a \(always for this tool\)")
+        terminal.tmux("send-keys", "-t", "t", "y", "Enter")
+        screen = terminal.wait_for(r"(?s)add \{.*\} — done in \d+ ms.*5")
+        terminal.wait_for(r"(?s)model ›.*5.*\nyou ›")  # the model spoke the result; the next prompt
+        terminal.tmux("send-keys", "-t", "t", 'call add {"a": 1, "b": 1}', "Enter")
+        terminal.wait_for(r"(?s)done in \d+ ms.*add \{.*\} — allow it\?")
+        terminal.tmux("send-keys", "-t", "t", "n", "Enter")
+        terminal.wait_for(r"add \{.*\} — declined")
+        terminal.wait_for(r"(?s)declined.*\nyou ›")
+        terminal.tmux("send-keys", "-t", "t", "C-d")
+        final = terminal.wait_for(r"exit status \d+")
+        assert "exit status 0" in final and "Traceback" not in final, final
+        assert re.search(r"2 tool calls \(1 done, 1 declined\)", final), final
+    finally:
+        terminal.close()

@@ -7,7 +7,9 @@ against ``tests.hostile.leaked_forms``: the harness's own idea of a leak.
 from __future__ import annotations
 
 import base64
+import logging
 import re
+import sys
 import urllib.parse
 
 from hypothesis import example, given, settings
@@ -72,6 +74,19 @@ def test_a_basic_auth_header_and_a_401_body_are_masked_in_the_debug_log(monkeypa
     body = '{"error": "bad key ' + B64(KEY.encode()).decode() + '"}'
     assert leaks(debuglog.mask(body), KEY) == []
     assert debuglog.mask("frame \x1b]52;c;eA==\x07") == r"frame \x1b]52;c;eA==\x07"
+
+
+def test_a_library_record_with_its_traceback_is_one_masked_line_in_the_debug_log(monkeypatch):
+    monkeypatch.setattr(masking, "_PROTECTED", set())
+    debuglog.protect(KEY)
+    try:
+        raise ValueError(f"bad\nframe {KEY} \x1b]52;c;eA==\x07")
+    except ValueError:
+        record = logging.LogRecord("mcp.client", logging.ERROR, __file__, 1, "Error parsing SSE message", (),
+                                   sys.exc_info())
+    line = debuglog.MaskingFormatter("%(name)s %(message)s").format(record)
+    assert line == r"mcp.client Error parsing SSE message (ValueError: bad frame *** \x1b]52;c;eA==\x07)"
+    assert record.exc_info is not None  # other handlers still get the record whole
 
 
 def test_short_test_keys_keep_the_old_whole_word_rule():

@@ -164,9 +164,10 @@ def run(make: Callable[[], Coroutine[Any, Any, int | None]]) -> None:
     global _ran
     from rich.console import Console
 
-    from tfy_live import eventloop
+    from tfy_live import debuglog, eventloop
 
     _ran = True
+    debuglog.quiet()
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
         code = eventloop.run(make(), os.environ)

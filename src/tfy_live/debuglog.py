@@ -20,7 +20,7 @@ from tfy_live.sanitize import clean
 
 _BEARER = re.compile(r"(?i)(bearer\s+|authorization:\s*basic\s+|x-goog-api-key:\s*|key=)[^\s'\",&]+")
 _BASE64_RUN = re.compile(r"[A-Za-z0-9+/_-]{120,}={0,2}")
-LOGGERS = ("websockets.client", "google_genai", "tfy_live")
+LOGGERS = ("websockets.client", "google_genai", "mcp", "tfy_live")
 MAX_LINE = 2000
 
 
@@ -38,7 +38,28 @@ def mask(text: str) -> str:
 
 class MaskingFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        return mask(super().format(record))
+        # A record's exception (the MCP SDK logs some with their traceback) as "(Type: message)" on its line.
+        exc_info, exc_text = record.exc_info, record.exc_text
+        record.exc_info = record.exc_text = None
+        try:
+            text = super().format(record)
+        finally:
+            record.exc_info, record.exc_text = exc_info, exc_text
+        if exc_info and exc_info[1] is not None:
+            text += f" ({type(exc_info[1]).__name__}: {' '.join(str(exc_info[1]).split())})"
+        return mask(text)
+
+
+def quiet() -> None:
+    """Keep the libraries' own log records off the terminal unless --debug asks for them.
+
+    With no handler anywhere, Python prints a warning or an error record as it is (its "last resort"): the
+    MCP SDK's would reach the terminal unmasked, with a server's escape sequences and a traceback. What such a
+    record says, the error line or the server's notice says once, cleaned; --debug shows the records masked.
+    """
+    root = logging.getLogger()
+    if not any(isinstance(handler, logging.NullHandler) for handler in root.handlers):
+        root.addHandler(logging.NullHandler())
 
 
 def enable(stream: IO[str] | None = None) -> logging.Handler:

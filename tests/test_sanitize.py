@@ -7,6 +7,7 @@ against ``tests.hostile.leaked_forms``: the harness's own idea of a leak.
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import re
 import sys
@@ -19,7 +20,7 @@ from tests.cli_run import CANARY_KEY
 from tests.hostile import leaked_forms
 from tfy_live import debuglog, masking
 from tfy_live.masking import hide, leak_forms
-from tfy_live.sanitize import clean, escape_controls, held_back
+from tfy_live.sanitize import clean, clean_data, escape_controls, held_back
 
 KEY = CANARY_KEY
 B64 = base64.b64encode
@@ -74,6 +75,16 @@ def test_a_basic_auth_header_and_a_401_body_are_masked_in_the_debug_log(monkeypa
     body = '{"error": "bad key ' + B64(KEY.encode()).decode() + '"}'
     assert leaks(debuglog.mask(body), KEY) == []
     assert debuglog.mask("frame \x1b]52;c;eA==\x07") == r"frame \x1b]52;c;eA==\x07"
+
+
+def test_data_written_as_json_is_clean_in_its_keys_and_values_at_any_depth():
+    # A tool's structured result may use the key as an object's key; json.dumps would write ESC as \u001b,
+    # which a reader (jq -r) decodes back into ESC on its terminal.
+    data = {"value": KEY, KEY: "as a name", "\x1b[2J": [{"deep": B64(KEY.encode()).decode()}, 3, None, True]}
+    cleaned = clean_data(data, [KEY])
+    assert cleaned["value"] == "***" and cleaned["***"] == "as a name"
+    assert cleaned[r"\x1b[2J"][0]["deep"].startswith("***") and cleaned[r"\x1b[2J"][1:] == [3, None, True]
+    assert leaks(json.dumps(cleaned), KEY) == [] and "\\u001b" not in json.dumps(cleaned)
 
 
 def test_a_library_record_with_its_traceback_is_one_masked_line_in_the_debug_log(monkeypatch):

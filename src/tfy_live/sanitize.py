@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import Any
 
 from tfy_live.masking import WHOLE_WORDS_BELOW, hide, leak_forms, protected
 
@@ -42,6 +43,22 @@ def clean(text: str, secrets: Iterable[str] | None = None) -> str:
     ``secrets`` defaults to those registered with ``masking.protect`` (the API key, the local gateway's).
     """
     return hide(escape_controls(text), protected() if secrets is None else secrets)
+
+
+def clean_data(value: Any, secrets: Iterable[str] | None = None) -> Any:
+    """``value`` (JSON-like: strings, numbers, lists, objects) with every string in it ``clean``, keys too.
+
+    For data written as JSON: ``json.dumps`` writes ESC as ``\\u001b``, which a reader (``jq -r``) turns back
+    into ESC on its terminal; and a tool's structured result may use the key as an object's key.
+    """
+    secrets = protected() if secrets is None else frozenset(secrets)
+    if isinstance(value, str):
+        return clean(value, secrets)
+    if isinstance(value, dict):
+        return {clean_data(key, secrets): clean_data(item, secrets) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [clean_data(item, secrets) for item in value]
+    return value
 
 
 def held_back(text: str, secrets: Iterable[str] | None = None) -> str:

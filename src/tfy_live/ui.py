@@ -46,7 +46,7 @@ from tfy_live.events import (
     CodeResult, CodeRun, ConnectionEvent, FreshSession, GoingAway, Reconnecting, Retrying, Sources,
 )
 from tfy_live.outfiles import Opener, Policy, Target
-from tfy_live.sanitize import clean, held_back
+from tfy_live.sanitize import clean, clean_data, held_back
 from tfy_live.timeline import Summary, Timeline, Turn
 from tfy_live.tools.runner import Activity
 
@@ -151,13 +151,7 @@ class Output:
         self.event(kind, self.clean(text), **{key: self._cleaned(value) for key, value in data.items()})
 
     def _cleaned(self, value: Any) -> Any:
-        if isinstance(value, str):
-            return self.clean(value)
-        if isinstance(value, dict):
-            return {key: self._cleaned(item) for key, item in value.items()}
-        if isinstance(value, (list, tuple)):
-            return [self._cleaned(item) for item in value]
-        return value
+        return clean_data(value, self.secrets)
 
     def partial(self) -> None:
         """The block in progress changed (the live view redraws it)."""

@@ -9,7 +9,7 @@ from typing import Mapping
 from tfy_live.config import env_name, normalise_base_url
 from tfy_live.errors import ConfigError, GatewayError
 from tfy_live.masking import protected
-from tfy_live.sanitize import clean
+from tfy_live.sanitize import clean, clean_data
 from tfy_live.tools.config import ServerConfig
 from tfy_live.tools.servers import McpServers
 
@@ -44,7 +44,7 @@ async def run_tools(configs: list[ServerConfig], environ: Mapping[str, str], *, 
                       "tools": [{"name": exposed[(t.server, t.name)], "server_name": t.name,
                                  "description": t.description, "read_only": t.read_only,
                                  "parameters": t.schema} for t in status.tools]}
-            sys.stdout.write(clean(json.dumps(record, ensure_ascii=False), secrets) + "\n")
+            sys.stdout.write(json.dumps(clean_data(record, secrets), ensure_ascii=False) + "\n")
     else:
         table = Table(title=f"{len(tools)} tool{'s' if len(tools) != 1 else ''} from "
                             f"{sum(s.error is None for s in statuses)} of {len(statuses)} MCP servers",

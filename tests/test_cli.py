@@ -214,6 +214,11 @@ def test_every_command_s_help_reads_at_80_columns():
         for variable in variables:
             assert re.search(rf"\[env var:\W*{variable}\]", text), (name, variable)  # whole, maybe on the next line
         assert "[default: (" not in text and not re.search(r"\[default: \d+\.0\]", text), name
+        # A word in brackets in a help text ("the [mcp] extra") is shown, not taken for rich markup and dropped.
+        flat = " ".join(text.replace("│", " ").split())
+        for param in command.params:
+            for word in re.findall(r"\[[a-z][\w-]*\]", (getattr(param, "help", None) or "").replace("\\[", "[")):
+                assert word in flat, (name, param.name, word)
     talk = runner.invoke(app, ["talk", "--help"], env={"COLUMNS": "80"}, terminal_width=80).output
     assert "FLAC" in talk and "OGG" in talk
     doctor = runner.invoke(app, ["doctor", "--help"], env={"COLUMNS": "80"}, terminal_width=80).output

@@ -386,7 +386,7 @@ CodeExecution = Annotated[bool, typer.Option(
 McpConfig = Annotated[Optional[Path], typer.Option(
     "--mcp-config", envvar="TFY_LIVE_MCP_CONFIG", rich_help_panel=TOOLS,
     help='MCP servers whose tools the model may call: {"mcpServers": {NAME: {"command": …, "args": […]} | '
-         '{"url": …}}} (needs the [mcp] extra).')]
+         '{"url": …}}} (needs the \\[mcp] extra).')]
 McpUrl = Annotated[Optional[list[str]], typer.Option(
     "--mcp", envvar="TFY_LIVE_MCP", rich_help_panel=TOOLS,
     help="A streamable-HTTP MCP server's URL (repeatable). On the gateway's origin it gets the API key; never elsewhere.")]

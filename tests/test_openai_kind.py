@@ -66,6 +66,20 @@ def test_options_of_the_other_family_are_refused_with_the_fix():
     assert check_tools(ToolChoice(mode="non-blocking"), "vertex") == []
 
 
+@pytest.mark.parametrize("kind, given, refused", [
+    ("vertex", {"eagerness": "low"}, "--eagerness"),  # not "add --turn-detection semantic", refused in turn
+    ("gemini", {"vad_threshold": 0.3, "turn_detection": "semantic"}, "--turn-detection"),
+    ("openai", {"vad_start": "high", "push_to_talk": True}, "--vad-start"),  # not "drop the --vad-* options"
+    ("azure", {"compression": False, "compression_trigger_tokens": 10}, "--compression-trigger"),
+    ("openai", {"code_execution": True}, "--code-execution"),  # no such thing in the realtime API
+])
+def test_an_option_of_the_other_family_is_refused_before_how_options_combine(kind, given, refused):
+    with pytest.raises(ConfigError, match=rf"^{refused} applies to the .* provider kinds only \(this is {kind}\)"):
+        model_options(kind=kind, **given)
+    model_options(kind="openai", turn_detection="semantic", eagerness="low", vad_silence_ms=None)
+    model_options(kind="gemini", vad_start="high", code_execution=True)
+
+
 def test_session_configuration_declares_pcm_24k_voice_detection_and_transcription():
     s = settings(voice="cedar")
     config = session_config(s, model_options(system="Be brief.", language="de-DE", vad_threshold=0.7,

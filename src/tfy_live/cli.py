@@ -567,7 +567,7 @@ def talk(
     Type a line and press Enter to send it as text (it interrupts the model, as speech does).
     """
     from tfy_live.echoguard import echo_options
-    from tfy_live.shaping import check_kind, model_options
+    from tfy_live.shaping import model_options
     from tfy_live.talk import AudioChoice, OutputChoice, ToolChoice, talk as run_talk
     from tfy_live.voices import OPENAI_KINDS
 
@@ -588,8 +588,8 @@ def talk(
             compression=not no_compression,
             compression_trigger_tokens=compression_trigger, compression_target_tokens=compression_target,
             turn_detection=turn_detection, vad_threshold=vad_threshold, eagerness=eagerness,
+            kind=settings.provider_kind,
         )
-        check_kind(options, settings.provider_kind)
         if replay_context and settings.provider_kind not in OPENAI_KINDS:
             raise ConfigError("--replay-context applies to the openai and azure provider kinds only (gemini and "
                               "vertex sessions are resumed with their own memory); drop it")
@@ -651,7 +651,7 @@ def chat(
 
     echo "What is the capital of France?" | tfy-live chat --provider gemini-acct
     """
-    from tfy_live.shaping import check_kind, model_options
+    from tfy_live.shaping import model_options
     from tfy_live.talk import OutputChoice, ToolChoice, chat as run_chat
 
     tools = ToolChoice(mcp_config, tuple(mcp or ()), tool_timeout, tool_mode, approve_tools,
@@ -665,8 +665,8 @@ def chat(
             thinking_budget=thinking_budget, google_search=google_search, code_execution=code_execution,
             modality="audio" if speak or output_file else modality, compression=not no_compression,
             compression_trigger_tokens=compression_trigger, compression_target_tokens=compression_target,
+            kind=settings.provider_kind,
         )
-        check_kind(options, settings.provider_kind)
         output = OutputChoice(json=json_output, transcripts=options.modality == "audio", transcript_file=transcript,
                               files=_files(overwrite, "chat"))
         return await run_chat(settings, messages=message, speak=speak, output_device=output_device,

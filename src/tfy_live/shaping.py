@@ -66,8 +66,22 @@ def model_options(
     turn_detection: str | None = None,
     vad_threshold: float | None = None,
     eagerness: str | None = None,
+    kind: str | None = None,
 ) -> ModelOptions:
-    """Validated options, or a ConfigError naming the fix."""
+    """Validated options, or a ConfigError naming the fix.
+
+    With ``kind`` (the provider kind), an option that kind does not read is refused first: the checks of
+    how options combine suggest options of one family (``add --turn-detection semantic``), which would be
+    the wrong fix for the other.
+    """
+    if kind is not None:
+        _check_family({"vad_start": vad_start, "vad_end": vad_end, "temperature": temperature,
+                       "affective_dialog": affective_dialog, "proactive_audio": proactive_audio,
+                       "thinking_budget": thinking_budget, "google_search": google_search,
+                       "code_execution": code_execution, "compression_trigger_tokens": compression_trigger_tokens,
+                       "compression_target_tokens": compression_target_tokens, "compression": compression,
+                       "turn_detection": turn_detection, "vad_threshold": vad_threshold, "eagerness": eagerness},
+                      kind)
     if system and system_file:
         raise ConfigError("give the system prompt once: --system TEXT or --system-file FILE, not both")
     if system_file is not None:
@@ -140,21 +154,24 @@ def model_options(
 GEMINI_ONLY = {"vad_start": "--vad-start", "vad_end": "--vad-end", "temperature": "--temperature",
                "affective_dialog": "--affective-dialog", "proactive_audio": "--proactive-audio",
                "thinking_budget": "--thinking-budget", "google_search": "--google-search",
-               "code_execution": "--code-execution",
-               "compression_trigger_tokens": "--compression-trigger",
+               "code_execution": "--code-execution", "compression_trigger_tokens": "--compression-trigger",
                "compression_target_tokens": "--compression-target"}
 OPENAI_ONLY = {"turn_detection": "--turn-detection", "vad_threshold": "--vad-threshold", "eagerness": "--eagerness"}
 
 
 def check_kind(options: ModelOptions, kind: str) -> None:
     """A ConfigError naming the first option given that provider kind ``kind`` does not read."""
+    _check_family({name: getattr(options, name) for name in (*GEMINI_ONLY, *OPENAI_ONLY, "compression")}, kind)
+
+
+def _check_family(given: dict[str, object], kind: str) -> None:
     openai = kind in ("openai", "azure")
     foreign = GEMINI_ONLY if openai else OPENAI_ONLY
     for field, flag in foreign.items():
-        if getattr(options, field) not in (None, False):
+        if given.get(field) not in (None, False):
             family = "gemini and vertex" if openai else "openai and azure"
             raise ConfigError(f"{flag} applies to the {family} provider kinds only (this is {kind}); drop it, or "
                               "see the README's table of options per kind")
-    if openai and not options.compression:
+    if openai and given.get("compression") is False:
         raise ConfigError(f"--no-compression applies to the gemini and vertex provider kinds only (this is {kind}); "
                           "drop it")

@@ -386,3 +386,14 @@ def test_without_the_mcp_extra_the_error_is_one_line_with_the_install_command():
     assert result.returncode == 2
     assert result.stderr == ("error: MCP tools need the optional mcp package, which is not installed; in the "
                              "tfy-live clone run pip install '.[mcp]' (or drop --mcp-config/--mcp)\n")
+
+
+
+def test_a_config_nested_thousands_deep_or_with_a_byte_order_mark(tmp_path):
+    from tfy_live.tools.config import load_config
+
+    with pytest.raises(ConfigError, match=r"nests too deeply to be an mcpServers file"):
+        parse_config("[" * 100_000, "--mcp-config 'deep.json'")  # json's RecursionError, not a traceback
+    marked = tmp_path / "mcp.json"
+    marked.write_bytes(b'\xef\xbb\xbf{"mcpServers": {"c": {"command": "clock"}}}')  # as Notepad saves it
+    assert [c.name for c in load_config(marked)] == ["c"]

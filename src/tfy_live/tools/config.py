@@ -128,6 +128,8 @@ def parse_config(text: str, source: str) -> list[ServerConfig]:
     except ValueError as exc:
         line = f" (line {exc.lineno})" if hasattr(exc, "lineno") else ""
         raise ConfigError(f"{source} is not JSON{line}; fix it ({FIX})") from None
+    except RecursionError:  # arrays or objects nested thousands deep: no configuration looks like that
+        raise ConfigError(f"{source} nests too deeply to be an mcpServers file; fix it ({FIX})") from None
     servers = document.get("mcpServers", document.get("servers")) if isinstance(document, dict) else None
     if not isinstance(servers, dict):
         raise ConfigError(f"{source} has no \"mcpServers\" object; write {{\"mcpServers\": {{\"NAME\": {{…}}}}}} "
@@ -144,7 +146,7 @@ def parse_config(text: str, source: str) -> list[ServerConfig]:
 def load_config(path: Path) -> list[ServerConfig]:
     """The servers of the ``--mcp-config`` file."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # the byte order mark some Windows editors write is not JSON
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not UTF-8 text"
         raise ConfigError(f"cannot read --mcp-config {str(path)!r}: {reason}; give a readable mcpServers JSON "

@@ -112,3 +112,25 @@ def test_doctor_on_a_machine_without_a_sound_card_passes_and_names_only_its_own_
     failing = [line for line in named.stdout.splitlines() if "fail" in line]
     assert failing and all(set(FLAG.findall(line)) <= options_of("doctor") for line in failing), failing
     assert "--no-audio" in failing[0]
+
+
+def test_tools_names_the_command_line_that_lists_the_same_servers():
+    # "run `tfy-live tools` again" without the servers would only say there are none to list.
+    from tfy_live.tools.view import tools_command
+
+    line = tools_command(Path("my servers.json"), ["https://h.example/mcp?a=1&b=2"])
+    parses(line)
+    assert shlex.split(line) == ["tfy-live", "tools", "--mcp-config", "my servers.json",
+                                 "--mcp", "https://h.example/mcp?a=1&b=2"]
+
+
+def test_a_tool_name_no_server_offers_points_at_a_listing_that_works(tmp_path):
+    config = tmp_path / "none.json"
+    config.write_text('{"mcpServers": {}}')
+    result = run_tfy_live("chat", "--local", "--mcp-config", str(config), "--mcp", "http://127.0.0.1:9/mcp",
+                          "--approve-tools", "nosuch", "hi", env=clean_env())
+    assert result.returncode == 0, result.stderr
+    notice = next(line for line in result.stderr.splitlines() if "which no server offers" in line)
+    (line,) = suggested_commands(notice)
+    parses(line)
+    assert shlex.split(line)[2:] == ["--mcp-config", str(config), "--mcp", "http://127.0.0.1:9/mcp"]

@@ -397,3 +397,12 @@ def test_a_config_nested_thousands_deep_or_with_a_byte_order_mark(tmp_path):
     marked = tmp_path / "mcp.json"
     marked.write_bytes(b'\xef\xbb\xbf{"mcpServers": {"c": {"command": "clock"}}}')  # as Notepad saves it
     assert [c.name for c in load_config(marked)] == ["c"]
+
+
+def test_a_malformed_approve_tools_is_refused_before_any_server_starts():
+    from tfy_live.talk import ToolChoice, check_tools
+
+    with pytest.raises(ConfigError, match=r"--approve-tools is empty"):
+        check_tools(ToolChoice(urls=("http://127.0.0.1:9/mcp",), approve=",,"))
+    with pytest.raises(ConfigError, match=r"--approve-tools all stands alone"):
+        check_tools(ToolChoice(urls=("http://127.0.0.1:9/mcp",), approve="all,none"))

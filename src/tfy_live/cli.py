@@ -722,12 +722,12 @@ def tools(
     tfy-live tools --mcp-config examples/mcp.json
     """
     from tfy_live.talk import ToolChoice, check_tools
-    from tfy_live.tools.view import NO_SERVERS, run_tools
+    from tfy_live.tools.view import NO_SERVERS, run_tools, tools_command
 
     if mcp_config is None and not mcp:
         raise ConfigError(NO_SERVERS)
     configs = check_tools(ToolChoice(mcp_config, tuple(mcp or ())))
-    run(lambda: run_tools(configs, os.environ, json_output=json_output))
+    run(lambda: run_tools(configs, os.environ, json_output=json_output, again=tools_command(mcp_config, mcp or ())))
 
 
 @app.command()

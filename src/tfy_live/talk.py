@@ -88,6 +88,8 @@ def check_tools(choice: ToolChoice, kind: str = "gemini") -> list[ServerConfig]:
     from tfy_live.tools import config, servers
     from tfy_live.voices import OPENAI_KINDS
 
+    from tfy_live.tools.approval import parse_approval
+
     if choice.mode not in ("blocking", "non-blocking"):
         raise ConfigError(f"--tool-mode must be blocking or non-blocking (got {choice.mode!r})")
     if choice.scheduling not in ("when-idle", "interrupt", "silent"):
@@ -103,6 +105,7 @@ def check_tools(choice: ToolChoice, kind: str = "gemini") -> list[ServerConfig]:
                           "while a tool runs anyway); drop it")
     if not choice.wanted:
         return []
+    parse_approval(choice.approve, interactive=True)  # a malformed value is refused before a server starts
     configs = config.servers(choice.config_file, list(choice.urls))
     servers.require()
     return configs
@@ -368,6 +371,7 @@ async def _start_tools(setup: _ToolSetup, settings: Settings, reporter: Fanout, 
     from tfy_live.tools import catalog
     from tfy_live.tools.approval import parse_approval
     from tfy_live.tools.servers import McpServers
+    from tfy_live.tools.view import tools_command
 
     servers = McpServers(setup.servers, base_url=settings.base_url, api_key=settings.api_key)
     await stack.enter_async_context(servers)
@@ -375,7 +379,8 @@ async def _start_tools(setup: _ToolSetup, settings: Settings, reporter: Fanout, 
         reporter.notice(warning)
     approval = parse_approval(setup.choice.approve, interactive=setup.interactive)
     for name in approval.unknown_names(servers.tools):
-        reporter.notice(f"--approve-tools names {name!r}, which no server offers (see `tfy-live tools`)")
+        listing = tools_command(setup.choice.config_file, setup.choice.urls)
+        reporter.notice(f"--approve-tools names {name!r}, which no server offers (see `{listing}`)")
     listed = ", ".join(tool.exposed for tool in servers.tools) or "none"
     connected = sum(status.error is None for status in servers.statuses)
     reporter.status(f"tools from {connected} of {len(setup.servers)} MCP server{'s' if len(setup.servers) != 1 else ''}: "

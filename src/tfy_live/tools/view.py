@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import shlex
 import sys
-from typing import Mapping
+from pathlib import Path
+from typing import Mapping, Sequence
 
 from tfy_live.config import env_name, normalise_base_url
 from tfy_live.errors import ConfigError, GatewayError
@@ -17,6 +19,16 @@ NO_SERVERS = ("no MCP servers to list: give --mcp-config FILE (an mcpServers JSO
               "TFY_LIVE_MCP_CONFIG")
 
 
+def tools_command(config_file: Path | None, urls: Sequence[str] = ()) -> str:
+    """The ``tfy-live tools`` command line that lists these servers (a suggestion that works as printed)."""
+    words = ["tfy-live", "tools"]
+    if config_file is not None:
+        words += ["--mcp-config", shlex.quote(str(config_file))]
+    for url in urls:
+        words += ["--mcp", shlex.quote(url)]
+    return " ".join(words)
+
+
 def gateway_target(environ: Mapping[str, str]) -> tuple[str | None, str | None]:
     """The base URL and key from the environment (or .env), for the key rule; either may be absent."""
     base_url = environ.get(env_name("base_url"), "").strip()
@@ -24,7 +36,8 @@ def gateway_target(environ: Mapping[str, str]) -> tuple[str | None, str | None]:
     return (normalise_base_url(base_url) if base_url else None), key or None
 
 
-async def run_tools(configs: list[ServerConfig], environ: Mapping[str, str], *, json_output: bool = False) -> int:
+async def run_tools(configs: list[ServerConfig], environ: Mapping[str, str], *, json_output: bool = False,
+                    again: str = "tfy-live tools") -> int:
     """List every server's tools; exit 0, or 3 when a server did not answer (each is said in one line)."""
     from rich.console import Console
     from rich.markup import escape
@@ -62,5 +75,5 @@ async def run_tools(configs: list[ServerConfig], environ: Mapping[str, str], *, 
     if any(status.error is not None for status in statuses):
         failed = [s.config.name for s in statuses if s.error is not None]
         raise GatewayError(f"MCP server{'s' if len(failed) != 1 else ''} {', '.join(map(repr, failed))} did not "
-                           "answer; fix the command or URL in --mcp-config (or --mcp), then run `tfy-live tools` again")
+                           f"answer; fix the command or URL in --mcp-config (or --mcp), then run `{again}` again")
     return 0

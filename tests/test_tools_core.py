@@ -388,6 +388,20 @@ def test_without_the_mcp_extra_the_error_is_one_line_with_the_install_command():
                              "tfy-live clone run pip install '.[mcp]' (or drop --mcp-config/--mcp)\n")
 
 
+def test_a_stdio_server_whose_python_lacks_mcp_is_told_which_python_has_it(tmp_path):
+    # examples/mcp.json says "python3": on PATH that is often not the environment the mcp package is in.
+    import sys
+
+    from tfy_live.tools.servers import McpServers
+
+    errlog = (tmp_path / "err").open("w+", encoding="utf-8")
+    errlog.write("Traceback (most recent call last):\nModuleNotFoundError: No module named 'mcp'\n")
+    why = McpServers._why(StdioServer("clock", "python3", ("clock.py",)), ConnectionError("Connection closed"),
+                          errlog)
+    assert why.endswith(f"its Python has no mcp package: set \"command\" to one that has it, e.g. "
+                        f"{json.dumps(sys.executable)}")
+    errlog.close()
+
 
 def test_a_config_nested_thousands_deep_or_with_a_byte_order_mark(tmp_path):
     from tfy_live.tools.config import load_config

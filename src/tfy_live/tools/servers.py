@@ -19,7 +19,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib.util
+import json
 import ssl
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -245,7 +247,12 @@ class McpServers:
             if isinstance(exc, PermissionError):
                 return f"cannot start {config.command!r}: not executable; fix its \"command\" in --mcp-config"
             said = _last_line(errlog)
-            return f"{one_line(exc)}" + (f" (it said: {said})" if said else "")
+            hint = ""
+            if "No module named 'mcp'" in said:
+                # "python3" on PATH is often not the environment tfy-live (and its mcp package) lives in.
+                hint = (f"; its Python has no mcp package: set \"command\" to one that has it, e.g. "
+                        f"{json.dumps(sys.executable)}")
+            return f"{one_line(exc)}" + (f" (it said: {said})" if said else "") + hint
         return one_line(exc)
 
 

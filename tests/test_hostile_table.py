@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests import test_hostile, test_hostile_files, test_hostile_network, test_hostile_secrets
+from tests import test_hostile, test_hostile_files, test_hostile_network, test_hostile_secrets, test_hostile_tools
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 AREAS = {"settings and connection": test_hostile, "outputs": test_hostile_files,
-         "servers, inputs and the local gateway": test_hostile_network, "secrets, .env and escapes": test_hostile_secrets}
+         "servers, inputs and the local gateway": test_hostile_network, "secrets, .env and escapes": test_hostile_secrets,
+         "tools and provider kinds": test_hostile_tools}
 
 
 def cases() -> list[tuple[str, str, int]]:
@@ -22,6 +23,7 @@ def cases() -> list[tuple[str, str, int]]:
             for c in module.CASES]
     rows += [("servers, inputs and the local gateway", c.id, c.code) for c in test_hostile_network.CASES]
     rows += [("secrets, .env and escapes", r.id, r.code) for r in test_hostile_secrets.ROWS]
+    rows += [("tools and provider kinds", r.id, r.code) for r in test_hostile_tools.ROWS]
     return rows
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -420,3 +421,38 @@ def test_a_malformed_approve_tools_is_refused_before_any_server_starts():
         check_tools(ToolChoice(urls=("http://127.0.0.1:9/mcp",), approve=",,"))
     with pytest.raises(ConfigError, match=r"--approve-tools all stands alone"):
         check_tools(ToolChoice(urls=("http://127.0.0.1:9/mcp",), approve="all,none"))
+
+
+def test_a_stdio_server_starts_in_the_config_file_s_folder_or_its_cwd_from_there(tmp_path, monkeypatch):
+    from tfy_live.tools.config import load_config
+
+    folder = tmp_path / "project"
+    (folder / "tools").mkdir(parents=True)
+    config = folder / "mcp.json"
+    config.write_text(json.dumps({"mcpServers": {
+        "plain": {"command": "python3", "args": ["server.py"]},
+        "sub": {"command": "python3", "args": ["s.py"], "cwd": "tools"},
+        "absolute": {"command": "python3", "cwd": str(tmp_path)},
+        "web": {"url": "http://127.0.0.1:9/mcp"}}}))
+    monkeypatch.chdir(tmp_path)  # elsewhere: the file is found by a relative path
+    plain, sub, absolute, web = load_config(Path("project/mcp.json"))
+    assert plain.cwd == str(folder) and sub.cwd == str(folder / "tools") and absolute.cwd == str(tmp_path)
+    assert not hasattr(web, "cwd")
+
+
+def test_the_shipped_example_s_server_is_found_from_any_directory(tmp_path, monkeypatch):
+    """examples/mcp.json, as README's Tools section gives it, from a directory that is not the clone."""
+    import shutil
+    import subprocess
+    import sys
+
+    examples = Path(__file__).resolve().parent.parent / "examples"
+    config = json.loads((examples / "mcp.json").read_text())
+    config["mcpServers"]["clock"]["command"] = sys.executable  # python3 may not be this environment's
+    (tmp_path / "mcp.json").write_text(json.dumps(config))
+    shutil.copy(examples / "mcp_clock.py", tmp_path / "mcp_clock.py")
+    monkeypatch.chdir(tmp_path.parent)
+    result = subprocess.run([sys.executable, "-m", "tfy_live", "tools", "--json", "--mcp-config",
+                             str(tmp_path / "mcp.json")], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert {tool["name"] for tool in json.loads(result.stdout.splitlines()[0])["tools"]} >= {"now", "add", "wait"}

@@ -20,7 +20,7 @@ from tfy_live.sanitize import clean
 
 _BEARER = re.compile(r"(?i)(bearer\s+|authorization:\s*basic\s+|x-goog-api-key:\s*|key=)[^\s'\",&]+")
 _BASE64_RUN = re.compile(r"[A-Za-z0-9+/_-]{120,}={0,2}")
-LOGGERS = ("websockets.client", "google_genai", "mcp", "tfy_live")
+LOGGERS = ("websockets.client", "google_genai", "openai", "mcp", "tfy_live")
 MAX_LINE = 2000
 
 

@@ -18,7 +18,7 @@ included.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -151,7 +151,11 @@ def load_config(path: Path) -> list[ServerConfig]:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not UTF-8 text"
         raise ConfigError(f"cannot read --mcp-config {str(path)!r}: {reason}; give a readable mcpServers JSON "
                           "file (TFY_LIVE_MCP_CONFIG)") from exc
-    return parse_config(text, f"--mcp-config {str(path)!r}")
+    # A stdio server starts in the file's folder (or in its "cwd", read from there), as a project's .mcp.json
+    # does in other MCP clients: "args": ["server.py"] beside the file works from any working directory.
+    folder = path.resolve().parent
+    return [replace(c, cwd=str(folder / c.cwd if c.cwd else folder)) if isinstance(c, StdioServer) else c
+            for c in parse_config(text, f"--mcp-config {str(path)!r}")]
 
 
 def servers(config_file: Path | None, urls: list[str] | None = None) -> list[ServerConfig]:

@@ -63,12 +63,14 @@ def run_child(conn: socket.socket, request: dict, fds: list[int]) -> None:
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
-        # Python's own start-up streams: stdout buffered unless a terminal, stderr line-buffered.
+        # Python's own start-up streams: stdout buffered unless a terminal, stderr line-buffered, and both
+        # written through with PYTHONUNBUFFERED, as the interpreter reads it at start-up.
+        unbuffered = bool(request["env"].get("PYTHONUNBUFFERED"))
         stdin = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, "r", closefd=False)), encoding="utf-8")
         stdout = io.TextIOWrapper(io.BufferedWriter(io.FileIO(1, "w", closefd=False)), encoding="utf-8",
-                                  line_buffering=os.isatty(1))
+                                  line_buffering=os.isatty(1), write_through=unbuffered)
         stderr = io.TextIOWrapper(io.BufferedWriter(io.FileIO(2, "w", closefd=False)), encoding="utf-8",
-                                  errors="backslashreplace", line_buffering=True)
+                                  errors="backslashreplace", line_buffering=True, write_through=unbuffered)
         sys.stdin, sys.stdout, sys.stderr = sys.__stdin__, sys.__stdout__, sys.__stderr__ = stdin, stdout, stderr
         sys.argv = ["tfy_live", *request["args"]]
         try:

@@ -16,7 +16,7 @@ from tests.timing import SECOND
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_the_wheel_carries_the_sample_and_the_licence(tmp_path):
+def build_wheel(tmp_path: Path) -> Path:
     # Built from a copy: a build in the clone would leave build/ and *.egg-info behind, and race other workers.
     source = tmp_path / "src-copy"
     source.mkdir()
@@ -30,7 +30,11 @@ def test_the_wheel_carries_the_sample_and_the_licence(tmp_path):
                             "print(build_meta.build_wheel(sys.argv[1]))", str(dist)],
                            cwd=source, capture_output=True, text=True, timeout=120 * SECOND)
     assert build.returncode == 0, build.stderr[-2000:]
-    wheel = dist / build.stdout.strip().splitlines()[-1]
+    return dist / build.stdout.strip().splitlines()[-1]
+
+
+def test_the_wheel_carries_the_sample_and_the_licence(tmp_path):
+    wheel = build_wheel(tmp_path)
     with zipfile.ZipFile(wheel) as archive:
         names = archive.namelist()
         sample = archive.read("tfy_live/data/hello.flac")
@@ -48,3 +52,25 @@ def test_the_licence_is_the_apache_2_0_text_pyproject_names():
     assert 'license = "Apache-2.0"' in (ROOT / "pyproject.toml").read_text()
     assert "Apache License" in text and "Version 2.0, January 2004" in text
     assert "TERMS AND CONDITIONS FOR USE, REPRODUCTION, AND DISTRIBUTION" in text and "END OF TERMS AND CONDITIONS" in text
+
+
+def test_installed_from_the_wheel_it_runs_from_any_directory_with_its_own_sample(tmp_path):
+    """What pipx and `uv tool install` do from a clone: install the built wheel, run it elsewhere."""
+    from tests.cli_run import clean_env
+
+    wheel = build_wheel(tmp_path)
+    site = tmp_path / "site"
+    install = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index",
+                              "--target", str(site), str(wheel)], capture_output=True, text=True, timeout=120 * SECOND)
+    assert install.returncode == 0, install.stderr[-2000:]
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = clean_env(PYTHONPATH=str(site))  # the installed copy first: the clone's editable one is not used
+    where = subprocess.run([sys.executable, "-c", "import tfy_live.talk as t; print(t.__file__); print(t.SAMPLE); "
+                            "print(t.SAMPLE.is_file())"], cwd=elsewhere, env=env, capture_output=True, text=True,
+                           timeout=60 * SECOND)
+    module, sample, exists = where.stdout.split()
+    assert Path(module).is_relative_to(site) and Path(sample).is_relative_to(site) and exists == "True", where.stderr
+    chat = subprocess.run([sys.executable, "-m", "tfy_live", "chat", "--local", "hello"], cwd=elsewhere, env=env,
+                          capture_output=True, text=True, timeout=60 * SECOND)
+    assert (chat.returncode, chat.stdout) == (0, "You said: hello\n"), chat.stderr

@@ -151,7 +151,7 @@ def test_sdk_snake_dumps_become_wire_frames_of_the_files_kind():
     (["[1, 2]"], "t.jsonl line 1: is not a JSON object"),
     ([], "t.jsonl is empty; its first line must be the header"),
     (['{"recv": {}}'], "line 1: is an event, but the first line must be the header"),
-    (['{"kind": "openai"}'], "line 1: header kind 'openai' is not known; use gemini or vertex"),
+    (['{"kind": "realtime"}'], "line 1: header kind 'realtime' is not known; use gemini, vertex, openai or azure"),
     (['{"shape": "xml"}'], "line 1: header shape 'xml' is not known"),
     (['{"then": "loop"}'], "line 1: header then 'loop' is not known; use repeat or echo"),
     (["{}", "", '{"recieve": {}}'], "line 3: unknown event 'recieve'; use one of recv, send"),

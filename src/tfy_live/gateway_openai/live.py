@@ -37,10 +37,11 @@ from tfy_live.events import (
 )
 from tfy_live.gateway_openai.client import INPUT_RATE, build_client, session_config, websocket_options
 from tfy_live.gateway_openai.errors import error_event, translate_error
-from tfy_live.gateway_openai.translate import Reader, parse
+from tfy_live.gateway_openai.translate import Reader, cut_short, obj, parse
 from tfy_live.shaping import ModelOptions
 
 AUDIO_APPEND = '{"type":"input_audio_buffer.append","audio":"%s"}'  # base64 needs no JSON escaping
+ACTIVE_RESPONSE = "conversation_already_has_active_response"
 REPLAY_MESSAGES = 40  # the newest messages a new session is given with --replay-context
 
 
@@ -148,8 +149,13 @@ class RealtimeSession:
                 await self._connection.response.cancel()
             if heard is not None and heard not in self.truncations:
                 self.truncations.append(heard)
-                await self._connection.conversation.item.truncate(item_id=heard.item, content_index=0,
-                                                                  audio_end_ms=heard.ms)
+                if heard.ms <= 0:
+                    # Nothing of it was heard, and the server refuses a truncate at 0 ms ("Only model output audio
+                    # messages can be truncated", recorded): delete the reply so the model does not think it said it.
+                    await self._connection.conversation.item.delete(item_id=heard.item)
+                else:
+                    await self._connection.conversation.item.truncate(item_id=heard.item, content_index=0,
+                                                                      audio_end_ms=heard.ms)
 
     async def _respond(self) -> None:
         """``response.create`` now, or after the running response ends (one response at a time)."""
@@ -174,12 +180,19 @@ class RealtimeSession:
                 yield event
                 continue
             if event["type"] == "error":
+                if obj(event.get("error")).get("code") == ACTIVE_RESPONSE:
+                    # Our response.create crossed a response the server began itself (its voice detection): ask
+                    # again when that one ends, or the user's words go unanswered.
+                    self._respond_after = True
+                    continue
                 meaning = error_event(event, self._settings)
                 if isinstance(meaning, GatewayError):
                     raise meaning
                 if meaning is not None:
                     yield meaning
                 continue
+            if event["type"] == "response.done" and (said := self._ended_badly(obj(event.get("response")))):
+                yield said
             done = False
             for translated in self._reader.read(event):
                 self._remember(translated)
@@ -195,6 +208,18 @@ class RealtimeSession:
                 yield translated
             if done:
                 return
+
+    def _ended_badly(self, response: dict[str, Any]) -> Notice | None:
+        """A response that failed (its error read as an error event: a GatewayError ends the session) or was cut
+        short by the provider (``incomplete``), as one line; None for a completed or cancelled one."""
+        error = obj(response.get("status_details")).get("error")
+        if response.get("status") == "failed" and isinstance(error, dict):
+            meaning = error_event({"error": error}, self._settings)
+            if isinstance(meaning, GatewayError):
+                raise meaning
+            return meaning
+        why = cut_short(response)
+        return Notice(f"the provider ended the reply early ({why})") if why else None
 
     def _remember(self, event: Event) -> None:
         """Keep the conversation's text for a later session (``History``)."""

@@ -19,6 +19,11 @@ The calls of a response come out together when it is done, as Gemini's one
 function_call item, and all of them are answered with one ``response.create``
 (``live.RealtimeSession.send_tool_results``).
 
+The beta protocol's names (``gpt-4o-realtime-preview`` behind a beta endpoint,
+e.g. an Azure preview deployment) are read as the GA names they became
+(``BETA_NAMES``: ``response.audio.delta`` is ``response.output_audio.delta``…),
+as recorded beta traffic shows them (tests/realtraffic/openai).
+
 Every other known type is bookkeeping (``IGNORED``); an unknown type is an
 ``UnknownMessage``, a frame that is not a JSON object a ``MalformedFrame``.
 """
@@ -34,6 +39,16 @@ from tfy_live.events import (
     Text, ToolCall, TurnComplete, UnknownMessage, Usage,
 )
 from tfy_live.gateway_openai.client import INPUT_RATE
+
+# The beta protocol's event names -> the GA names (the GA API renamed them; the bodies are the same).
+BETA_NAMES = {
+    "response.audio.delta": "response.output_audio.delta",
+    "response.audio.done": "response.output_audio.done",
+    "response.audio_transcript.delta": "response.output_audio_transcript.delta",
+    "response.audio_transcript.done": "response.output_audio_transcript.done",
+    "response.text.delta": "response.output_text.delta",
+    "response.text.done": "response.output_text.done",
+}
 
 # Server events that carry nothing a listener acts on (the events above say what they mean).
 IGNORED = frozenset({
@@ -61,6 +76,20 @@ def parse(frame: bytes | str) -> dict[str, Any] | MalformedFrame:
     if not isinstance(event, dict) or not isinstance(event.get("type"), str):
         return MalformedFrame("not a realtime event")
     return event
+
+
+def cut_short(response: dict[str, Any]) -> str | None:
+    """Why a finished response is not complete, in the provider's words (``status`` and ``status_details``),
+    for a response that was neither completed nor cancelled by tfy-live or the user's speech: ``incomplete``
+    (e.g. ``max_output_tokens``, ``content_filter``) or ``failed`` without an error object. None otherwise."""
+    status = response.get("status")
+    if status not in ("incomplete", "failed"):
+        return None
+    details = obj(response.get("status_details"))
+    if status == "failed" and isinstance(details.get("error"), dict):
+        return None  # an error object: the caller reads it as an error event
+    reason = details.get("reason")
+    return f"{status}: {reason}" if isinstance(reason, str) and reason else str(status)
 
 
 def usage(response: dict[str, Any]) -> Usage | None:
@@ -98,7 +127,7 @@ class Reader:
         self.session_id: str | None = None
 
     def read(self, event: dict[str, Any]) -> list[ServerEvent]:
-        kind = event["type"]
+        kind = BETA_NAMES.get(event["type"], event["type"])
         if kind == "response.output_audio.delta":
             try:
                 pcm = binascii.a2b_base64(str(event.get("delta") or ""), strict_mode=True)

@@ -8,7 +8,9 @@ become ``response.output_audio.delta``, transcripts, ``response.done`` with usag
 Server VAD is the echo model's own voice detection: ``speech_started`` while a
 reply is being sent or (in notional real time) played cancels the response, as
 OpenAI's ``interrupt_response`` does. ``conversation.item.truncate`` is answered
-and remembered (``truncated``), so tests can compare it with what was played.
+and remembered (``truncated``), so tests can compare it with what was played;
+at 0 ms it is refused as the real server refuses it, and ``conversation.item.delete``
+is taken (``deleted``).
 
 Tools: the functions ``session.update`` declares (``tools``, type function) are
 the echo model's; a typed user message ``call NAME {json}`` (its grammar,
@@ -45,6 +47,7 @@ class RealtimeEcho:
         self.model = EchoModel(self.options)
         self.manual = False  # turn_detection null: the client commits the buffer
         self.truncated: list[dict[str, Any]] = []  # conversation.item.truncate events, as received
+        self.deleted: list[dict[str, Any]] = []  # conversation.item.delete events, as received
         self._down = Resampler(RATE, IN_RATE)
         self._ids = itertools.count(1)
         self._user_item: str | None = None
@@ -124,8 +127,17 @@ class RealtimeEcho:
             item = str(event.get("item_id"))
             if item not in self._items:
                 return [self._error("item_truncate_invalid_item_id", f"Item with item_id not found: {item}")]
+            if not event.get("audio_end_ms"):  # as the real server answers (tests/realtraffic/openai, livekit #6158)
+                return [self._error("unsupported_content_type", "Only model output audio messages can be truncated")]
             return [{"type": "conversation.item.truncated", "item_id": item, "content_index": event.get("content_index"),
                      "audio_end_ms": event.get("audio_end_ms")}]
+        if kind == "conversation.item.delete":
+            self.deleted.append(event)
+            item = str(event.get("item_id"))
+            if item not in self._items:
+                return [self._error("item_delete_invalid_item_id", f"Item with item_id not found: {item}")]
+            self._items.discard(item)
+            return [{"type": "conversation.item.deleted", "item_id": item}]
         return [self._error("invalid_request_error", f"Unsupported event type: {kind!r}")]
 
     def _configure(self, session: dict[str, Any]) -> list[dict[str, Any]]:

@@ -20,6 +20,12 @@ local gateway", says it for users):
   than the setup) the next frame waits until the client has finished a turn;
 - a ``seen`` event becomes a frame only where its bare minimum invents nothing
   (``SEEN_FRAMES``); ``prose`` and ``sdk_repr`` are skipped;
+- the realtime kinds (``openai``, ``azure``: OpenAI's realtime protocol) read the
+  client's ``session.update`` as the setup and answer it with a bare
+  ``session.created`` and ``session.updated``, unless the first frame is the file's
+  own ``session.created`` or an ``error`` (refused at connect, as the real server
+  refuses a key or a model); their turns end with ``response.create``, a commit, or
+  the end of speech in the appended 24 kHz audio;
 - ``close`` ends it with the recorded code and reason (``reason: null``: none;
   1006: the TCP connection is dropped, no close frame; ``code: null``: nothing is
   sent, and the script's ``notes`` say so); without one the connection stays open.
@@ -36,12 +42,16 @@ from typing import Any, Callable, Iterable
 
 from tfy_live.audio.level import rms_dbfs
 from tfy_live.errors import ConfigError
-from tfy_live.localgw.echo import FRAME_BYTES, FRAME_MS, EchoOptions, audio_chunks, get
+from tfy_live.localgw.echo import FRAME_BYTES, FRAME_MS, IN_RATE, EchoOptions, audio_chunks, decode_b64, get
+
+REALTIME_RATE = 24_000  # the realtime kinds' PCM
 
 EVENTS = ("recv", "send", "close", "http", "after_s", "seen", "session", "sdk_repr", "prose")
 ANNOTATIONS = ("prose", "text")  # keys that may stand beside an event
-KINDS = ("gemini", "vertex")
-SHAPES = ("wire", "reference", "sdk-snake", "sdk-repr", "close-only", "prose")
+KINDS = ("gemini", "vertex", "openai", "azure")
+REALTIME_KINDS = ("openai", "azure")  # OpenAI's realtime protocol: JSON events with a "type"
+# "printed": a log call's output (JS console.log, a Python repr) transliterated to JSON, nothing added.
+SHAPES = ("wire", "reference", "sdk-snake", "sdk-repr", "printed", "close-only", "prose")
 THEN = ("repeat", "echo")
 MAX_REASON_BYTES = 123  # what a close frame can carry
 SENDABLE_CLOSES = frozenset({1000, 1001, 1002, 1003, *range(1007, 1015), *range(3000, 5000)})
@@ -201,7 +211,7 @@ class _Parser:
         self.shape = str(item.get("shape") or "wire")
         then = item.get("then") or "repeat"
         if self.kind not in KINDS:
-            raise self.fail(line, f"header kind {self.kind!r} is not known; use {' or '.join(KINDS)}")
+            raise self.fail(line, f"header kind {self.kind!r} is not known; use {', '.join(KINDS[:-1])} or {KINDS[-1]}")
         if self.shape not in SHAPES:
             raise self.fail(line, f"header shape {self.shape!r} is not known; use one of {', '.join(SHAPES)}")
         if then not in THEN:
@@ -234,9 +244,11 @@ class _Parser:
     def _answered(self) -> list[Step]:
         """The steps with the setup's answer: the file's own setupComplete if it is the first frame, else
         ``{"setupComplete": {}}`` at once; none when the upgrade is refused, or a close comes before any frame
-        and any turn of the client's (which it could not take unanswered)."""
+        and any turn of the client's (which it could not take unanswered). The realtime kinds: ``_realtime_answered``."""
         steps = self.steps
         first = next((step for step in steps if isinstance(step, Frame)), None)
+        if self.kind in REALTIME_KINDS:
+            return self._realtime_answered(first)
         if first is not None and "setupComplete" in first.message:
             waits = [step for step in steps[: steps.index(first)] if isinstance(step, AwaitClient)]
             if waits:
@@ -246,6 +258,22 @@ class _Parser:
         if self.refuse is not None or (self.close is not None and all(isinstance(step, Pause) for step in steps)):
             return steps
         return [Frame({"setupComplete": {}}, 0), *steps]
+
+    def _realtime_answered(self, first: Frame | None) -> list[Step]:
+        """As ``_answered`` for OpenAI's protocol: a bare ``session.created`` and ``session.updated`` first, unless
+        the file's first frame is its own ``session.created`` (the file says what the setup got) or an ``error``
+        (the session was refused at connect)."""
+        steps = self.steps
+        if first is not None and first.message.get("type") in ("session.created", "error"):
+            waits = [step for step in steps[: steps.index(first)] if isinstance(step, AwaitClient)]
+            if waits:
+                raise self.fail(waits[0].line, f"the client cannot speak before the session exists (line "
+                                               f"{first.line}); move the send after it")
+            return steps
+        if self.refuse is not None or (self.close is not None and all(isinstance(step, Pause) for step in steps)):
+            return steps
+        return [Frame({"type": "session.created", "session": {}}, 0),
+                Frame({"type": "session.updated", "session": {}}, 0), *steps]
 
     # -- one method per event ---------------------------------------------------
     def _recv(self, value: Any, item: dict[str, Any], line: int) -> None:
@@ -257,7 +285,7 @@ class _Parser:
     def _send(self, value: Any, item: dict[str, Any], line: int) -> None:
         if not isinstance(value, dict):
             raise self.fail(line, "send must hold a client frame, a JSON object")
-        if get(value, "setup") is not None:
+        if get(value, "setup") is not None or value.get("type") == "session.update":
             return  # the setup: read before any step
         if not (self.steps and isinstance(self.steps[-1], AwaitClient)):  # one turn for a run of sends
             self.steps.append(AwaitClient(line))
@@ -266,7 +294,8 @@ class _Parser:
         if not isinstance(value, str):
             raise self.fail(line, 'seen must name a frame type, e.g. "setupComplete" or "serverContent.turnComplete"')
         text = item.get("text")
-        frame = seen_frame(value, text if isinstance(text, str) else None)
+        realtime = self.kind in REALTIME_KINDS
+        frame = (seen_event if realtime else seen_frame)(value, text if isinstance(text, str) else None)
         if frame is not None:
             self.steps.append(Frame(frame, line))
 
@@ -396,6 +425,28 @@ def seen_frame(path: str, text: str | None = None) -> dict[str, Any] | None:
     return json.loads(json.dumps(frame)) if frame is not None else None  # a copy: callers may keep it
 
 
+# A realtime `seen` event's type -> the event that stands for it: the bare event where it says no more than the
+# type (a session that exists, a response that began), and text deltas with the text the source printed. Audio,
+# response.done, errors… would need a body that was not recorded, so they are skipped.
+SEEN_EVENTS: dict[str, dict[str, Any]] = {
+    "session.created": {"type": "session.created", "session": {}},
+    "session.updated": {"type": "session.updated", "session": {}},
+    "response.created": {"type": "response.created", "response": {}},
+}
+TEXT_EVENTS = frozenset({  # GA names, and the beta names (gpt-4o-realtime-preview) they replaced
+    "response.output_text.delta", "response.output_audio_transcript.delta", "response.text.delta",
+    "response.audio_transcript.delta", "conversation.item.input_audio_transcription.delta",
+})
+
+
+def seen_event(kind: str, text: str | None = None) -> dict[str, Any] | None:
+    """The realtime event that stands for ``{"seen": kind}``, or None to skip it (``SEEN_EVENTS``)."""
+    if text and kind in TEXT_EVENTS:
+        return {"type": kind, "delta": text}
+    event = SEEN_EVENTS.get(kind)
+    return json.loads(json.dumps(event)) if event is not None else None
+
+
 # -- the client's side ------------------------------------------------------------------
 class ClientTurns:
     """When the client has finished a turn, for the file's ``send`` events: feed it every client
@@ -413,8 +464,11 @@ class ClientTurns:
         self._pending = b""
         self._voiced = 0
         self._quiet = 0
+        self._down: Any = None  # the realtime kinds' 24 kHz -> 16 kHz resampler, made at their first audio
 
     def feed(self, message: dict[str, Any]) -> int:
+        if isinstance(message.get("type"), str):
+            return self._feed_realtime(message)
         ended = 0
         realtime = get(message, "realtimeInput", "realtime_input")
         if isinstance(realtime, dict):
@@ -433,6 +487,22 @@ class ClientTurns:
         if get(message, "toolResponse", "tool_response") is not None:
             ended += 1
         return ended
+
+    def _feed_realtime(self, event: dict[str, Any]) -> int:
+        """OpenAI's protocol: ``response.create`` ends a turn, and so does the end of speech in the appended audio
+        (24 kHz, heard at the voice detector's 16 kHz). A commit ends the speech without ending a turn: the
+        client's ``response.create`` follows it (push-to-talk, or a file that ended mid-utterance)."""
+        kind = event["type"]
+        if kind == "input_audio_buffer.append":
+            if self._down is None:
+                from tfy_live.audio.pcm import Resampler
+
+                self._down = Resampler(REALTIME_RATE, IN_RATE)
+            return self._listen(self._down.process(decode_b64(str(event.get("audio") or ""))))
+        if kind == "input_audio_buffer.commit":
+            self._stopped()
+            return 0
+        return int(kind == "response.create")
 
     def _stopped(self) -> int:
         was, self.speaking, self._voiced, self._quiet = self.speaking, False, 0, 0

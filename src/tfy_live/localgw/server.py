@@ -264,7 +264,10 @@ class LocalGateway:
     async def _session(self, ws: ServerConnection) -> None:
         record: ConnectionRecord = ws.tfy_record  # type: ignore[attr-defined]
         if record.kind == "openai":
-            await self._realtime(ws, record)
+            if (replayed := getattr(ws, "tfy_replay", None)) is not None:
+                await self._replay_realtime(ws, record, replayed)
+            else:
+                await self._realtime(ws, record)
             return
         loop = asyncio.get_running_loop()
         try:
@@ -393,6 +396,19 @@ class LocalGateway:
         except ConnectionClosed:
             pass
 
+    async def _replay_realtime(self, ws: ServerConnection, record: ConnectionRecord, session: rp.Session) -> None:
+        """A replay on OpenAI's protocol: the client's first event (its ``session.update``) is the setup."""
+        from websockets.exceptions import ConnectionClosed
+
+        try:
+            first = json.loads(await ws.recv())
+        except ConnectionClosed:
+            return
+        except ValueError:
+            first = {}
+        record.setup = (first.get("session") if isinstance(first, dict) else None) or {}
+        await self._replay(ws, record, session)
+
     async def _replay(self, ws: ServerConnection, record: ConnectionRecord, session: rp.Session) -> None:
         """Play one session of the replay script (the setup has been read), listening to the client meanwhile."""
         turns = rp.ClientTurns(self.options)
@@ -449,6 +465,9 @@ class LocalGateway:
 
     @staticmethod
     def _record_audio(record: ConnectionRecord, message: dict[str, Any]) -> None:
+        if message.get("type") == "input_audio_buffer.append":
+            record.audio_in += decode_b64(str(message.get("audio") or ""))
+            return
         realtime = get(message, "realtimeInput", "realtime_input")
         if isinstance(realtime, dict):
             for pcm in audio_chunks(realtime):

@@ -347,6 +347,7 @@ class Conversation:
     async def _receive(self) -> None:
         while True:
             async for event in self.session.receive():
+                self.rule.server_event(self.clock())
                 await self._handle(event)
                 self._event()
 
@@ -478,6 +479,14 @@ class Conversation:
                 if self.rule.decide(self.clock()) == "end":
                     return
                 continue
+            if decision == "stalled":
+                if self.tools is not None and self.tools.pending:  # a call still running: the model waits for it
+                    self.rule.server_event(self.clock())
+                    continue
+                raise NoReplyError(
+                    f"the model stopped in the middle of its reply: nothing came for {self.rule.reply_timeout_s:.0f} s "
+                    "(--reply-timeout); run again, and check the provider's status if it happens again"
+                )
             if decision == "no-reply":
                 raise NoReplyError(
                     f"the model did not reply within {self.rule.reply_timeout_s:.0f} s of the end of the input; "

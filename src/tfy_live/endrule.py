@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Decision = Literal["continue", "end", "no-reply"]
+Decision = Literal["continue", "end", "no-reply", "stalled"]
 
 
 @dataclass
@@ -31,6 +31,10 @@ class EndRule:
     exhausted_at: float | None = None
     turns_since_exhausted: int = 0
     reply_pending: bool = False  # the server heard the user after the input ended
+    last_event: float | None = None  # when the server last sent anything
+
+    def server_event(self, now: float) -> None:
+        self.last_event = now
 
     def model_turn_started(self, now: float) -> None:
         self.in_turn = True
@@ -55,9 +59,17 @@ class EndRule:
     def input_exhausted(self, now: float) -> None:
         self.exhausted_at = now
 
+    def _stall_at(self) -> float | None:
+        """When a reply begun after the input ended counts as abandoned: ``reply_timeout_s`` without a word from
+        the server (a server that stops mid-reply, its connection open, would otherwise keep the session forever)."""
+        if not self.in_turn or self.exhausted_at is None:
+            return None
+        return max(self.exhausted_at, self.last_event or self.exhausted_at) + self.reply_timeout_s
+
     def decide(self, now: float) -> Decision:
         if self.in_turn:
-            return "continue"
+            stall_at = self._stall_at()
+            return "stalled" if stall_at is not None and now >= stall_at else "continue"
         if self.max_turns is not None and self.completed_turns >= self.max_turns:
             return "end"
         if self.exhausted_at is None:
@@ -70,7 +82,9 @@ class EndRule:
 
     def deadline(self) -> float | None:
         """The next moment ``decide`` may change on its own, without a new event."""
-        if self.in_turn or self.exhausted_at is None or self.turns_since_exhausted > 0:
+        if self.in_turn:
+            return self._stall_at()
+        if self.exhausted_at is None or self.turns_since_exhausted > 0:
             return None
         if self.completed_turns > 0 and not self.reply_pending:
             return self.exhausted_at + self.grace_s

@@ -51,6 +51,7 @@ class History:
     def __init__(self) -> None:
         self.messages: list[tuple[str, str]] = []  # (role: user|assistant, text)
         self.connections = 0
+        self.unanswered: str | None = None  # typed text whose response has not ended: asked again in a new session
 
     def add(self, role: str, text: str) -> None:
         if text.strip():
@@ -110,6 +111,8 @@ class RealtimeSession:
             await self._connection.conversation.item.create(
                 item={"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]})
         await self._respond()
+        # Only once it went out: a line that could not be sent is held and sent again by the Link itself.
+        self._history.unanswered = text
 
     async def activity_start(self) -> None:
         with self._translated():
@@ -200,6 +203,7 @@ class RealtimeSession:
                     self._awaited.append(ids)
                 if isinstance(translated, TurnComplete):
                     done = True
+                    self._history.unanswered = None
                     self._cancelled = False
                     if self._respond_after:
                         self._respond_after = False
@@ -340,18 +344,30 @@ class Connector:
     async def _carry_over(self, connection: Any, settings: Settings) -> str:
         """Start a new session in place of a lost one: what to tell the user, and with replay_context the text."""
         messages = self.history.messages[-REPLAY_MESSAGES:]
-        if not self.replay_context:
-            return ("this is a new session: OpenAI realtime sessions cannot be resumed, so the model does not "
-                    "remember the conversation so far (--replay-context gives a new session its text)")
+        unanswered, self.history.unanswered = self.history.unanswered, None
+        if unanswered is not None and messages and messages[-1] == ("user", unanswered.strip()):
+            messages = messages[:-1]  # it is asked again below, once
+        # A line typed before the connection was lost, whose reply never ended, is asked again: else the user
+        # waits for an answer the new session knows nothing of.
+        again = "; your last message had no complete answer, so it was sent again" if unanswered else ""
         try:
-            for role, text in messages:
-                kind = "input_text" if role == "user" else "output_text"
+            if self.replay_context:
+                for role, text in messages:
+                    kind = "input_text" if role == "user" else "output_text"
+                    await connection.conversation.item.create(
+                        item={"type": "message", "role": role, "content": [{"type": kind, "text": text}]})
+            if unanswered is not None:
                 await connection.conversation.item.create(
-                    item={"type": "message", "role": role, "content": [{"type": kind, "text": text}]})
+                    item={"type": "message", "role": "user", "content": [{"type": "input_text", "text": unanswered}]})
+                await connection.response.create()
+                self.history.unanswered = unanswered  # until its reply ends, here or in a session after this one
         except Exception as exc:  # noqa: BLE001
             raise translate_error(exc, settings) from exc
+        if not self.replay_context:
+            return ("this is a new session: OpenAI realtime sessions cannot be resumed, so the model does not "
+                    f"remember the conversation so far (--replay-context gives a new session its text){again}")
         return (f"this is a new session (OpenAI realtime sessions cannot be resumed): the model was given the "
-                f"conversation's text so far ({len(messages)} messages), not its audio")
+                f"conversation's text so far ({len(messages)} messages), not its audio{again}")
 
 
 async def _close(manager: Any) -> None:

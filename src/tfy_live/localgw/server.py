@@ -346,7 +346,8 @@ class LocalGateway:
     async def _realtime(self, ws: ServerConnection, record: ConnectionRecord) -> None:
         """One OpenAI realtime session with the echo model (``realtime.RealtimeEcho``).
 
-        Faults: ``close``/``drop`` after ``after_turns`` turns, as for Gemini; ``error``: an ``error`` event whose
+        Faults: ``close``/``drop``/``malformed``/``oversized`` after ``after_turns`` turns, as for Gemini; ``error``:
+        an ``error`` event whose
         code is ``reason`` (at once when ``after_turns`` is 0, before the session is set up), then a close with
         ``code``.
         """
@@ -356,13 +357,23 @@ class LocalGateway:
 
         loop = asyncio.get_running_loop()
         index = self.connections.index(record)
-        faults = [f for f in self.faults if f.applies(index) and f.action in ("close", "drop", "error")]
+        faults = [f for f in self.faults if f.applies(index) and f.action in ("close", "drop", "error", "malformed",
+                                                                                "oversized")]
         echo = RealtimeEcho(self.options, model=record.query.get("model") or "gpt-realtime")
         try:
             await self._send_all(ws, record, echo.start(loop.time()))
             while True:
                 for fault in [f for f in faults if echo.model.turns >= f.after_turns
                               and (not f.during_reply or echo.model.replying)]:
+                    if fault.action == "malformed":
+                        faults.remove(fault)
+                        await ws.send("this is not JSON {")
+                        continue
+                    if fault.action == "oversized":
+                        faults.remove(fault)
+                        await ws.send(json.dumps({"type": "response.output_audio_transcript.delta",
+                                                  "delta": "x" * fault.size}))
+                        continue
                     if fault.action == "drop":
                         ws.transport.abort()
                         return

@@ -181,13 +181,13 @@ def test_a_malformed_or_oversized_frame_mid_reply_is_said_and_never_a_traceback(
     import soundfile
 
     wav = tmp_path / "in.wav"
-    pcm = np.zeros(int(1.6 * 16000))
+    pcm = np.zeros(int(1.3 * 16000))
     pcm[3200:11200] = 8000 * np.sin(2 * np.pi * 300 * np.arange(8000) / 16000)
     soundfile.write(wav, pcm.astype("<i2"), 16000, subtype="PCM_16")
     thread = GatewayThread(api_key=CANARY_KEY, faults=[fault])
     gw = thread.start()
     try:
-        result = tfy_live("talk", "--provider", "acct", "--provider-kind", "openai", "--reply-timeout", "2",
+        result = tfy_live("talk", "--provider", "acct", "--provider-kind", "openai", "--reply-timeout", "1", "--turns", "1",
                           "--input-file", str(wav), "--output-file", str(tmp_path / "out.wav"),
                           "--ca-bundle", str(gw.ca_file),
                           env=clean_env(TFY_API_KEY=CANARY_KEY, TFY_BASE_URL=gw.base_url), timeout=60)

@@ -95,7 +95,7 @@ def test_every_frame_is_a_type_the_sdk_knows_and_tfy_live_reads_without_skipping
 @dataclass(frozen=True)
 class Run:
     """One replay of ``file`` (under tests/realtraffic/openai) to ``chat … hi``, or to ``talk`` speaking a
-    1.6 s WAV with a 0.5 s tone (the recorded frames do not depend on what is said)."""
+    1.3 s WAV with a 0.5 s tone (the recorded frames do not depend on what is said)."""
 
     file: str
     command: str = "chat"
@@ -135,10 +135,11 @@ def replayed(run: Run, folder: Path) -> Seen:
             args = ["chat", *target, "hi"]
         else:
             wav = folder / "in.wav"
-            pcm = np.zeros(int(1.6 * 16000))
+            pcm = np.zeros(int(1.3 * 16000))
             pcm[3200:11200] = 8000 * np.sin(2 * np.pi * 300 * np.arange(8000) / 16000)
             soundfile.write(wav, pcm.astype("<i2"), 16000, subtype="PCM_16")
-            args = ["talk", *target, "--input-file", str(wav), "--output-file", str(folder / "out.wav")]
+            # --turns 1: the run ends with the first reply, not after the grace period that waits for another
+            args = ["talk", *target, "--turns", "1", "--input-file", str(wav), "--output-file", str(folder / "out.wav")]
         result = tfy_live(*args, "--ca-bundle", str(gw.ca_file),
                           env=clean_env(TFY_API_KEY=CANARY_KEY, TFY_BASE_URL=gw.base_url), timeout=60)
         seen = Seen(result.returncode, result.stdout, result.stderr, list(gw.connections))

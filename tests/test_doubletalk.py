@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+import soxr
+
+from tests.speech import MODEL_SAYS, USER_SAYS, echo_of, speech
 from tfy_live.audio.doubletalk import DoubleTalk
 
 RNG = np.random.default_rng(3)
@@ -76,3 +79,57 @@ def test_the_chunks_may_be_any_size_the_frames_are_10_ms():
     assert len(dt.feed(bytes(2 * 250), bytes(2 * 375))) == 1  # 90 and 135 samples wait for the next
     assert len(dt.feed(bytes(2 * 70), bytes(2 * 105))) == 1  # 320 and 480 samples in all: two frames
     assert dt.frames == 2
+
+
+def run_over(mic16: np.ndarray, far24: np.ndarray) -> tuple[list, np.ndarray]:
+    """The verdicts, and the part of the microphone over the echo (aligned with the microphone)."""
+    dt, frames, over = DoubleTalk(16000, 24000), [], bytearray()
+    m, f = s16(mic16), s16(far24)
+    for i in range(len(m) // 640):
+        frames += dt.feed(m[i * 640:(i + 1) * 640], f[i * 960:(i + 1) * 960])
+        over += dt.take_over_echo()
+    x = np.frombuffer(bytes(over), "<i2").astype(np.float64)[160:]  # the part over the echo is 10 ms behind
+    return frames, x
+
+
+def power(x: np.ndarray) -> float:
+    return 10 * np.log10(np.mean(x.astype(np.float64) ** 2) + 1e-9)
+
+
+def model_and_user(user_at_s: float, user_db: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Six seconds of the model's speech (24 kHz), its echo (16 kHz, 150 ms, a 60 ms room), the user's speech
+    starting ``user_at_s`` in, ``user_db`` against the echo's mean power, and the frame of the user's onset."""
+    far = speech(MODEL_SAYS, 24000)[: 24000 * 6]
+    echo = echo_of(soxr.resample(far, 24000, 16000).astype(np.float32), delay_ms=150, room_ms=60, gain=0.3)
+    voice = speech(USER_SAYS, 16000, voice="en-gb", pitch=70)[: 16000 * 2]
+    voice = voice * 10 ** ((power(echo[16000:]) + user_db - power(voice[voice != 0])) / 20)
+    user = np.zeros_like(echo)
+    a = int(user_at_s * 16000)
+    user[a:a + len(voice)] = voice[: len(user) - a]
+    onset = int(np.flatnonzero(np.abs(user) > 0.01 * np.abs(user).max())[0]) // 160
+    return far, echo, user, onset
+
+
+def test_the_part_over_the_echo_is_silence_while_the_model_alone_is_heard_and_the_user_when_they_talk():
+    far, echo, user, onset = model_and_user(3.0, 0.0)
+    _, over = run_over(echo + user, far)
+    assert np.all(over[: 3 * 16000] == 0)
+    talking = slice(onset * 160, onset * 160 + 16000)
+    assert power(over[talking]) - power(user[talking] * 32767) > -3  # most of the user comes through
+
+
+def test_the_user_10_db_under_the_echo_is_heard_where_they_stand_out():
+    far, echo, user, onset = model_and_user(3.0, -10.0)
+    frames = run(echo + user, far)
+    near = [i for i, f in enumerate(frames) if f.near]
+    assert near and onset <= min(near) < onset + 15  # within 150 ms
+
+
+def test_the_users_voice_is_not_learnt_as_the_room():
+    # The user starts a second into the reply, as loud as the echo: heard through their speech, not only until
+    # the bound has grown over them (learning from their first syllables once delayed this by a second).
+    far, echo, user, onset = model_and_user(1.0, 0.0)
+    frames = run(echo + user, far)
+    louder = [i for i in range(onset, onset + 150) if np.mean(user[i * 160:(i + 1) * 160] ** 2) > 4 * np.mean(echo[i * 160:(i + 1) * 160] ** 2)]
+    assert min(i for i, f in enumerate(frames) if f.near) < onset + 15
+    assert sum(frames[i].near for i in louder) > 0.5 * len(louder)

@@ -7,9 +7,12 @@ speaker plays). Pure logic around two optional parts, both given ready-made:
   of the microphone before it is sent; its reference is what the speaker
   played, silence included, sample for sample with the microphone
   (``audio.reference.PlayedReference``);
-- ``onset`` (``audio.vad.SpeechOnset``): on the cleaned microphone, the user
-  starting to speak while the model is audible is a local barge-in — playback
-  can stop now, before the server's ``interrupted`` arrives;
+- ``onset`` (``audio.vad.SpeechOnset``): the user starting to speak while the
+  model is audible is a local barge-in — playback can stop now, before the
+  server's ``interrupted`` arrives. With ``doubletalk`` it listens to the part of
+  the raw microphone over the echo's bound (the suppressor turned the user's
+  first words down by 9–61 dB when the echo was as loud), else to the cleaned
+  microphone;
 - ``doubletalk`` (``audio.doubletalk.DoubleTalk``): whether the raw microphone
   holds more than the echo the reference predicts. A canceller still learning
   the room leaks echo that sounds like the user; so a barge-in needs this
@@ -40,6 +43,7 @@ ECHO_TAIL_S = 0.5  # after the last sample played the room still echoes (delay a
 NEAR_HOLD_S = 0.3  # evidence of the user keeps the microphone open this long
 BARGE_IN_EVIDENCE_S = 0.2  # a voice onset counts as the user's if the evidence is this recent
 MIN_ATTENUATION_DB = 40.0
+OVER_ECHO_THRESHOLD = 0.5  # the voice detector's bar on the part of the microphone over the echo
 
 
 @dataclass(frozen=True)
@@ -159,6 +163,7 @@ class EchoGuard:
     def mic(self, pcm: bytes, now: float) -> tuple[bytes, bool]:
         """Microphone audio -> (what to send, whether the user began speaking over the model)."""
         raw = pcm
+        heard = None  # what the voice detector listens to, if not the cleaned microphone
         if self.canceller is not None:
             far = self.reference.take(len(pcm) // SAMPLE_WIDTH, now)
             self.canceller.far(far)
@@ -166,6 +171,7 @@ class EchoGuard:
             if self.doubletalk is not None:
                 if any(frame.near for frame in self.doubletalk.feed(raw, far)):
                     self._near_at = now
+                heard = self.doubletalk.take_over_echo()
                 if now < self.audible_until + ECHO_TAIL_S and now - self._near_at > NEAR_HOLD_S:
                     pcm = self._hold_down(raw, pcm)
         if self.half_duplex and now < self.audible_until + self.tail_s:
@@ -177,7 +183,7 @@ class EchoGuard:
             # stop: it is the most expensive step of the microphone path.
             if self.audible(now):
                 self._listening = True
-                fired = self.onset.feed(pcm)
+                fired = self.onset.feed(pcm if heard is None else heard)
                 if self.doubletalk is None:
                     began = fired
                 else:  # the onset counts once the raw microphone, too, holds more than the echo

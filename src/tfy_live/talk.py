@@ -21,7 +21,7 @@ from typing import AsyncIterator, Protocol
 from tfy_live.audio import CHUNK_MS, INPUT_RATE, OUTPUT_RATE, AudioSink, AudioSource, NullSink
 from tfy_live.config import Settings
 from tfy_live.conversation import Conversation, Recorder
-from tfy_live.echoguard import EchoGuard, EchoOptions
+from tfy_live.echoguard import OVER_ECHO_THRESHOLD, EchoGuard, EchoOptions
 from tfy_live.endrule import EndRule
 from tfy_live.events import Scheduling
 from tfy_live.errors import ConfigError, NoDeviceError
@@ -209,7 +209,9 @@ def open_guard(options: EchoOptions, source: AudioSource, sink: AudioSink, *,
                                        noise_suppression=options.noise_suppression, high_pass=options.high_pass)
         doubletalk = DoubleTalk(source.sample_rate, sink.sample_rate)
     if chosen.local_barge_in:
-        onset = vad.SpeechOnset()
+        # With the double-talk detector the voice detector hears only what stands out of the echo (silence while
+        # the model alone is heard), so a lower bar than on the cleaned microphone catches the user's first word.
+        onset = vad.SpeechOnset(vad.OnsetRule(threshold=OVER_ECHO_THRESHOLD) if doubletalk is not None else None)
     if not (chosen.aec or chosen.local_barge_in or chosen.half_duplex):
         return None, chosen.note
     guard = EchoGuard(canceller=canceller, onset=onset, doubletalk=doubletalk, half_duplex=chosen.half_duplex, tail_s=options.tail_s,

@@ -18,7 +18,15 @@ then is that delay's envelope times its coupling; a band of the microphone
 
 Until a delay has been seen ``MIN_FRAMES`` times with the reference playing, no
 bound is trusted and nothing counts as the user: a canceller that has not
-converged cannot make the detector fire.
+converged cannot make the detector fire. Once a bound is trusted, a frame with
+some of the microphone over it (``SUSPECT_SHARE``) teaches it nothing, nor does
+a band over it in any frame: learning from the user's first syllables grew the
+bound over their voice, and a user who began a second into a reply, as loud as
+its echo, went unheard for another second.
+
+``take_over_echo`` gives the microphone kept only in the bands over the bound
+(silence while only the model is heard): the user's voice as it stands out of
+the echo, for a voice detector that the canceller's suppressor would starve.
 
 Pure: fed bytes, returns decisions; numpy only.
 """
@@ -38,6 +46,7 @@ BANDS = 16
 MIN_FRAMES = 12  # frames with the reference playing in a band before that band's bound is trusted
 DECAY_DB = 1.5  # per 10 ms: how fast the reference's envelope fades (a 400 ms reverberation time)
 FORGET_DB = 0.02  # per 10 ms: how fast a learnt coupling relaxes (2 dB a second)
+SUSPECT_SHARE = 0.02  # a frame with this much over the bound teaches it nothing: it may be the user
 MARGIN_DB = 4.0  # a band this far over the echo's bound holds something else
 FLOOR_DBFS = -60.0  # a near end quieter than this is not the user
 
@@ -55,7 +64,7 @@ class Frame:
 class DoubleTalk:
     """Feed the raw microphone and the reference beside it (same duration, any chunk size)."""
 
-    def __init__(self, near_rate: int = INPUT_RATE, far_rate: int = OUTPUT_RATE, *, min_share: float = 0.1) -> None:
+    def __init__(self, near_rate: int = INPUT_RATE, far_rate: int = OUTPUT_RATE, *, min_share: float = 0.02) -> None:
         self.near_rate, self.far_rate = near_rate, far_rate
         self.min_share = min_share
         self.n_near = near_rate * FRAME_MS // 1000
@@ -83,15 +92,17 @@ class DoubleTalk:
         self._margin = 10 ** (MARGIN_DB / 10)
         self._floor = 10 ** (FLOOR_DBFS / 10)
         self._active = 10 ** (-75 / 10)  # a reference band quieter than this is silence (per band, full scale 1)
+        self._ola = np.zeros(self.n_near)
+        self._over = bytearray()
         self.delay_frames: int | None = None  # the echo's delay as found, in frames
         self.frames = 0
 
-    def _bands(self, x: np.ndarray, window: np.ndarray) -> np.ndarray:
-        spectrum = np.abs(np.fft.rfft(x * window)) ** 2
-        # a full-scale sine over the window comes to about 1 in its band, whatever the rate
-        spectrum /= (np.sum(window) / 2) ** 2 / 2
-        sums = np.add.reduceat(spectrum, self._edges[:-1])
-        return sums[: len(self._edges) - 1]
+    def _spectrum(self, x: np.ndarray, window: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The windowed spectrum, and its power per band (a full-scale sine comes to about 1 in its band)."""
+        spectrum = np.fft.rfft(x * window)
+        power = np.abs(spectrum) ** 2 / ((np.sum(window) / 2) ** 2 / 2)
+        sums = np.add.reduceat(power, self._edges[:-1])
+        return spectrum, sums[: len(self._edges) - 1]
 
     def feed(self, mic: bytes, far: bytes) -> list[Frame]:
         """The verdicts of the whole 10 ms frames completed by this audio."""
@@ -108,8 +119,8 @@ class DoubleTalk:
 
     def _frame(self, m: np.ndarray, f: np.ndarray) -> Frame:
         self.frames += 1
-        mic = self._bands(np.concatenate([self._prev_near, m]), self._win_near)
-        ref = self._bands(np.concatenate([self._prev_far, f]), self._win_far)
+        spectrum, mic = self._spectrum(np.concatenate([self._prev_near, m]), self._win_near)
+        _, ref = self._spectrum(np.concatenate([self._prev_far, f]), self._win_far)
         self._prev_near, self._prev_far = m, f
         self._envelope = np.maximum(ref, self._envelope * self._decay)
         self._history[1:] = self._history[:-1]
@@ -125,15 +136,33 @@ class DoubleTalk:
         level = 10 * math.log10(float(over.sum()) + 1e-20)
         ready = bound is not None and self.delay_frames is not None
         near = ready and share >= self.min_share and level >= FLOOR_DBFS
-        if not near:
-            # Only the model is heard (as far as the bound can tell): learn the coupling at every delay.
+        if not (ready and share >= SUSPECT_SHARE and level >= FLOOR_DBFS):
+            # Only the model is heard (as far as the bound can tell): learn the coupling at every delay, but
+            # not in a band over a trusted bound: that is more likely the user's first syllable than the room.
             ratio = np.log10(np.maximum(mic, 1e-12) / np.maximum(self._history, 1e-12))
-            learn = active & (mic > self._noise * 2)
+            learn = active & (mic > self._noise * 2) & ~(over > 0)
             decayed = self._coupling - self._forget
             first = learn & (self._seen == 0)
             self._coupling = np.where(first, ratio, np.where(learn, np.maximum(decayed, ratio), self._coupling))
             self._seen += learn
+        self._resynthesise(spectrum, np.where(over > 0, over / np.maximum(mic, 1e-20), 0.0) if ready else None)
         return Frame(near=near, share=share, level_dbfs=level, ready=ready)
+
+    def _resynthesise(self, spectrum: np.ndarray, gains: np.ndarray | None) -> None:
+        """Add this window's part over the echo to ``over_echo``: Hann windows at half overlap sum to one."""
+        mask = np.zeros(len(spectrum))
+        if gains is not None:
+            mask[self._edges[0]:self._edges[-1]] = np.repeat(np.sqrt(gains), np.diff(self._edges))
+        y = np.fft.irfft(spectrum * mask, 2 * self.n_near)
+        done = self._ola + y[: self.n_near]
+        self._ola = y[self.n_near:]
+        self._over += (np.clip(done, -1, 1) * 32767).astype("<i2").tobytes()
+
+    def take_over_echo(self) -> bytes:
+        """The raw microphone kept only where it is over the echo's bound (10 ms behind), since the last call:
+        silence while only the model is heard, the user's voice where it stands out of the echo."""
+        out, self._over = bytes(self._over), bytearray()
+        return out
 
     def _bound(self, trusted: np.ndarray) -> np.ndarray:
         """The echo's largest possible power per band now (inf where nothing is trusted yet)."""

@@ -220,3 +220,18 @@ def test_the_voice_detector_hears_the_part_of_the_microphone_over_the_echo_not_t
     for k in range(1, 4):
         guard.mic(LOUD, 1.0 + 0.02 * k)
     assert onset.fed == [b"over2", b"over3", b"over4"]  # chunk 1 came before the model played
+
+
+def test_double_talk_sustained_over_4_of_10_frames_is_a_barge_in_without_the_voice_detector():
+    onset = SpeakingOnset(fire_on=set())  # what stands out of the echo is too patchy for it
+    guard = playing_guard(onset=onset, doubletalk=DoubleTalk(near_on={3, 4, 6, 8, 9}))
+    began = [guard.mic(LOUD, 1.0 + 0.02 * k)[1] for k in range(1, 10)]
+    # chunk 1 was before the model played; the fourth verdict of more than the echo comes with chunk 8
+    assert began == [False] * 6 + [True, False, False]
+    assert guard.onsets == 1
+
+
+def test_three_frames_over_the_echo_are_not_enough_alone():
+    onset = SpeakingOnset(fire_on=set())
+    guard = playing_guard(onset=onset, doubletalk=DoubleTalk(near_on={3, 4, 5}))
+    assert not any(guard.mic(LOUD, 1.0 + 0.02 * k)[1] for k in range(1, 20))

@@ -19,7 +19,7 @@ import json
 import re
 import socket
 import ssl
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 from urllib.parse import urljoin, urlsplit
 
 from tfy_live.config import Settings, env_name
@@ -95,11 +95,16 @@ Wording = Callable[[Any, Settings], GatewayError]
 
 def translate_error(exc: BaseException, settings: Settings) -> GatewayError:
     """The GatewayError (message naming the fix) for any exception met talking to the gateway."""
-    table = error_map()
+    return worded(error_map(), exc, settings, _unexpected)
+
+
+def worded(table: Mapping[type[BaseException], Wording], exc: BaseException, settings: Settings,
+           otherwise: Wording) -> GatewayError:
+    """``exc`` in the words of the most specific class ``table`` has for it (httpx's exception map reads so)."""
     for cls in type(exc).__mro__:
         if (wording := table.get(cls)) is not None:
             return wording(exc, settings)
-    return _unexpected(exc, settings)
+    return otherwise(exc, settings)
 
 
 @functools.cache

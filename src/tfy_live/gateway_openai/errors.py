@@ -21,7 +21,7 @@ from tfy_live.config import Settings, env_name
 from tfy_live.errors import Cause, GatewayError
 from tfy_live.events import Notice
 from tfy_live.gateway_openai.translate import obj
-from tfy_live.gateway.errors import QUOTA_FIX, Wording, model_fix, one_line, shown_reason, transport_map
+from tfy_live.gateway.errors import QUOTA_FIX, Wording, model_fix, one_line, shown_reason, transport_map, worded
 
 MAX_DURATION = "hit the maximum duration"  # the realtime server's words when a session expires (error and close)
 
@@ -31,11 +31,7 @@ REPLAY_HINT = "OpenAI realtime sessions cannot be resumed; run again (with --rep
 
 def translate_error(exc: BaseException, settings: Settings) -> GatewayError:
     """The GatewayError (message naming the fix) for any exception met talking to the gateway."""
-    table = error_map()
-    for cls in type(exc).__mro__:
-        if (wording := table.get(cls)) is not None:
-            return wording(exc, settings)
-    return _unexpected(exc, settings)
+    return worded(error_map(), exc, settings, _unexpected)
 
 
 @functools.cache

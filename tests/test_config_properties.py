@@ -38,6 +38,7 @@ values = st.none() | st.text(max_size=20) | st.sampled_from(["", " ", "vertex", 
 @example("https://user:secret@gw.example.com/api/llm")
 @example("https://gw.example.com/api/llm/#")
 @example("https://[::1/api")
+@example("https://[user:pw@[::1]")  # found by this test: urlsplit's error quoted the password
 def test_any_base_url_accepted_is_https_without_credentials_and_already_normalised(raw):
     try:
         url = normalise_base_url(raw)

@@ -165,8 +165,9 @@ def normalise_base_url(raw: str) -> str:
     try:
         parts = urlsplit(raw)
     except ValueError as exc:  # an unbalanced [ or ] around an IPv6 address
-        raise ConfigError(f"{variable} is not a valid URL ({exc}): {shown!r}; "
-                          "copy the AI Gateway base URL from the TrueFoundry console") from exc
+        # Not urlsplit's own words: they quote the host part, a password included.
+        raise ConfigError(f"{variable} is not a valid URL (its [ and ] around an IPv6 address do not pair up): "
+                          f"{shown!r}; copy the AI Gateway base URL from the TrueFoundry console") from exc
     try:
         parts.port  # noqa: B018 - validates the port number
     except ValueError as exc:

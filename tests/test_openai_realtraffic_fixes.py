@@ -187,7 +187,9 @@ def test_a_malformed_or_oversized_frame_mid_reply_is_said_and_never_a_traceback(
     thread = GatewayThread(api_key=CANARY_KEY, faults=[fault])
     gw = thread.start()
     try:
-        result = tfy_live("talk", "--provider", "acct", "--provider-kind", "openai", "--reply-timeout", "1", "--turns", "1",
+        # --reply-timeout 3: a loaded machine takes over a second to carry the 17 MiB frame over TLS, which
+        # the stalled-reply rule would otherwise end first.
+        result = tfy_live("talk", "--provider", "acct", "--provider-kind", "openai", "--reply-timeout", "3", "--turns", "1",
                           "--input-file", str(wav), "--output-file", str(tmp_path / "out.wav"),
                           "--ca-bundle", str(gw.ca_file),
                           env=clean_env(TFY_API_KEY=CANARY_KEY, TFY_BASE_URL=gw.base_url), timeout=60)

@@ -25,7 +25,7 @@ import pytest
 from tests.cli_run import CANARY_KEY, clean_env, tfy_live
 from tests.hostile import error_lines, leaked_forms, run_hostile
 from tests.rawservers import Listener, RawServers, http
-from tests.test_integration import HELLO
+from tests.test_integration import HELLO, SHORT_HELLO
 
 REDIRECTS_REFUSED = r"redirect \(HTTP 30\d\) %s; tfy-live does not follow redirects"
 
@@ -70,9 +70,9 @@ class Case:
     marks: tuple[pytest.MarkDecorator, ...] = ()
 
 
-TALK = ["talk", "--provider", "acct", "--input-file", str(HELLO), "--output-file", "out.wav"]
+TALK = ["talk", "--provider", "acct", "--input-file", str(SHORT_HELLO), "--output-file", "out.wav"]
 CHAT = ["chat", "--provider", "acct", "hello"]
-LOCAL = ["talk", "--local", "--input-file", str(HELLO), "--output-file", "out.wav"]
+LOCAL = ["talk", "--local", "--input-file", str(SHORT_HELLO), "--output-file", "out.wav"]
 ROOT = os.geteuid() == 0
 
 

@@ -8,6 +8,7 @@ user runs it.
 from __future__ import annotations
 
 import os
+import tempfile
 import signal
 import stat
 import subprocess
@@ -27,6 +28,28 @@ from tfy_live.localgw import GatewayThread
 from tfy_live.localgw.echo import decode_b64
 
 HELLO = Path(__file__).resolve().parent.parent / "examples" / "hello.wav"
+
+
+def _short_hello() -> Path:
+    """examples/hello.wav's first phrase (to 1.85 s) and 0.3 s more, at its own 22.05 kHz.
+
+    The file then ends before the echo model's end of speech (0.5 s of quiet): the end of the
+    audio stream ends the utterance, and a run ends with its reply instead of after the 2 s grace
+    that a reply heard during a file's trailing silence waits for; the echo, as long as the speech,
+    is short too. For tests that need some speech, not this speech.
+    """
+    folder = Path(tempfile.gettempdir()) / f"tfy-live-tests-{os.getuid()}"
+    folder.mkdir(exist_ok=True)
+    path = folder / f"hello-phrase-{os.getpid()}.wav"
+    if not path.exists():
+        samples, rate = soundfile.read(HELLO, dtype="int16")
+        end = int(1.85 * rate)  # where the first phrase has died away (-57 dBFS), before the second
+        soundfile.write(path, np.concatenate([samples[:end], np.zeros((int(0.3 * rate),) + samples.shape[1:], "<i2")]),
+                        rate, subtype="PCM_16")
+    return path
+
+
+SHORT_HELLO = _short_hello()
 GOOGLE_DECOYS = {
     "GOOGLE_API_KEY": "decoy-google-key", "GEMINI_API_KEY": "decoy-gemini-key",
     "GOOGLE_GENAI_USE_VERTEXAI": "true", "GOOGLE_CLOUD_PROJECT": "decoy", "GOOGLE_CLOUD_LOCATION": "us-central1",

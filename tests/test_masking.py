@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.cli_run import clean_env, tfy_live
-from tests.test_integration import HELLO
+from tests.test_integration import SHORT_HELLO
 from tfy_live import debuglog, masking
 from tfy_live.masking import hide
 
@@ -30,7 +30,7 @@ def test_the_debug_log_masks_with_the_same_rule(monkeypatch):
 
 def test_an_error_line_with_a_one_letter_key_keeps_its_words(tmp_path):
     # A refused connection's line says to "check TFY_BASE_URL"; the key "k" used to cut it to "chec***".
-    result = tfy_live("talk", "--provider", "acct", "--input-file", str(HELLO), "--output-file", str(tmp_path / "o.wav"),
+    result = tfy_live("talk", "--provider", "acct", "--input-file", str(SHORT_HELLO), "--output-file", str(tmp_path / "o.wav"),
                       env=clean_env(TFY_API_KEY="k", TFY_BASE_URL="https://127.0.0.1:9/api/llm"))
     assert result.returncode == 3, result.stderr
     assert "check TFY_BASE_URL" in result.stderr and "***" not in result.stderr

@@ -18,7 +18,7 @@ import soundfile
 
 from tests.cli_run import CANARY_KEY, tfy_live
 from tests.fakes import keys_in
-from tests.test_integration import HELLO, target_env
+from tests.test_integration import SHORT_HELLO, target_env
 from tfy_live.localgw import EchoOptions, Fault, GatewayThread
 
 CORPUS = Path(__file__).resolve().parent / "realtraffic"
@@ -35,7 +35,7 @@ def corpus_close(name: str) -> tuple[int, str]:
 
 
 def run(tmp_path: Path, *args: str, options: EchoOptions | None = None, faults=(), kind: str = "gemini",
-        input_file: Path = HELLO, timeout: float = 60):
+        input_file: Path = SHORT_HELLO, timeout: float = 60):
     """``tfy-live talk`` with ``input_file`` against a local gateway; returns the result and the connections."""
     thread = GatewayThread(api_key=CANARY_KEY, options=options or EchoOptions(reply_speed=8.0), faults=list(faults))
     gw = thread.start()

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli_run import CANARY_KEY, tfy_live
-from tests.test_integration import HELLO, target_env
+from tests.test_integration import SHORT_HELLO, target_env
 from tfy_live.localgw import Fault, GatewayThread
 
 PIECE = "canary-KEY"  # any fragment of the key that a truncation might leave
@@ -28,7 +28,7 @@ def leaks(result, *files: Path) -> list[str]:
 def test_successful_talk_chat_and_doctor_with_debug_leak_nothing(gateway, tmp_path):
     env = target_env(gateway)
     files = [tmp_path / n for n in ("t.jsonl", "r.wav", "o.wav", "c.md")]
-    talk = tfy_live("talk", "--provider", "acct", "--debug", "--json", "--input-file", str(HELLO),
+    talk = tfy_live("talk", "--provider", "acct", "--debug", "--json", "--input-file", str(SHORT_HELLO),
                     "--output-file", str(files[2]), "--transcript", str(files[0]), "--record", str(files[1]), env=env)
     assert talk.returncode == 0, talk.stderr
     assert "Authorization: Bearer ***" in talk.stderr  # the debug log did show the header, masked
@@ -49,7 +49,7 @@ def test_every_error_path_leaks_nothing(tmp_path, case):
     gw = thread.start()
     try:
         env = target_env(gw)
-        args = ["talk", "--provider", "acct", "--debug", "--input-file", str(HELLO), "--output-file",
+        args = ["talk", "--provider", "acct", "--debug", "--input-file", str(SHORT_HELLO), "--output-file",
                 str(tmp_path / "o.wav"), "--transcript", str(tmp_path / "t.md")]
         if case == "404":
             env["TFY_BASE_URL"] = gw.base_url.replace("/api/llm", "/api/nope")

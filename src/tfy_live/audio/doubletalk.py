@@ -49,6 +49,10 @@ FORGET_DB = 0.02  # per 10 ms: how fast a learnt coupling relaxes (2 dB a second
 SUSPECT_SHARE = 0.02  # a frame with this much over the bound teaches it nothing: it may be the user
 MARGIN_DB = 4.0  # a band this far over the echo's bound holds something else
 FLOOR_DBFS = -60.0  # a near end quieter than this is not the user
+MIN_BANDS = 2  # the user's voice stands out in two bands at least; one band alone was a harmonic the bound missed
+LEARN_AFTER = 4  # a band teaches the room only after this many frames in a row over the floor: not a key's click
+NOISE_WINDOW = 25  # frames per part of the noise floor's window; the floor is the least of the last NOISE_PARTS
+NOISE_PARTS = 5  # so a floor reaches over 1-1.25 s of the frames where the reference is silent
 
 
 @dataclass(frozen=True)
@@ -86,7 +90,18 @@ class DoubleTalk:
         self._history = np.zeros((self.delays, bands))  # the envelope k frames ago, k = 0 .. delays-1
         self._coupling = np.zeros((self.delays, bands))  # log10 of the largest mic / envelope ratio seen
         self._seen = np.zeros((self.delays, bands), np.int32)
-        self._noise = np.full(bands, 1e-9)
+        # The background's floor per band (a fan, a café): the least of the smoothed microphone over about a second
+        # of the frames in which that band's reference is silent (the echo only ever adds). A band over the echo by
+        # less than the floor's usual spread is not evidence: 1/f noise in a 1-bin band reaches 17 dB over its
+        # floor (99.9th percentile 16 dB), in a 35-bin band 4 dB; ``_spread`` is that, per band, from their width.
+        self._smooth = np.zeros(bands)
+        self._part_min = np.full(bands, np.inf)
+        self._part_count = np.zeros(bands, np.int32)
+        self._parts = np.full((NOISE_PARTS, bands), np.inf)
+        self._noise = np.zeros(bands)
+        self._spread = 10 ** ((4 + 14 / np.sqrt(np.diff(edges))) / 10)
+        self._loud_for = np.zeros(bands, np.int32)  # frames in a row each band has been over its floor
+        self._ratios = np.full((2, self.delays, bands), np.inf)  # the last two frames' ratios
         self._decay = 10 ** (-DECAY_DB / 10)
         self._forget = FORGET_DB / 10
         self._margin = 10 ** (MARGIN_DB / 10)
@@ -125,28 +140,51 @@ class DoubleTalk:
         self._envelope = np.maximum(ref, self._envelope * self._decay)
         self._history[1:] = self._history[:-1]
         self._history[0] = self._envelope
-        self._noise = np.minimum(self._noise * 1.01, np.maximum(mic, 1e-12))
-
         active = self._history > self._active
+        self._track_noise(mic, np.logical_not(active.any(axis=0)))
+        loud = mic > self._noise * self._spread
+        self._loud_for = np.where(loud, self._loud_for + 1, 0)
         trusted = self._seen >= MIN_FRAMES
         bound = self._bound(trusted)
         total = float(mic.sum())
-        over = np.where(mic > self._margin * np.maximum(bound, self._noise), mic - bound, 0.0)
+        over = np.where(mic > self._margin * bound + self._spread * self._noise, mic - bound - self._noise, 0.0)
         share = float(over.sum() / total) if total > 0 else 0.0
         level = 10 * math.log10(float(over.sum()) + 1e-20)
         ready = bound is not None and self.delay_frames is not None
-        near = ready and share >= self.min_share and level >= FLOOR_DBFS
+        several = int((over > 0).sum()) >= MIN_BANDS
+        near = ready and share >= self.min_share and level >= FLOOR_DBFS and several
+        ratio = np.log10(np.maximum(mic, 1e-12) / np.maximum(self._history, 1e-12))
+        # The room's coupling holds for 30 ms at least; a key's click lasts two windows. Learnt from one frame, a click
+        # lifted the coupling at the true delay and the bound went by another, 300 ms off.
+        steady = np.minimum(ratio, self._ratios.min(axis=0))
+        self._ratios[1], self._ratios[0] = self._ratios[0], ratio
         if not (ready and share >= SUSPECT_SHARE and level >= FLOOR_DBFS):
             # Only the model is heard (as far as the bound can tell): learn the coupling at every delay, but
             # not in a band over a trusted bound: that is more likely the user's first syllable than the room.
-            ratio = np.log10(np.maximum(mic, 1e-12) / np.maximum(self._history, 1e-12))
-            learn = active & (mic > self._noise * 2) & ~(over > 0)
+            # A click before the echo arrived taught the short delays first, and the bound went by the wrong one.
+            learn = active & (self._loud_for >= LEARN_AFTER) & ~(over > 0)
             decayed = self._coupling - self._forget
             first = learn & (self._seen == 0)
-            self._coupling = np.where(first, ratio, np.where(learn, np.maximum(decayed, ratio), self._coupling))
+            self._coupling = np.where(first, steady, np.where(learn, np.maximum(decayed, steady), self._coupling))
             self._seen += learn
-        self._resynthesise(spectrum, np.where(over > 0, over / np.maximum(mic, 1e-20), 0.0) if ready else None)
+        self._resynthesise(spectrum, np.where(over > 0, over / np.maximum(mic, 1e-20), 0.0) if ready and several else None)
         return Frame(near=near, share=share, level_dbfs=level, ready=ready)
+
+    def _track_noise(self, mic: np.ndarray, quiet: np.ndarray) -> None:
+        """The floor from the bands whose reference has been silent for the whole delay range (a sliding minimum)."""
+        if self.frames == 1:
+            return  # half its window is the silence before the first sample
+        self._smooth = np.where(quiet & (self._smooth > 0), 0.6 * self._smooth + 0.4 * mic, mic)
+        self._part_min = np.where(quiet, np.minimum(self._part_min, self._smooth), self._part_min)
+        self._part_count += quiet
+        full = self._part_count >= NOISE_WINDOW
+        if full.any():
+            self._parts[:, full] = np.roll(self._parts[:, full], 1, axis=0)
+            self._parts[0, full] = self._part_min[full]
+            self._part_min[full] = np.inf
+            self._part_count[full] = 0
+        floor = np.minimum(self._parts.min(axis=0), self._part_min)
+        self._noise = np.where(np.isfinite(floor), floor, self._noise)
 
     def _resynthesise(self, spectrum: np.ndarray, gains: np.ndarray | None) -> None:
         """Add this window's part over the echo to ``over_echo``: Hann windows at half overlap sum to one."""
@@ -171,7 +209,11 @@ class DoubleTalk:
             self.delay_frames = None
             return np.full(trusted.shape[1], np.inf)
         counts = trusted.sum(axis=1)
-        typical = np.where(usable, (self._coupling * trusted).sum(axis=1) / np.maximum(counts, 1), np.inf)
+        # Each band against its own mean over the delays: a delay learnt in only the quiet bands must not win on
+        # their low coupling (a click that taught the earlier delays a higher one made one do so, 300 ms off).
+        per_band = (self._coupling * trusted).sum(axis=0) / np.maximum(trusted.sum(axis=0), 1)
+        relative = (self._coupling - per_band) * trusted
+        typical = np.where(usable, relative.sum(axis=1) / np.maximum(counts, 1), np.inf)
         k = int(np.argmin(typical))
         self.delay_frames = k
         lo, hi = max(0, k - 1), min(self.delays, k + 2)  # a frame either side: the bound survives jitter

@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
+from bench.noise import background  # noqa: E402
 from bench.report import let_ctrl_c_reach_children, machine, replace_section  # noqa: E402
 from tests.speech import USER_SAYS, room, s16, speech  # noqa: E402
 from tfy_live.localgw import EchoModel, EchoOptions, GatewayThread  # noqa: E402
@@ -159,10 +160,19 @@ class Scenario:
     user_dbfs: float | None = None  # double talk: the user talks over the first reply at this level
     user_after_s: float = 2.0
     aec: str = "on"
+    noise: str | None = None  # bench/noise.py's kind (pink, brown, typing, cough) at the microphone throughout
+    noise_dbfs: float = -40.0
+    seed: int = 0
 
     @property
     def label(self) -> str:
         return f"{self.delay_ms} ms, {self.room_ms} ms room, {self.echo_dbfs:.0f} dBFS"
+
+    @property
+    def gateway_vad_dbfs(self) -> float:
+        """The local gateway's voice bar: 10 dB over a stationary noise (a real server's VAD is not a level
+        meter: it does not take a fan for the user), else the default."""
+        return max(-45.0, self.noise_dbfs + 10) if self.noise in ("pink", "brown") else -45.0
 
 
 @dataclass
@@ -178,6 +188,7 @@ class Run:
     mic_opened: float
     cpu_s: float
     sent_offset: int
+    user: np.ndarray  # what the microphone heard of the user's barge-in alone (no question, no noise)
 
 
 def run(sc: Scenario, workdir: Path) -> Run:
@@ -187,12 +198,17 @@ def run(sc: Scenario, workdir: Path) -> Run:
     for k in range(sc.replies):
         at = int((0.5 + k * REPLY_GAP_S) * RATE)
         mic[at:at + len(question)] += question
+    if sc.noise:
+        # the cough (or knock) 3 s into the first reply: the question (0.5 s), its end (0.5 s), the reply's start
+        mic += background(sc.noise, len(mic) / RATE, sc.noise_dbfs, sc.seed, burst_at_s=5.0)[: len(mic)]
     for name in ("mic.raw", "over.raw", "spk.log", "events.log", "mic.log", "dump.echo", "dump.near", "out.txt"):
         (workdir / name).unlink(missing_ok=True)
     (workdir / "mic.raw").write_bytes(s16(mic))
+    heard = np.frombuffer(s16(mic), "<i2").astype(np.float32)
     models: list[ReplyModel] = []
     factory = functools.partial(ReplyModel, reply=s16(v["reply24"]), stall=sc.stall, log=models)
-    thread = GatewayThread(api_key=KEY, options=EchoOptions(reply_speed=4.0), model=factory)
+    thread = GatewayThread(api_key=KEY, options=EchoOptions(reply_speed=4.0, threshold_dbfs=sc.gateway_vad_dbfs),
+                           model=factory)
     gw = thread.start()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TFY_", "GOOGLE_", "GEMINI_", "BENCH_", "FAKEAUDIO_"))}
     env.update(PYTHONPATH=f"{FAKE}{os.pathsep}{SRC}", FAKEAUDIO_MIC=str(workdir / "mic.raw"),
@@ -225,6 +241,8 @@ def run(sc: Scenario, workdir: Path) -> Run:
         thread.stop()
     echo = np.fromfile(workdir / "dump.echo", "<f4")
     near = np.fromfile(workdir / "dump.near", "<f4")
+    user = near.copy()
+    user[: len(heard)] -= heard[: len(user)]
     raw_sent = np.frombuffer(bytes(gw.connections[-1].audio_in), "<i2").astype(np.float32)
     offset = align(raw_sent, near)
     sent = np.zeros(len(echo), np.float32)
@@ -235,7 +253,8 @@ def run(sc: Scenario, workdir: Path) -> Run:
     opened = float(read_lines(workdir / "mic.log")[0][0])
     notices = [line for line in (workdir / "out.txt").read_text().splitlines() if "local barge-in;" in line]
     would = [t for m in models for t in m.would_interrupt]
-    return Run(sc, echo, near, sent, writes, events, notices, would, opened, usage.ru_utime + usage.ru_stime, offset)
+    return Run(sc, echo, near, sent, writes, events, notices, would, opened, usage.ru_utime + usage.ru_stime, offset,
+               user)
 
 
 def read_lines(path: Path) -> list[list[str]]:
@@ -303,8 +322,8 @@ def user_onset(r: Run) -> float | None:
     """When the user began talking over the reply (monotonic): the first 10 ms of their voice above -40 dBFS."""
     if "barge-in" not in r.events:
         return None
-    n = len(r.near) // 160
-    frames = r.near[: n * 160].astype(np.float64).reshape(n, 160)
+    n = len(r.user) // 160
+    frames = r.user[: n * 160].astype(np.float64).reshape(n, 160)
     lv = 10 * np.log10((frames ** 2).mean(1) / 32768 ** 2 + 1e-20)
     start = int((r.events["barge-in"] - r.mic_opened) * 100) - 5
     hits = np.flatnonzero(lv[max(0, start):] > -40)
@@ -324,12 +343,22 @@ def stop_latency(r: Run, onset: float) -> float:
 
 
 def user_kept(r: Run) -> float:
-    """The user's voice at the gateway against the user's voice alone, over their speech, dB."""
+    """The user's voice at the gateway against what the microphone heard but the echo (their voice, and the
+    background if any), over their speech, dB."""
     onset = user_onset(r)
     assert onset is not None
     a = int((onset - r.mic_opened) * RATE)
-    loud = np.flatnonzero(np.abs(r.near[a:]) > 30)
+    loud = np.flatnonzero(np.abs(r.user[a:]) > 30)
     b = a + int(loud[-1]) + 1
+    return db(energy(r.sent[a:b]) / energy(r.near[a:b]))
+
+
+def user_start_kept(r: Run, seconds: float = 0.3) -> float:
+    """As ``user_kept`` over the first ``seconds`` of the user's speech: whether its start was held down."""
+    onset = user_onset(r)
+    assert onset is not None
+    a = int((onset - r.mic_opened) * RATE)
+    b = a + int(seconds * RATE)
     return db(energy(r.sent[a:b]) / energy(r.near[a:b]))
 
 
@@ -400,13 +429,25 @@ def main() -> None:  # noqa: C901 - one table after another
     parser.add_argument("--underruns", type=int, default=4)
     parser.add_argument("--double-talk", type=int, default=4, help="trials per echo-to-user level")
     parser.add_argument("--cpu-trials", type=int, default=2)
-    parser.add_argument("--only", choices=("erle", "underrun", "double", "cpu"), action="append")
+    parser.add_argument("--only", choices=("erle", "underrun", "double", "cpu", "noise"), action="append")
+    parser.add_argument("--noise", action="append", metavar="KIND:DBFS",
+                        help="with --only noise: a background (pink, brown, typing, cough) and its level; "
+                             "default: each of " + " ".join(NOISES))
+    parser.add_argument("--noise-runs", type=int, default=1, help="sessions of two replies per noise and echo level")
     parser.add_argument("--src", type=Path, default=SRC, help="the src folder of the tfy-live to run")
     parser.add_argument("--markdown", type=Path)
     args = parser.parse_args()
     let_ctrl_c_reach_children()
     SRC = args.src.resolve()
     parts = set(args.only or ("erle", "underrun", "double", "cpu"))
+    if "noise" in parts:
+        parts.discard("noise")
+        noise_section = noise_part(args.noise or list(NOISES), args.noise_runs, load)
+        print(noise_section)
+        if args.markdown:
+            replace_section(args.markdown, noise_section)
+        if not parts:
+            return
     load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -472,6 +513,67 @@ def main() -> None:  # noqa: C901 - one table after another
     print(section)
     if args.markdown:
         replace_section(args.markdown, section)
+
+
+NOISES = ("pink:-50", "pink:-40", "pink:-35", "brown:-40", "brown:-35", "typing:-20", "cough:-20")
+
+
+def noise_part(specs: list[str], runs: int, load: float) -> str:
+    """Per background: sessions of two replies at loud and quiet echo with nobody talking, and the user
+    talking over a reply as loud as its echo."""
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        for spec in specs:
+            kind, _, level = spec.partition(":")
+            dbfs = float(level or -40)
+            replies: dict[float, list[ReplyResult]] = {-10.0: [], -30.0: []}
+            for echo_db in replies:
+                for k in range(runs):
+                    d, rm = [(150, 60), (250, 100), (40, 30)][k % 3]
+                    r = run(Scenario(d, rm, echo_db, replies=2, noise=kind, noise_dbfs=dbfs, seed=k), work)
+                    replies[echo_db] += reply_results(r)
+                    print(spec, r.scenario.label, [(f"{x.erle:.1f}", f"{x.leak_dbfs:.0f}", x.false_barge_ins,
+                                                    x.would_interrupt) for x in reply_results(r)], file=sys.stderr)
+            stops, kept, start_kept, early = [], [], [], 0
+            for k in range(runs):
+                d, rm = [(170, 60), (40, 30), (250, 100)][k % 3]
+                r = run(Scenario(d, rm, -20.0, user_dbfs=-20.0, user_after_s=(2.0, 1.0, 3.0)[k % 3], noise=kind,
+                                 noise_dbfs=dbfs, seed=k), work)
+                onset = user_onset(r)
+                if onset is None:
+                    continue
+                stops.append(1000 * stop_latency(r, onset))
+                kept.append(user_kept(r))
+                start_kept.append(user_start_kept(r))
+                early += max(0, len(r.notices) - 1)
+                print(spec, "double talk", r.scenario.label, f"stop {stops[-1]:.0f} ms kept {kept[-1]:+.1f} dB, "
+                      f"first 300 ms {start_kept[-1]:+.1f} dB", len(r.notices), file=sys.stderr)
+            loud, quiet = replies[-10.0], replies[-30.0]
+            rows.append(f"| {kind} at {dbfs:.0f} dBFS | {sum(x.false_barge_ins for x in loud)} of {len(loud)} | "
+                        f"{sum(x.false_barge_ins for x in quiet)} of {len(quiet)} | "
+                        f"{sum(x.would_interrupt for x in loud + quiet)} | "
+                        f"{max((x.leak_dbfs for x in loud + quiet), default=math.nan):.0f} dBFS | "
+                        f"{', '.join(f'{x:.0f}' for x in stops) or '—'} ms | "
+                        f"{', '.join(f'{x:+.1f}' for x in kept) or '—'} dB | "
+                        f"{', '.join(f'{x:+.1f}' for x in start_kept) or '—'} dB | {early} |")
+    return NOISE_SECTION.format(day=datetime.date.today().isoformat(), machine=machine(), load=f"{load:.1f}",
+                                rows="\n".join(rows))
+
+
+NOISE_SECTION = """## Echo cancellation through the product, with background noise
+
+`.venv/bin/python bench/aec_product.py --only noise` (aec_product.py, bench/noise.py). Run {day} on {machine}; load
+average {load} at the start. The microphone hears, besides the echo and the user, a background throughout: pink (a café)
+or brown (a fan) noise at a level (RMS), typing (a 3-8 ms click every 150-300 ms, peaks near the level), or one 150 ms
+burst (a cough or a knock) 3 s into the first reply. The local gateway's voice bar is 10 dB over a stationary noise
+(a real server's voice detection does not take a fan for the user), else -45 dBFS. The user's voice at the gateway is
+measured against what the microphone heard but the echo (their voice and the background).
+
+| background | false local barge-ins, echo -10 dBFS | at -30 dBFS | gateway would have interrupted | loudest 20 ms sent | user talks over echo as loud (-20 dBFS): onset → playback stopped | user's voice at the gateway | its first 300 ms | barge-ins before the user |
+|---|---|---|---|---|---|---|---|---|
+{rows}
+"""
 
 
 SECTION = """## Echo cancellation through the product

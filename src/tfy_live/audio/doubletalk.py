@@ -50,7 +50,7 @@ SUSPECT_SHARE = 0.02  # a frame with this much over the bound teaches it nothing
 MARGIN_DB = 4.0  # a band this far over the echo's bound holds something else
 FLOOR_DBFS = -60.0  # a near end quieter than this is not the user
 MIN_BANDS = 2  # the user's voice stands out in two bands at least; one band alone was a harmonic the bound missed
-LEARN_AFTER = 4  # a band teaches the room only after this many frames in a row over the floor: not a key's click
+LEARN_AFTER = 8  # a band teaches the room only after this many frames in a row over the floor: not a click, not noise
 NOISE_WINDOW = 25  # frames per part of the noise floor's window; the floor is the least of the last NOISE_PARTS
 NOISE_PARTS = 5  # so a floor reaches over 1-1.25 s of the frames where the reference is silent
 
@@ -142,7 +142,7 @@ class DoubleTalk:
         self._history[0] = self._envelope
         active = self._history > self._active
         self._track_noise(mic, np.logical_not(active.any(axis=0)))
-        loud = mic > self._noise * self._spread
+        loud = mic > self._noise * np.sqrt(self._spread)  # half the spread: an echo under the noise teaches too
         self._loud_for = np.where(loud, self._loud_for + 1, 0)
         trusted = self._seen >= MIN_FRAMES
         bound = self._bound(trusted)

@@ -440,6 +440,7 @@ def main() -> None:  # noqa: C901 - one table after another
     let_ctrl_c_reach_children()
     SRC = args.src.resolve()
     parts = set(args.only or ("erle", "underrun", "double", "cpu"))
+    load = os.getloadavg()[0]
     if "noise" in parts:
         parts.discard("noise")
         noise_section = noise_part(args.noise or list(NOISES), args.noise_runs, load)
@@ -448,7 +449,6 @@ def main() -> None:  # noqa: C901 - one table after another
             replace_section(args.markdown, noise_section)
         if not parts:
             return
-    load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         erle_rows, under_rows, double_rows, cpu_line = [], [], [], ""

@@ -561,7 +561,7 @@ def noise_part(specs: list[str], runs: int, load: float) -> str:
                                 rows="\n".join(rows))
 
 
-NOISE_SECTION = """## Echo cancellation through the product, with background noise
+NOISE_SECTION = """### With background noise, through the product (`--only noise`)
 
 `.venv/bin/python bench/aec_product.py --only noise` (aec_product.py, bench/noise.py). Run {day} on {machine}; load
 average {load} at the start. The microphone hears, besides the echo and the user, a background throughout: pink (a café)

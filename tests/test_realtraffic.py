@@ -448,7 +448,11 @@ def test_every_file_is_replayed_by_some_case():
 
 @pytest.mark.parametrize("case", params())
 def test_replayed_through_the_cli_the_user_sees_what_the_issue_says(case, tmp_path):
-    seen = replayed(case.run, tmp_path)
+    assert_seen(case, replayed(case.run, tmp_path))
+
+
+def assert_seen(case: Case, seen: Seen) -> None:
+    """What a replay showed the user is what ``case`` says (also the openai corpus' cases)."""
     assert "Traceback" not in seen.shown and CANARY_KEY not in seen.shown
     assert seen.code == case.code, seen.shown
     if case.error is None:

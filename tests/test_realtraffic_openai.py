@@ -9,7 +9,6 @@ cases (``"shape": "reference"``, a note starting "NOT a recording").
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,9 +18,10 @@ import pytest
 import soundfile
 
 from tests.cli_run import CANARY_KEY, clean_env, tfy_live
+from tests.test_realtraffic import Case, Seen, assert_seen  # one record of a replay, one check of it
 from tfy_live.events import UnknownMessage
 from tfy_live.gateway_openai.translate import BETA_NAMES, IGNORED, Reader
-from tfy_live.localgw import ConnectionRecord, GatewayThread
+from tfy_live.localgw import GatewayThread
 from tfy_live.localgw.replay import ANNOTATIONS, EVENTS, REALTIME_KINDS, SHAPES, Frame, load
 
 HERE = Path(__file__).resolve().parent / "realtraffic"
@@ -103,22 +103,6 @@ class Run:
     reply_timeout: float = 1.0
 
 
-@dataclass
-class Seen:
-    code: int
-    stdout: str
-    stderr: str
-    connections: list[ConnectionRecord]
-
-    @property
-    def shown(self) -> str:
-        return self.stdout + self.stderr
-
-    @property
-    def errors(self) -> list[str]:
-        return [line for line in self.stderr.splitlines() if line.startswith("error:")]
-
-
 _seen: dict[Run, Seen] = {}
 
 
@@ -147,17 +131,6 @@ def replayed(run: Run, folder: Path) -> Seen:
         thread.stop()
     _seen[run] = seen
     return seen
-
-
-@dataclass(frozen=True)
-class Case:
-    id: str
-    run: Run
-    code: int
-    error: str | None = None  # what the one error line says (a regex); None: no error line
-    said: tuple[str, ...] = ()
-    unsaid: tuple[str, ...] = ()
-    connections: tuple[int, int] = (1, 1)
 
 
 NO_REPLY = r"the model did not reply within 1 s"
@@ -258,17 +231,4 @@ def test_every_file_is_replayed_by_some_case():
 
 @pytest.mark.parametrize("case", params())
 def test_replayed_through_the_cli_the_user_sees_what_the_recording_says(case, tmp_path):
-    seen = replayed(case.run, tmp_path)
-    assert "Traceback" not in seen.shown and CANARY_KEY not in seen.shown
-    assert seen.code == case.code, seen.shown
-    if case.error is None:
-        assert seen.errors == [], seen.shown
-    else:
-        assert len(seen.errors) == 1, seen.shown
-        assert re.search(case.error, seen.errors[0]), seen.errors[0]
-    for pattern in case.said:
-        assert re.search(pattern, seen.shown), (pattern, seen.shown)
-    for pattern in case.unsaid:
-        assert not re.search(pattern, seen.shown), (pattern, seen.shown)
-    low, high = case.connections
-    assert low <= len(seen.connections) <= high, [c.status for c in seen.connections]
+    assert_seen(case, replayed(case.run, tmp_path))

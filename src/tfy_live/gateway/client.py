@@ -73,14 +73,14 @@ def ssl_context(settings: Settings) -> ssl.SSLContext:
 
 
 @contextlib.contextmanager
-def _without_google_environment() -> Iterator[None]:
-    """Hide GOOGLE_* / GEMINI_* variables while the SDK reads its environment.
+def without_environment(*prefixes: str) -> Iterator[None]:
+    """Hide the variables starting with ``prefixes`` while an SDK reads its environment.
 
-    The SDK fills any argument we leave out from these (API key, Vertex switch,
-    project, location, API version, base URLs), which would send the user's
-    conversation somewhere other than the gateway they asked for.
+    An SDK fills any argument we leave out from them (API key, base URL, Vertex switch, project,
+    organisation headers…), which would send the user's conversation, or headers naming another
+    account, somewhere other than the gateway they asked for.
     """
-    hidden = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith(("GOOGLE_", "GEMINI_"))}
+    hidden = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith(prefixes)}
     try:
         yield
     finally:
@@ -123,7 +123,7 @@ def build_client(settings: Settings, context: ssl.SSLContext | None = None,
         "client_args": {"verify": context},
         "async_client_args": websocket_args(context, opening or Opening()),
     }
-    with _without_google_environment():
+    with without_environment("GOOGLE_", "GEMINI_"):
         if settings.provider_kind == "vertex":
             return genai.Client(vertexai=True, http_options=http_options)
         return genai.Client(vertexai=False, api_key=settings.api_key, http_options=http_options)

@@ -14,16 +14,18 @@ connection may cure.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import json
 import re
 import socket
 import ssl
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 from urllib.parse import urljoin, urlsplit
 
 from tfy_live.config import Settings, env_name
-from tfy_live.errors import Cause, GatewayError
+from tfy_live.errors import Cause, GatewayError, TfyLiveError
 from tfy_live.gateway.client import MAX_FRAME_BYTES, socket_url
 
 RETRYABLE_CLOSES = frozenset({1000, 1001, 1006, 1009, 1011, 1012, 1013, 1014})
@@ -96,6 +98,20 @@ Wording = Callable[[Any, Settings], GatewayError]
 def translate_error(exc: BaseException, settings: Settings) -> GatewayError:
     """The GatewayError (message naming the fix) for any exception met talking to the gateway."""
     return worded(error_map(), exc, settings, _unexpected)
+
+
+@contextlib.contextmanager
+def translated(translate: Callable[[BaseException, Settings], GatewayError], settings: Settings) -> Iterator[None]:
+    """Run the block; any foreign exception leaves it as ``translate``'s one-line GatewayError, once.
+
+    Our own errors and a cancellation pass through as they are.
+    """
+    try:
+        yield
+    except (TfyLiveError, asyncio.CancelledError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - every foreign error is translated here, once
+        raise translate(exc, settings) from exc
 
 
 def worded(table: Mapping[type[BaseException], Wording], exc: BaseException, settings: Settings,

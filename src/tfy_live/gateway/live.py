@@ -14,7 +14,7 @@ from tfy_live.errors import GatewayError, TfyLiveError
 from tfy_live.events import Event, Heard, MalformedFrame, ServerEvent, ToolResult, TurnComplete, UnknownMessage
 from tfy_live.gateway import sdk
 from tfy_live.gateway.client import build_client, build_config
-from tfy_live.gateway.errors import opening_timed_out, translate_error
+from tfy_live.gateway.errors import opening_timed_out, translate_error, translated
 from tfy_live.gateway.translate import audio_frame, translate, unreadable
 from tfy_live.shaping import ModelOptions
 
@@ -161,14 +161,8 @@ class LiveSession:
             except GatewayError as exc:
                 yield self._skipped(exc)
 
-    @contextlib.contextmanager
-    def _translated(self) -> Iterator[None]:
-        try:
-            yield
-        except (TfyLiveError, asyncio.CancelledError):
-            raise
-        except Exception as exc:  # noqa: BLE001 - every foreign error is translated here, once
-            raise translate_error(exc, self._settings) from exc
+    def _translated(self) -> contextlib.AbstractContextManager[None]:
+        return translated(translate_error, self._settings)
 
 
 SCHEDULING = {"when_idle": "WHEN_IDLE", "interrupt": "INTERRUPT", "silent": "SILENT"}

@@ -13,13 +13,12 @@ gateway holds the Azure deployment's credentials, so no ``api-key`` header or
 
 from __future__ import annotations
 
-import contextlib
-import os
 import ssl
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from tfy_live.config import Settings
+from tfy_live.gateway.client import without_environment
 from tfy_live.shaping import ModelOptions
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -41,20 +40,6 @@ def socket_url(settings: Settings) -> str:
     return f"{websocket_base_url(settings)}/realtime?model={quote(settings.model, safe='')}"
 
 
-@contextlib.contextmanager
-def _without_openai_environment() -> Iterator[None]:
-    """Hide OPENAI_* / AZURE_OPENAI_* variables while the SDK reads its environment.
-
-    The SDK fills what we leave out from them (key, base URL, organisation and project headers),
-    which would send the conversation, or headers naming another account, where the user did not ask.
-    """
-    hidden = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith(("OPENAI_", "AZURE_OPENAI_"))}
-    try:
-        yield
-    finally:
-        os.environ.update(hidden)
-
-
 def websocket_options(context: ssl.SSLContext, opening: Opening) -> dict[str, Any]:
     """What the SDK hands websockets' ``connect`` (the Gemini kinds' options: no redirects, keepalive, limits)."""
     from tfy_live.gateway.client import websocket_args
@@ -66,7 +51,7 @@ def build_client(settings: Settings) -> AsyncOpenAI:
     """An ``AsyncOpenAI`` aimed at the gateway's Live path for the account (for the openai and azure kinds)."""
     from openai import AsyncOpenAI
 
-    with _without_openai_environment():
+    with without_environment("OPENAI_", "AZURE_OPENAI_"):
         return AsyncOpenAI(
             api_key=settings.api_key,
             # Never used for HTTP (tfy-live makes no REST calls), but given so that OPENAI_BASE_URL cannot be.

@@ -36,6 +36,7 @@ from tfy_live.events import (
     Event, Heard, InputTranscript, Notice, OutputTranscript, Text, ToolCall, ToolResult, TurnComplete,
 )
 from tfy_live.gateway_openai.client import INPUT_RATE, build_client, session_config, websocket_options
+from tfy_live.gateway.errors import translated
 from tfy_live.gateway_openai.errors import error_event, translate_error
 from tfy_live.gateway_openai.translate import Reader, cut_short, obj, parse
 from tfy_live.shaping import ModelOptions
@@ -238,14 +239,8 @@ class RealtimeSession:
             self._history.add("assistant", "".join(self._model_words))
             self._model_words = []
 
-    @contextlib.contextmanager
-    def _translated(self) -> Iterator[None]:
-        try:
-            yield
-        except (TfyLiveError, asyncio.CancelledError):
-            raise
-        except Exception as exc:  # noqa: BLE001 - every foreign error is translated here, once
-            raise translate_error(exc, self._settings) from exc
+    def _translated(self) -> contextlib.AbstractContextManager[None]:
+        return translated(translate_error, self._settings)
 
 
 class Connector:

@@ -72,3 +72,16 @@ def test_no_source_file_outside_the_openai_gateway_package_names_the_openai_sdk(
     for path in (root / "gateway_openai").glob("*.py"):
         top = [line for line in path.read_text().splitlines() if line.startswith(("import openai", "from openai"))]
         assert top == [], f"{path.name} imports openai at module level"
+
+
+def test_a_conversation_without_tools_loads_none_of_the_tools_modules():
+    """Every launch of talk and chat imports these; the tools' modules load only when tools are asked for
+    (issue 18: launch → connected, where each import before the SDK's counts)."""
+    code = (
+        "import sys\n"
+        "import tfy_live.cli, tfy_live.talk, tfy_live.conversation, tfy_live.ui, tfy_live.link\n"
+        "loaded = sorted(name for name in sys.modules if name.startswith('tfy_live.tools'))\n"
+        "assert loaded == [], loaded\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr

@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from typing import Any, AsyncIterator, Callable, Protocol
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Protocol
 
 from tfy_live import events as ev
 from tfy_live.audio import CHUNK_MS, AudioSink, AudioSource, frames_for
@@ -35,8 +35,10 @@ from tfy_live.errors import NoReplyError
 from tfy_live.player import Player
 from tfy_live.session import Session
 from tfy_live.timeline import Summary, Timeline, Turn
-from tfy_live.tools.approval import Answer, parse_answer
-from tfy_live.tools.runner import Activity, ToolRunner
+
+if TYPE_CHECKING:  # pragma: no cover - the tools' modules load only when a conversation has tools
+    from tfy_live.tools.approval import Answer
+    from tfy_live.tools.runner import Activity, ToolRunner
 
 TOOL_ERROR = "tfy-live runs no tools, so this function is not available; answer without it"
 # (with --mcp-config or --mcp, tools.runner.ToolRunner runs them)
@@ -299,6 +301,8 @@ class Conversation:
             self._question = None
 
     def _answer(self, text: str) -> None:
+        from tfy_live.tools.approval import parse_answer
+
         assert self._question is not None
         answer = parse_answer(text)
         if answer is None:

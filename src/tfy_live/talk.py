@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 import ssl
 from contextlib import AbstractAsyncContextManager
-from typing import AsyncIterator, Protocol
+from typing import TYPE_CHECKING, AsyncIterator, Protocol
 
 from tfy_live.audio import CHUNK_MS, INPUT_RATE, OUTPUT_RATE, AudioSink, AudioSource, NullSink
 from tfy_live.config import Settings
@@ -30,10 +30,12 @@ from tfy_live.outfiles import Policy, Target, check, refuse_same_file
 from tfy_live.session import Session
 from tfy_live.shaping import ModelOptions
 from tfy_live.timeline import Timeline
-from tfy_live.tools.config import ServerConfig
-from tfy_live.tools.runner import ToolRunner
 from tfy_live.ui import Fanout, JsonOutput, LiveOutput, Output, PlainOutput, TranscriptFile, transcript_target
 from tfy_live.voices import OPENAI_KINDS
+
+if TYPE_CHECKING:  # pragma: no cover - the tools' modules load only when tools are asked for
+    from tfy_live.tools.config import ServerConfig
+    from tfy_live.tools.runner import ToolRunner
 
 LOCAL_PROVIDER = "local"
 # Speech that ships in the wheel: `talk --local` speaks it on a machine without a microphone, so the
@@ -85,11 +87,6 @@ class ToolChoice:
 
 def check_tools(choice: ToolChoice, kind: str = "gemini") -> list[ServerConfig]:
     """The servers to use, read and checked before anything is opened (a bad file: exit 2)."""
-    from tfy_live.tools import config, servers
-    from tfy_live.voices import OPENAI_KINDS
-
-    from tfy_live.tools.approval import parse_approval
-
     if choice.mode not in ("blocking", "non-blocking"):
         raise ConfigError(f"--tool-mode must be blocking or non-blocking (got {choice.mode!r})")
     if choice.scheduling not in ("when-idle", "interrupt", "silent"):
@@ -105,6 +102,9 @@ def check_tools(choice: ToolChoice, kind: str = "gemini") -> list[ServerConfig]:
                           "while a tool runs anyway); drop it")
     if not choice.wanted:
         return []
+    from tfy_live.tools import config, servers
+    from tfy_live.tools.approval import parse_approval
+
     parse_approval(choice.approve, interactive=True)  # a malformed value is refused before a server starts
     configs = config.servers(choice.config_file, list(choice.urls))
     servers.require()
@@ -372,6 +372,7 @@ async def _start_tools(setup: _ToolSetup, settings: Settings, reporter: Fanout, 
 
     from tfy_live.tools import catalog
     from tfy_live.tools.approval import parse_approval
+    from tfy_live.tools.runner import ToolRunner
     from tfy_live.tools.servers import McpServers
     from tfy_live.tools.view import tools_command
 

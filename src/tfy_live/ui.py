@@ -33,7 +33,7 @@ import os
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import IO, Any, Callable, Iterable
+from typing import IO, TYPE_CHECKING, Any, Callable, Iterable
 
 from rich.console import Console, Group
 from rich.live import Live
@@ -48,7 +48,9 @@ from tfy_live.events import (
 from tfy_live.outfiles import Opener, Policy, Target
 from tfy_live.sanitize import clean, clean_data, held_back
 from tfy_live.timeline import Summary, Timeline, Turn
-from tfy_live.tools.runner import Activity
+
+if TYPE_CHECKING:  # pragma: no cover - loaded only when a conversation has tools
+    from tfy_live.tools.runner import Activity
 
 SPEAKERS = {"user": ("you", "bold cyan"), "model": ("model", "bold magenta")}
 STATE_STYLES = {

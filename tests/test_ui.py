@@ -268,3 +268,56 @@ def test_the_live_view_s_status_line_fits_its_console():
     drawn = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", console.file.getvalue()).replace("\r", "\n").splitlines()
     status = [line for line in drawn if "01:15" in line]
     assert status and all(line.startswith("●") and len(line) <= 70 for line in status), drawn
+
+
+def _drawn(console) -> list[str]:
+    """The last frame the live view drew (rich redraws it whole at each refresh)."""
+    frames = re.split(r"(?:\x1b\[1A\x1b\[2K)+", console.file.getvalue())
+    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", frames[-1]).replace("\r", "").splitlines()
+
+
+@pytest.mark.parametrize("height", [24, 12, 6, 3])
+def test_a_long_reply_in_progress_leaves_the_question_and_the_status_line_in_view(height):
+    """rich cuts a live view taller than the terminal at the bottom: a long answer in progress hid the
+    status line and a tool call waiting for y / n / a (and showed the answer's first words, not its last)."""
+    from rich.console import Console
+
+    from tfy_live.tools.runner import Activity
+    from tfy_live.ui import LiveOutput
+
+    console = Console(file=io.StringIO(), force_terminal=True, width=60, height=height, color_system=None)
+    clock = Clock()
+    output = LiveOutput(console, clock=clock)
+    try:
+        output.attach(Timeline(started=clock.now), None)
+        output.connected(TARGET)
+        output.model_text(" ".join(f"word{i}" for i in range(400)))
+        output.tool(Activity(id="1", name="get_weather", args={"city": "Paris", "days": list(range(30))},
+                             state="asking"))
+        output.typing("y")
+        output.partial()
+        drawn = _drawn(console)
+    finally:
+        output.close()
+    assert len(drawn) <= height, drawn
+    assert drawn[-1].startswith("●"), drawn
+    assert any(line.startswith("approve › get_weather") for line in drawn), drawn
+    assert "then Enter" in "".join(drawn)
+    if height >= 12:
+        assert "word399" in "\n".join(drawn) and "model › … " in drawn[0], drawn  # the latest words, cut at a word
+    if height >= 6:
+        assert "type › y" in "\n".join(drawn)
+
+
+def test_tail_keeps_the_end_of_the_text_in_the_rows_given():
+    from rich.console import Console
+
+    from tfy_live.ui import rows, tail
+
+    console = Console(file=io.StringIO(), width=40, color_system=None)
+    body = " ".join(f"w{i}" for i in range(100))
+    shown = tail(("model › ", ""), body, console=console, width=40, room=3)
+    assert shown is not None and rows(shown, console, 40) <= 3 and shown.plain.endswith("w99")
+    assert shown.plain.startswith("model › … w")
+    assert tail(("model › ", ""), "short", console=console, width=40, room=1).plain == "model › short"
+    assert tail(("model › ", ""), body, console=console, width=40, room=0) is None

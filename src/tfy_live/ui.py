@@ -376,6 +376,7 @@ class LiveOutput(Output):
         self.console = console or Console(highlight=False)
         self._typing = ""
         self._question: str | None = None  # a tool call waiting for y / n / a: kept in view above the status
+        self._short_question = ""  # the same, when the whole question does not fit the terminal
         self._live = Live(console=self.console, get_renderable=self._render, refresh_per_second=10,
                           transient=True, redirect_stdout=False, redirect_stderr=False)
         self._live.start()
@@ -407,7 +408,9 @@ class LiveOutput(Output):
 
     def tool(self, activity: Activity) -> None:
         super().tool(activity)
-        self._question = activity.describe() if activity.state == "asking" else None
+        asking = activity.state == "asking"
+        self._question = activity.describe() if asking else None
+        self._short_question = f"{activity.label} — allow it? y / n / a, then Enter" if asking else ""
         self._live.refresh()
 
     def partial(self) -> None:
@@ -422,16 +425,30 @@ class LiveOutput(Output):
         self._live.stop()
 
     def _render(self) -> Group:
-        lines = []
+        """The view, in the terminal's height: rich would cut a taller one at the bottom, hiding the status
+        line and a question waiting for an answer. What gives way, first: the start of the block in
+        progress, then the start of the typed line; the question is shortened to its label."""
+        width, height = self.console.size
+        status = self._status_line()
+        room = height - 1
+        question = None
+        if self._question:
+            question = Text.assemble(("approve › ", "bold yellow"), self.clean(self._question))
+            if rows(question, self.console, width) > room - 1:  # keep a row for the line being typed
+                question = Text.assemble(("approve › ", "bold yellow"), self.clean(self._short_question),
+                                         no_wrap=True, overflow="ellipsis")
+            room -= rows(question, self.console, width)
+        typed = None
+        if self._typing:
+            typed = tail(("type › ", "bold cyan"), self.clean(self._typing), ("▏", "blink"),
+                         console=self.console, width=width, room=room)
+            room -= rows(typed, self.console, width) if typed is not None else 0
+        block = None
         if self._speaker is not None and self._text:
             label, style = SPEAKERS[self._speaker]
-            lines.append(Text.assemble((f"{label} › ", style), self.clean_partial(self._text)))
-        if self._question:
-            lines.append(Text.assemble(("approve › ", "bold yellow"), self.clean(self._question)))
-        if self._typing:
-            lines.append(Text.assemble(("type › ", "bold cyan"), self.clean(self._typing), ("▏", "blink")))
-        lines.append(self._status_line())
-        return Group(*lines)
+            block = tail((f"{label} › ", style), self.clean_partial(self._text), console=self.console,
+                         width=width, room=room)
+        return Group(*(line for line in (block, question, typed, status) if line is not None))
 
     def _status_line(self) -> Text:
         now = self.clock()
@@ -442,6 +459,31 @@ class LiveOutput(Output):
             state = self.timeline.state(now, playing=playing)
             level = self.timeline.level_dbfs
         return status_line(self.clean(self.connected_to), state, level, now - self.started, self.console.width)
+
+
+def rows(text: Text, console: Console, width: int) -> int:
+    """The terminal rows ``text`` takes at ``width``."""
+    return 1 if text.no_wrap else max(1, len(text.wrap(console, width)))
+
+
+def tail(label: tuple[str, str], body: str, *end: tuple[str, str], console: Console, width: int,
+         room: int) -> Text | None:
+    """``label`` and as much of the end of ``body`` as fits in ``room`` rows (the start cut at a word, marked
+    with …); None if not even the label does."""
+    if room < 1:
+        return None
+    whole = Text.assemble(label, body, *end)
+    if rows(whole, console, width) <= room:
+        return whole
+    keep = max(1, room * width - len(label[0]) - 2)
+    while True:
+        cut = body[-keep:]
+        if " " in cut[:-1]:
+            cut = cut[cut.index(" ") + 1:]  # whole words
+        shown = Text.assemble(label, ("… ", "dim"), cut, *end)
+        if rows(shown, console, width) <= room or keep == 1:
+            return shown if rows(shown, console, width) <= room else None
+        keep = max(1, keep - max(1, keep // 8))
 
 
 SEPARATOR = "  │  "

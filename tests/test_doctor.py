@@ -76,3 +76,16 @@ async def test_the_runner_skips_what_needs_a_failed_check_and_exits_with_the_fir
     assert [(r.name, r.outcome) for r in results] == [("a", "fail"), ("b", "skip"), ("c", "fail"), ("d", "pass")]
     assert seen == results and exit_code(results) == 2
     assert exit_code([r for r in results if r.name == "d"]) == 0
+
+
+def test_the_settings_sources_leave_out_the_gemini_api_version_for_the_realtime_kinds(tmp_path):
+    env = clean_env(TFY_API_KEY=CANARY_KEY, TFY_BASE_URL="https://gw.tfy-live-test.invalid/api/llm")
+    for kind in ("openai", "azure"):
+        result = tfy_live("doctor", "--provider", "acct", "--provider-kind", kind, "--no-audio", env=env)
+        assert result.returncode == 3 and "settings from" in result.stdout, result.stdout
+        assert "API version" not in result.stdout
+        given = tfy_live("doctor", "--provider", "acct", "--provider-kind", kind, "--api-version", "v1alpha",
+                         "--no-audio", "--json", env=env)
+        assert json.loads(given.stdout.splitlines()[0])["sources"]["api_version"] == "flag"
+    gemini = tfy_live("doctor", "--provider", "acct", "--no-audio", env=env)
+    assert "API version" in gemini.stdout

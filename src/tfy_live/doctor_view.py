@@ -13,10 +13,11 @@ import json
 import sys
 from typing import Any, Mapping
 
-from tfy_live.config import describe_sources, env_name, setting_sources
+from tfy_live.config import describe_sources, env_name, pick, setting_sources
 from tfy_live.doctor import Doctor, Result, exit_code, run_checks
 from tfy_live.masking import protected
 from tfy_live.sanitize import clean
+from tfy_live.voices import OPENAI_KINDS
 from tfy_live.tools.config import ServerConfig
 
 MARKS = {"pass": ("✓ pass", "green"), "fail": ("✗ fail", "bold red"), "skip": ("– skipped", "dim")}
@@ -31,6 +32,8 @@ async def run_doctor(flags: Mapping[str, Any], environ: Mapping[str, str], *, lo
     console = Console(highlight=False, soft_wrap=True)
     secrets = {environ.get(env_name("api_key"), "").strip(), *protected()}
     sources = setting_sources(flags, environ)
+    if str(pick("provider_kind", flags, environ)).lower() in OPENAI_KINDS and sources["api_version"] == "default":
+        del sources["api_version"]  # a Gemini setting the realtime API does not use; given, it is still shown
     async with contextlib.AsyncExitStack() as stack:
         doctor = Doctor(flags, environ, input_device=input_device, output_device=output_device, audio=audio,
                         mcp_servers=list(mcp_servers or []))

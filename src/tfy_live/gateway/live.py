@@ -6,7 +6,7 @@ import asyncio
 import base64
 import contextlib
 import ssl
-from typing import Any, AsyncIterator, Iterator, Sequence
+from typing import Any, AsyncIterator, Sequence
 
 from tfy_live.audio import INPUT_RATE
 from tfy_live.config import Settings

@@ -27,7 +27,7 @@ import asyncio
 import base64
 import contextlib
 import ssl
-from typing import Any, AsyncIterator, Iterator, Sequence
+from typing import Any, AsyncIterator, Sequence
 
 from tfy_live.audio.pcm import Resampler
 from tfy_live.config import Settings

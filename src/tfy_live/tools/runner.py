@@ -16,7 +16,7 @@ import itertools
 import json
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Iterable, Literal, Sequence
 
 from tfy_live.events import FunctionCall, Scheduling, ToolResult

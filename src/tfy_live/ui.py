@@ -472,10 +472,12 @@ def tail(label: tuple[str, str], body: str, *end: tuple[str, str], console: Cons
     with …); None if not even the label does."""
     if room < 1:
         return None
-    whole = Text.assemble(label, body, *end)
-    if rows(whole, console, width) <= room:
-        return whole
-    keep = max(1, room * width - len(label[0]) - 2)
+    if len(label[0]) + len(body) + sum(len(part) for part, _ in end) <= room * width:  # longer cannot fit: a character takes a cell or more
+        whole = Text.assemble(label, body, *end)
+        if rows(whole, console, width) <= room:
+            return whole
+    # Words wrap before the edge: most rows end a little short.
+    keep = max(1, room * width * 9 // 10 - len(label[0]) - 2)
     while True:
         cut = body[-keep:]
         if " " in cut[:-1]:

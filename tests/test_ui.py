@@ -321,3 +321,22 @@ def test_tail_keeps_the_end_of_the_text_in_the_rows_given():
     assert shown.plain.startswith("model › … w")
     assert tail(("model › ", ""), "short", console=console, width=40, room=1).plain == "model › short"
     assert tail(("model › ", ""), body, console=console, width=40, room=0) is None
+
+
+def test_a_question_too_long_for_a_small_terminal_keeps_its_label_and_the_answers():
+    from rich.console import Console
+
+    from tfy_live.tools.runner import Activity
+    from tfy_live.ui import LiveOutput
+
+    console = Console(file=io.StringIO(), force_terminal=True, width=40, height=4, color_system=None)
+    output = LiveOutput(console, clock=Clock())
+    try:
+        output.tool(Activity(id="1", name="x", server="weather", tool="get_forecast",
+                             args={"city": "Paris", "days": list(range(30))}, state="asking"))
+        output.partial()
+        drawn = _drawn(console)
+    finally:
+        output.close()
+    assert len(drawn) <= 4 and drawn[-1].startswith("●"), drawn
+    assert "".join(drawn[:-1]).replace(" ", "") == "approve›weather/get_forecast?y/n/a,thenEnter", drawn

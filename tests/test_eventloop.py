@@ -31,7 +31,7 @@ def test_a_value_that_is_no_choice_is_a_config_error_naming_the_choices():
 def test_without_uvloop_auto_falls_back_and_uvloop_names_the_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "uvloop", None)  # import uvloop now raises ImportError
     assert eventloop.loop_factory({}) is None
-    with pytest.raises(ConfigError, match="pip install uvloop"):
+    with pytest.raises(ConfigError, match=r"-m pip install 'uvloop>=[^`]*`, or set TFY_LIVE_EVENT_LOOP=auto"):
         eventloop.loop_factory({"TFY_LIVE_EVENT_LOOP": "uvloop"})
 
 

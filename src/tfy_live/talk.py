@@ -229,8 +229,10 @@ def connector(settings: Settings, *, replay_context: bool = False) -> Connect:
     from tfy_live.audio import installed
 
     if not installed("openai"):
+        from tfy_live.extras import install_extra
+
         raise ConfigError(f"provider kind {settings.provider_kind} needs the optional 'openai' extra (the openai "
-                          "package is not installed): run pip install 'tfy-live[openai]'")
+                          f"package is not installed): run `{install_extra('openai')}`")
     from tfy_live.gateway_openai import Connector
 
     return Connector(replay_context=replay_context)

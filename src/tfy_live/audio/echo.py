@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tfy_live.audio import EXTRA_HINT, INPUT_RATE, OUTPUT_RATE, SAMPLE_WIDTH, installed
+from tfy_live.audio import INPUT_RATE, OUTPUT_RATE, SAMPLE_WIDTH, installed
 from tfy_live.errors import ConfigError
 
 FRAME_MS = 10  # the module's frame length
@@ -41,9 +41,11 @@ def _new_module(*, noise_suppression: bool, high_pass: bool) -> Any:
     try:
         from livekit import rtc
     except ImportError as exc:
+        from tfy_live.extras import install_extra
+
         raise ConfigError(
             f"echo cancellation needs the optional 'aec' extra ({exc.name or 'livekit'} is not installed): "
-            f"run {EXTRA_HINT}, or use --aec off (with headphones) or --half-duplex"
+            f"run `{install_extra('aec')}`, or use --aec off (with headphones) or --half-duplex"
         ) from None
     return rtc.AudioProcessingModule(
         echo_cancellation=True, noise_suppression=noise_suppression, high_pass_filter=high_pass,

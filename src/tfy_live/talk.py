@@ -121,6 +121,19 @@ class OutputChoice:
     files: Policy = Policy()  # what happens to an output file that exists (--overwrite)
 
 
+def check_push_to_talk(options: ModelOptions, *, input_file: bool = False, sample: bool = False) -> None:
+    """Refuse push-to-talk with a file to speak: no Enter would ever come, and the wait would end in a timeout
+    blamed on the file (exit 3). A file, or the sample spoken where there is no microphone, is one turn already."""
+    if not options.push_to_talk:
+        return
+    if input_file:
+        raise ConfigError("--push-to-talk needs a microphone and Enter presses, and --input-file is already one "
+                          "turn: drop --push-to-talk")
+    if sample:
+        raise ConfigError("--push-to-talk needs a microphone and Enter presses, and there is no microphone here "
+                          "(tfy-live would speak its sample, already one turn): drop --push-to-talk")
+
+
 def check_files(input_file: Path | None, output_file: Path | None, output: OutputChoice) -> None:
     """Refuse, before anything is opened, an output that is the input or another output, or that exists,
     is a link, a directory, or in a missing folder: opening it would destroy what is there."""
@@ -282,11 +295,13 @@ async def talk(
 ) -> int:
     """Run one conversation; return the exit code (errors are raised as TfyLiveError)."""
     connect = connect or connector(settings, replay_context=replay_context)
+    check_push_to_talk(options, input_file=audio.input_file is not None)
     check_files(audio.input_file, audio.output_file, output)
     servers = check_tools(tools, settings.provider_kind)
     # With the built-in gateway, a machine without a sound card still shows the round trip: the sample
     # is spoken, and the reply is shown (and written with --output-file) rather than played.
     source, input_label = _open_source_or_say_what_is_missing(audio, output.files, local=local)
+    check_push_to_talk(options, sample=input_label is not None)
     sink = open_sink(audio, output.files, fallback=local)
     guard, echo_note = open_guard(echo, source, sink, microphone=input_label is None)
     async with contextlib.AsyncExitStack() as stack:

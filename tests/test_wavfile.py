@@ -133,16 +133,33 @@ def one_line_error(excinfo: pytest.ExceptionInfo[BaseException]) -> str:
     return message
 
 
-def test_missing_file(tmp_path):
+@pytest.fixture
+def arecord(tmp_path, monkeypatch):
+    """``with_arecord(True/False)``: a PATH where ALSA's arecord is installed (a stand-in that is never run), or not."""
+    folder = tmp_path / "bin"
+    folder.mkdir()
+
+    def with_arecord(installed: bool) -> None:
+        if installed:
+            (folder / "arecord").write_text("#!/bin/sh\nexit 1\n")
+            (folder / "arecord").chmod(0o755)
+        monkeypatch.setenv("PATH", str(folder))
+
+    return with_arecord
+
+
+@pytest.mark.parametrize("installed", [True, False])
+def test_missing_file_says_check_the_path_and_names_a_command_that_needs_no_file(tmp_path, arecord, installed):
+    arecord(installed)  # a typo is not fixed by recording a file, with arecord or without
     with pytest.raises(InputFileError) as excinfo:
         WavFileSource(tmp_path / "nope.wav")
     message = one_line_error(excinfo)
-    assert "nope.wav" in message
-    assert "does not exist" in message
-    assert "arecord" in message
+    assert "nope.wav" in message and "does not exist; check the path" in message
+    assert "`tfy-live talk --local`" in message and "arecord" not in message
 
 
-def test_garbage_file(tmp_path):
+def test_garbage_file_without_arecord_names_no_arecord(tmp_path, arecord):
+    arecord(False)
     path = tmp_path / "notes.wav"
     path.write_text("these are my notes, not audio\n" * 20)
     with pytest.raises(InputFileError) as excinfo:
@@ -150,7 +167,17 @@ def test_garbage_file(tmp_path):
     message = one_line_error(excinfo)
     assert "notes.wav" in message
     assert "not a WAV/FLAC/OGG audio file" in message
-    assert "arecord -f S16_LE -r 16000" in message
+    assert "arecord" not in message and "pass a recording instead, or run `tfy-live talk --local`" in message
+
+
+def test_garbage_file_with_arecord_suggests_recording_one(tmp_path, arecord):
+    arecord(True)
+    path = tmp_path / "notes.wav"
+    path.write_text("these are my notes, not audio\n" * 20)
+    with pytest.raises(InputFileError) as excinfo:
+        WavFileSource(path)
+    message = one_line_error(excinfo)
+    assert "not a WAV/FLAC/OGG audio file" in message and "arecord -f S16_LE -r 16000" in message
 
 
 def _suggested_recording(message: str) -> str:
@@ -163,8 +190,9 @@ def _suggested_recording(message: str) -> str:
 
 
 @pytest.mark.parametrize("name", ["README.md", "notes.wav", "-x.txt"])
-def test_the_recording_hint_never_names_a_file_that_exists(tmp_path, name):
+def test_the_recording_hint_never_names_a_file_that_exists(tmp_path, arecord, name):
     # Following the hint must not overwrite what the user passed (a README given by mistake) or anything else.
+    arecord(True)
     path = tmp_path / name
     path.write_text("these are my notes, not audio\n" * 20)
     (tmp_path / (path.stem + ".wav")).write_text("taken")  # the obvious new name is taken too, for notes.wav
@@ -174,12 +202,6 @@ def test_the_recording_hint_never_names_a_file_that_exists(tmp_path, name):
     suggested = _suggested_recording(message)
     assert not os.path.lexists(suggested) and suggested.endswith(".wav") and not os.path.basename(suggested).startswith("-")
     assert f"--input-file {suggested}" in message
-
-
-def test_the_recording_hint_for_a_missing_wav_is_that_path(tmp_path):
-    with pytest.raises(InputFileError) as excinfo:
-        WavFileSource(tmp_path / "hello.wav")
-    assert _suggested_recording(one_line_error(excinfo)) == str(tmp_path / "hello.wav")
 
 
 def test_empty_file(tmp_path):

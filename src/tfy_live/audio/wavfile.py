@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import os
 import shlex
+import shutil
 import struct
 import stat
 import time
@@ -38,17 +39,23 @@ def _q(path: Path) -> str:
     return repr(str(path))
 
 
+# Works on any machine, without a file: the microphone, or where there is none the sample tfy-live ships.
+WITHOUT_A_FILE = "run `tfy-live talk --local`, which needs no file"
+
+
 def _record_hint(path: Path) -> str:
+    """What to pass instead of a file that holds no audio: a recording made with arecord where it is
+    installed (ALSA's utilities are not everywhere), else any recording."""
+    if shutil.which("arecord") is None:
+        return f"pass a recording instead, or {WITHOUT_A_FILE}"
     name = shlex.quote(str(_recording_name(path)))
     return f"record one with `arecord -f S16_LE -r 16000 -c 1 {name}` and pass --input-file {name}"
 
 
 def _recording_name(path: Path) -> Path:
-    """Where the suggested recording may go: the path itself when it is a missing .wav, else a new .wav
-    name beside it that does not exist, so following the hint never overwrites a file (README.md…)."""
+    """Where the suggested recording may go: a new .wav name beside the file that does not exist, so
+    following the hint never overwrites a file (README.md…, or the file itself)."""
     printable = str(path).isprintable()
-    if printable and path.suffix.lower() == ".wav" and not os.path.lexists(path) and path.parent.is_dir():
-        return path
     folder = path.parent if printable and path.parent.is_dir() else Path()
     stem = path.stem if printable and path.stem and not path.stem.startswith("-") else "input"
     for n in range(1, 1000):
@@ -120,7 +127,7 @@ def _probe(path: Path) -> tuple[int, int]:
             empty = not f.read(1)
     except FileNotFoundError as exc:
         raise InputFileError(
-            f"input file {name} does not exist; check the path, or {_record_hint(path)}"
+            f"input file {name} does not exist; check the path, or {WITHOUT_A_FILE}"
         ) from exc
     except IsADirectoryError as exc:
         raise InputFileError(

@@ -89,3 +89,53 @@ def test_the_settings_sources_leave_out_the_gemini_api_version_for_the_realtime_
         assert json.loads(given.stdout.splitlines()[0])["sources"]["api_version"] == "flag"
     gemini = tfy_live("doctor", "--provider", "acct", "--no-audio", env=env)
     assert "API version" in gemini.stdout
+
+
+# -- the rows fit the terminal ----------------------------------------------------------------------------------
+
+AUDITED_ROWS = [  # what an 80-column terminal broke mid-word, before the rows wrapped themselves
+    ("✓ pass", "gateway host resolves", "127.0.0.1 → 127.0.0.1", "(0 ms)"),
+    ("✓ pass", "API key accepted", "the gateway accepted the Bearer key", "(295 ms)"),
+    ("✓ pass", "provider and model answer a session setup", "gemini-live-2.5-flash answered setupComplete in 295 ms",
+     "(0 ms)"),
+    ("– skipped", "microphone opens at 16 kHz", "no microphone on this machine (talk --input-file FILE speaks a file "
+     "instead); --no-audio leaves this check out", ""),
+    ("", "settings from", "default: model, voice, provider kind, API version, CA bundle, setup timeout · built-in "
+     "gateway: key, base URL, provider", ""),
+]
+
+
+def render(width: int, rows: list[tuple[str, str, str, str]]) -> str:
+    from io import StringIO
+
+    from rich.console import Console
+    from rich.text import Text
+
+    from tfy_live.doctor_view import layout, row
+
+    out = StringIO()
+    console = Console(file=out, width=width, color_system=None)
+    columns = layout(max(len(name) for _, name, _, _ in rows), console.width)
+    for mark, name, detail, took in rows:
+        console.print(row(console, columns, Text(mark), name, Text(detail), took), soft_wrap=True)
+    return out.getvalue()
+
+
+def test_doctor_rows_wrap_at_word_boundaries_inside_their_columns():
+    words = {w for row_ in AUDITED_ROWS for w in " ".join(row_).split()}
+    for width in (80, 60):
+        shown = render(width, AUDITED_ROWS)
+        lines = shown.splitlines()
+        assert max(map(len, lines)) <= width, shown
+        assert set(shown.split()) <= words, shown  # every word whole: none cut in two by a wrap
+        assert "(0 ms)" in shown and "(295 ms)" in shown  # the timing whole, after its detail
+        # the hanging indent: the gap before the detail column stays blank on every line
+        column = lines[0].index("127.0.0.1")
+        assert all(line[column - 2:column].strip() == "" for line in lines), shown
+    assert render(200, AUDITED_ROWS).count("\n") == len(AUDITED_ROWS)  # room enough: a line a row
+
+
+def test_a_word_longer_than_the_detail_column_folds_inside_it():
+    url = "wss://127.0.0.1:40403/api/llm/live/local/ws/google.ai.generativelanguage.v1beta.BidiGenerateContent"
+    shown = render(60, [("✓ pass", "settings", f"socket {url}", "(9 ms)")])
+    assert max(map(len, shown.splitlines())) <= 60 and "".join(shown.split()).endswith(url + "(9ms)")

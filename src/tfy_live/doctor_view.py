@@ -3,7 +3,9 @@
 The settings row is followed by where each setting came from (flag, environment,
 ``.env``, default), so a ``.env`` that redirected the base URL or the CA bundle shows.
 Every detail is cleaned (``sanitize.clean``): a server's reason may carry the key or
-escape sequences.
+escape sequences. In a terminal the rows fit its width: the name and the detail wrap at
+word boundaries inside their own columns (``layout``, ``row``), so the terminal never
+breaks a word; piped output keeps one line per row.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
-from typing import Any, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Mapping
 
 from tfy_live.config import describe_sources, env_name, pick, setting_sources
 from tfy_live.doctor import Doctor, Result, exit_code, run_checks
@@ -20,16 +23,80 @@ from tfy_live.sanitize import clean
 from tfy_live.voices import OPENAI_KINDS
 from tfy_live.tools.config import ServerConfig
 
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.text import Text
+
 MARKS = {"pass": ("✓ pass", "green"), "fail": ("✗ fail", "bold red"), "skip": ("– skipped", "dim")}
+MARK_WIDTH = 10  # the widest mark, "– skipped", and a space
+GAP = 2  # between the name and the detail
+# Below this the name column gives way (its longest name wraps) so the detail keeps room to read.
+MIN_DETAIL = 40
+MIN_NAME = 16
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Column widths for the rows; ``detail`` None: no width to fit (not a terminal), nothing wraps."""
+
+    name: int
+    detail: int | None
+
+
+def layout(longest_name: int, width: int | None) -> Layout:
+    if width is None:
+        return Layout(longest_name, None)
+    name = max(MIN_NAME, min(longest_name, width - MARK_WIDTH - GAP - MIN_DETAIL))
+    return Layout(name, max(width - MARK_WIDTH - GAP - name, 8))
+
+
+def row(console: Console, columns: Layout, mark: Text, name: str, detail: Text, took: str = "") -> Text:
+    """One check as lines of text: each column wraps inside its own width, with a hanging indent.
+
+    The timing stays whole, after the detail's last word or on a line of its own below it.
+    """
+    from rich.text import Text
+
+    def wrap(text: Text, width: int | None) -> list[Text]:
+        lines = list(text.split("\n")) if width is None else list(text.wrap(console, width, overflow="fold"))
+        for line in lines:
+            line.rstrip()
+        return lines or [Text()]
+
+    names = wrap(Text(name, style=detail.style), columns.name)
+    details = wrap(detail, columns.detail)
+    if took:
+        last = details[-1]
+        if not last.plain:
+            last.append(took, "dim")
+        elif columns.detail is None or last.cell_len + 1 + len(took) <= columns.detail:
+            last.append(" " + took, "dim")
+        else:
+            details.append(Text(took, "dim"))
+    lines = []
+    for i in range(max(len(names), len(details))):
+        line = Text.assemble(mark if i == 0 else "", end="")
+        line.pad_right(MARK_WIDTH - line.cell_len)
+        if i < len(names):
+            line.append_text(names[i])
+        line.pad_right(MARK_WIDTH + columns.name + GAP - line.cell_len)
+        if i < len(details):
+            line.append_text(details[i])
+        line.rstrip()
+        lines.append(line)
+    return Text("\n").join(lines)
 
 
 async def run_doctor(flags: Mapping[str, Any], environ: Mapping[str, str], *, local: bool = False,
                      input_device: str | None = None, output_device: str | None = None, audio: bool = True,
                      json_output: bool = False, mcp_servers: list[ServerConfig] | None = None) -> int:
     from rich.console import Console
-    from rich.markup import escape
+    from rich.text import Text
 
-    console = Console(highlight=False, soft_wrap=True)
+    console = Console(highlight=False)
+    # A terminal has a width to fit; a pipe or a file gets whole lines (and --json is for programs).
+    columns_width = console.width if console.is_terminal else None
+    console.soft_wrap = columns_width is None
     secrets = {environ.get(env_name("api_key"), "").strip(), *protected()}
     sources = setting_sources(flags, environ)
     if str(pick("provider_kind", flags, environ)).lower() in OPENAI_KINDS and sources["api_version"] == "default":
@@ -50,8 +117,8 @@ async def run_doctor(flags: Mapping[str, Any], environ: Mapping[str, str], *, lo
             doctor.environ = {**environ, "TFY_API_KEY": "local"}
             doctor.context = gw.client_ssl_context()
             if not json_output:
-                console.print(f"[dim]checking against the built-in local gateway on {gw.base_url}[/dim]")
-        width = max(len(check.name) for check in doctor.checks())
+                console.print(f"checking against the built-in local gateway on {gw.base_url}", style="dim")
+        columns = layout(max(len(check.name) for check in doctor.checks()), columns_width)
 
         def show(result: Result) -> None:
             detail = clean(result.detail, secrets)
@@ -64,11 +131,13 @@ async def run_doctor(flags: Mapping[str, Any], environ: Mapping[str, str], *, lo
                 sys.stdout.flush()
                 return
             mark, style = MARKS[result.outcome]
-            took = f" [dim]({result.seconds * 1000:.0f} ms)[/dim]" if result.outcome != "skip" else ""
+            took = f"({result.seconds * 1000:.0f} ms)" if result.outcome != "skip" else ""
             label = "fix: " if result.outcome == "fail" else ""
-            console.print(f"[{style}]{mark:<9}[/{style}] {result.name:<{width}}  {label}{escape(detail)}{took}")
+            console.print(row(console, columns, Text(mark, style), result.name, Text(label + detail), took),
+                          soft_wrap=True)
             if result.name == "settings":
-                console.print(f"[dim]{'':<9} {'settings from':<{width}}  {escape(describe_sources(sources))}[/dim]")
+                console.print(row(console, columns, Text(), "settings from",
+                                  Text(describe_sources(sources), style="dim")), soft_wrap=True)
 
         results = await run_checks(doctor.checks(), show)
     code = exit_code(results)

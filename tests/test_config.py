@@ -97,6 +97,13 @@ def test_base_url_is_normalised(raw, expected):
     ({"model": "  "}, {}, r"--model is empty"),
     ({"voice": "Nobody"}, {}, r"unknown voice 'Nobody'; choose one of: Zephyr, Puck"),
     ({"ca_bundle": "/nonexistent/ca.pem"}, {}, r"CA bundle '/nonexistent/ca.pem' does not exist; point --ca-bundle"),
+    # The working directory (the test's own): a directory is not "missing", it is the wrong kind of thing.
+    ({"ca_bundle": "."}, {}, r"CA bundle '\.' is a directory; point --ca-bundle or TFY_CA_BUNDLE at the PEM file"),
+    ({"ca_bundle": "/dev/null"}, {}, r"CA bundle '/dev/null' is not a regular file; point --ca-bundle"),
+    # The bound at 0 is exclusive: "from 0 to 600" would invite the 0 that is refused.
+    ({"setup_timeout": 0.0}, {}, r"setup timeout must be a number of seconds greater than 0 and at most 600 "
+                                 r"\(got 0\.0\); fix --setup-timeout"),
+    ({}, {"TFY_LIVE_SETUP_TIMEOUT": "601"}, r"greater than 0 and at most 600 \(got '601'\)"),
 ])
 def test_every_settings_error_names_the_fix(flags, env, message):
     with pytest.raises(ConfigError, match=message) as caught:

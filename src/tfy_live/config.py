@@ -268,8 +268,10 @@ def resolve(
                 f"give --ca-bundle or {env_name('ca_bundle')} a full path"
             ) from None
         if not ca_bundle.is_file():
+            what = "is a directory" if ca_bundle.is_dir() else "is not a regular file" if ca_bundle.exists() \
+                else "does not exist"
             raise ConfigError(
-                f"CA bundle {str(ca_bundle)!r} does not exist; point --ca-bundle or "
+                f"CA bundle {str(ca_bundle)!r} {what}; point --ca-bundle or "
                 f"{env_name('ca_bundle')} at the PEM file of your gateway's certificate authority"
             )
 
@@ -278,7 +280,9 @@ def resolve(
     except (TypeError, ValueError):
         setup_timeout = -1.0
     if not 0 < setup_timeout <= 600:
-        raise ConfigError(f"setup timeout must be a number of seconds from 0 to 600 (got {value['setup_timeout']!r}); "
+        # 0 itself is refused (no time to answer), so not "from 0 to 600".
+        raise ConfigError(f"setup timeout must be a number of seconds greater than 0 and at most 600 "
+                          f"(got {value['setup_timeout']!r}); "
                           f"fix --setup-timeout or {env_name('setup_timeout')}")
 
     api_key = value["api_key"] or ""

@@ -461,3 +461,49 @@ def test_the_shipped_example_s_server_is_found_from_any_directory(tmp_path, monk
                              str(tmp_path / "mcp.json")], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert {tool["name"] for tool in json.loads(result.stdout.splitlines()[0])["tools"]} >= {"now", "add", "wait"}
+
+
+# -- tfy-live tools: what it says when there is nothing to list --------------------------------------------------
+def test_tools_with_a_file_that_declares_no_servers_says_so_and_shows_the_shape(tmp_path):
+    from tfy_live.tools.view import run_tools
+
+    path = tmp_path / "e2.json"
+    path.write_text('{"mcpServers": {"off": {"command": "x", "disabled": true}}}')
+    with pytest.raises(ConfigError) as caught:
+        asyncio.run(run_tools(servers(path), {}, config_file=path))
+    said = str(caught.value)
+    assert said.startswith(f"--mcp-config {str(path)!r} declares no servers") and "give --mcp-config" not in said
+    shape = said[said.index("e.g. ") + 5:said.index(" (see README")]
+    assert parse_config(shape, "the example") == [StdioServer("clock", "python3", ("mcp_clock.py",))]
+
+
+def test_servers_that_did_not_answer_are_one_line_with_each_reason_and_the_fix():
+    from tfy_live.tools.servers import ServerStatus
+    from tfy_live.tools.view import not_answered
+
+    again = "tfy-live tools --mcp http://127.0.0.1:9/mcp"
+    web = ServerStatus(HttpServer("mcp", "http://127.0.0.1:9/mcp"), error="All connection attempts failed")
+    ok = ServerStatus(StdioServer("calc", "python3"))
+    assert not_answered([ok], again) is None
+    assert not_answered([ok, web], again) == (
+        "MCP server 'mcp' (http://127.0.0.1:9/mcp) did not list its tools: All connection attempts failed; "
+        f"check that an MCP server runs at that URL, then run `{again}` again")
+    gone = ServerStatus(StdioServer("x", "/nonexistent/mcp"),
+                        error="cannot start '/nonexistent/mcp': no such program; fix its \"command\" in --mcp-config")
+    assert not_answered([gone], again) == (  # its reason names the fix: not said twice
+        "MCP server 'x' (/nonexistent/mcp) did not list its tools: cannot start '/nonexistent/mcp': no such program; "
+        f"fix its \"command\" in --mcp-config; then run `{again}` again")
+    both = not_answered([gone, web], again)
+    assert both is not None and both.startswith("2 MCP servers did not list their tools: 'x' (/nonexistent/mcp): ")
+    assert "· 'mcp' (http://127.0.0.1:9/mcp): All connection attempts failed; fix their command or URL" in both
+
+
+def test_tools_prints_no_empty_table_when_no_server_answers(capsys):
+    from tfy_live.errors import GatewayError
+    from tfy_live.tools.view import run_tools
+
+    with pytest.raises(GatewayError) as caught:  # a closed loopback port: refused at once
+        asyncio.run(run_tools([HttpServer("mcp", "http://127.0.0.1:9/mcp")], {}, again="tfy-live tools --mcp URL"))
+    assert capsys.readouterr() == ("", "")  # no table, and no warning before the error line
+    assert str(caught.value).startswith("MCP server 'mcp' (http://127.0.0.1:9/mcp) did not list its tools")
+    assert caught.value.exit_code == 3

@@ -184,7 +184,9 @@ def test_tools_lists_every_server_and_exits_3_when_one_does_not_answer(tmp_path)
     assert [t["name"] for t in calc["tools"]] == ["add", "slow", "meet", "die"] and calc["tools"][0]["read_only"]
     assert calc["tools"][0]["parameters"]["required"] == ["a", "b"]
     assert gone["tools"] == [] and gone["error"]
-    assert result.stderr.splitlines()[-1].startswith("error: MCP server 'gone' did not answer; fix the command")
+    assert result.stderr.splitlines() == [  # one line, and --json's output stays JSON lines
+        "error: MCP server 'gone' (http://127.0.0.1:9/mcp) did not list its tools: All connection attempts failed; "
+        f"check that an MCP server runs at that URL, then run `tfy-live tools --mcp-config {path}` again"]
 
 
 async def test_doctor_checks_each_server():

@@ -727,7 +727,8 @@ def tools(
     if mcp_config is None and not mcp:
         raise ConfigError(NO_SERVERS)
     configs = check_tools(ToolChoice(mcp_config, tuple(mcp or ())))
-    run(lambda: run_tools(configs, os.environ, json_output=json_output, again=tools_command(mcp_config, mcp or ())))
+    run(lambda: run_tools(configs, os.environ, json_output=json_output, again=tools_command(mcp_config, mcp or ()),
+                          config_file=mcp_config))
 
 
 @app.command()

@@ -12,11 +12,39 @@ from tfy_live.config import env_name, normalise_base_url
 from tfy_live.errors import ConfigError, GatewayError
 from tfy_live.masking import protected
 from tfy_live.sanitize import clean, clean_data
-from tfy_live.tools.config import ServerConfig
-from tfy_live.tools.servers import McpServers
+from tfy_live.tools.config import ServerConfig, StdioServer
+from tfy_live.tools.servers import McpServers, ServerStatus
 
 NO_SERVERS = ("no MCP servers to list: give --mcp-config FILE (an mcpServers JSON file) or --mcp URL, or set "
               "TFY_LIVE_MCP_CONFIG")
+SHAPE = '{"mcpServers": {"clock": {"command": "python3", "args": ["mcp_clock.py"]}}}'
+
+
+def nothing_declared(config_file: Path) -> str:
+    """What ``tools`` says about a file whose ``mcpServers`` is empty (or all disabled): it was given, it lists none."""
+    return (f"--mcp-config {str(config_file)!r} declares no servers (or only disabled ones); list at least one "
+            f"under \"mcpServers\", e.g. {SHAPE} (see README 'Tools')")
+
+
+def not_answered(statuses: Sequence[ServerStatus], again: str) -> str | None:
+    """One line for the servers that did not list their tools, with why and the fix; None when all did."""
+    failed = [s for s in statuses if s.error is not None]
+    if not failed:
+        return None
+    if len(failed) == 1:
+        head = f"MCP server {failed[0].config.name!r} ({failed[0].config.where}) did not list its tools: {failed[0].error}"
+    else:
+        head = f"{len(failed)} MCP servers did not list their tools: " + " · ".join(
+            f"{s.config.name!r} ({s.config.where}): {s.error}" for s in failed)
+    if all("; fix " in (s.error or "") for s in failed):  # each reason names its own fix already
+        return f"{head}; then run `{again}` again"
+    if len(failed) > 1:
+        fix = "fix their command or URL in --mcp-config (or --mcp)"
+    elif isinstance(failed[0].config, StdioServer):
+        fix = 'fix its "command" in --mcp-config (it must start an MCP server on standard input and output)'
+    else:
+        fix = "check that an MCP server runs at that URL"
+    return f"{head}; {fix}, then run `{again}` again"
 
 
 def tools_command(config_file: Path | None, urls: Sequence[str] = ()) -> str:
@@ -37,20 +65,22 @@ def gateway_target(environ: Mapping[str, str]) -> tuple[str | None, str | None]:
 
 
 async def run_tools(configs: list[ServerConfig], environ: Mapping[str, str], *, json_output: bool = False,
-                    again: str = "tfy-live tools") -> int:
-    """List every server's tools; exit 0, or 3 when a server did not answer (each is said in one line)."""
+                    again: str = "tfy-live tools", config_file: Path | None = None) -> int:
+    """List every server's tools; exit 0, or 3 when a server did not answer (all of them said in one line).
+
+    The table shows the servers that answered; with none, there is no table, only the error line.
+    """
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
     if not configs:
-        raise ConfigError(NO_SERVERS)
+        raise ConfigError(nothing_declared(config_file) if config_file is not None else NO_SERVERS)
     base_url, key = gateway_target(environ)
     secrets = {key or "", *protected()}
     async with McpServers(configs, base_url=base_url, api_key=key) as servers:
         statuses, tools = servers.statuses, servers.tools
     exposed = {(t.server, t.name): t.exposed for t in tools}
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
     if json_output:
         for status in statuses:
             record = {"server": status.config.name, "where": status.config.where, "error": status.error,
@@ -58,7 +88,7 @@ async def run_tools(configs: list[ServerConfig], environ: Mapping[str, str], *, 
                                  "description": t.description, "read_only": t.read_only,
                                  "parameters": t.schema} for t in status.tools]}
             sys.stdout.write(json.dumps(clean_data(record, secrets), ensure_ascii=False) + "\n")
-    else:
+    elif any(status.error is None for status in statuses):
         table = Table(title=f"{len(tools)} tool{'s' if len(tools) != 1 else ''} from "
                             f"{sum(s.error is None for s in statuses)} of {len(statuses)} MCP servers",
                       title_justify="left")
@@ -70,10 +100,9 @@ async def run_tools(configs: list[ServerConfig], environ: Mapping[str, str], *, 
                               escape(clean(exposed[(tool.server, tool.name)], secrets)),
                               "yes" if tool.read_only else "", escape(clean(tool.description, secrets)))
         Console(highlight=False).print(table)
-    for warning in servers.warnings:
-        err.print(f"[yellow]{escape(clean(warning, secrets))}[/yellow]")
-    if any(status.error is not None for status in statuses):
-        failed = [s.config.name for s in statuses if s.error is not None]
-        raise GatewayError(f"MCP server{'s' if len(failed) != 1 else ''} {', '.join(map(repr, failed))} did not "
-                           f"answer; fix the command or URL in --mcp-config (or --mcp), then run `{again}` again")
+    # The servers' failures are the error line, not warnings before it: servers.warnings says "left out",
+    # which is for a conversation that goes on without them.
+    failure = not_answered(statuses, again)
+    if failure is not None:
+        raise GatewayError(clean(failure, secrets))
     return 0

@@ -306,3 +306,28 @@ def test_the_echo_model_calls_declared_functions_and_cancels_them():
     late = model.tick(1.2)
     assert late[0] == {"toolCallCancellation": {"ids": [call_id]}}
     assert late[1]["serverContent"]["modelTurn"]["parts"][0]["text"] == "Cancelled wait."
+
+
+def test_a_tool_answer_due_during_a_reply_is_a_turn_of_its_own():
+    """The README's offline demo: `call add` typed while speaking. The tool answered while the echo of the speech
+    was still being sent, and replaced it: one turn read "…of speech.add returned …", its audio cut short."""
+    model = EchoModel(EchoOptions(), functions={"add"})
+    talker = Talker(model)
+    talker.say(speech(1000))
+    talker.out += model.feed({"realtimeInput": {"text": 'call add {"a": 2, "b": 3}'}}, talker.now)
+    talker.say(speech(500) + quiet(600))  # the speech ends: its echo begins
+    call = next(m for m in talker.out if "toolCall" in m)["toolCall"]["functionCalls"][0]
+    talker.out += model.feed({"toolResponse": {"functionResponses": [
+        {"id": call["id"], "response": {"output": {"result": 5.0}}}]}}, talker.now)
+    talker.say(quiet(4000))
+    turns, said, audio = [], "", 0
+    for message in talker.out:
+        content = message.get("serverContent", {})
+        said += content.get("outputTranscription", {}).get("text", "")
+        audio += sum(len(decode_b64(p["inlineData"]["data"])) for p in content.get("modelTurn", {}).get("parts", []))
+        if content.get("turnComplete"):
+            turns.append((said, audio))
+            said, audio = "", 0
+    assert [text for text, _ in turns] == ["Echo of 1.50 s of speech.", 'add returned {"output": {"result": 5.0}}.']
+    echo_bytes = len(resample(speech(1500), RATE, 24000))
+    assert abs(turns[0][1] - echo_bytes) <= 2 * 24000 * 0.02  # the echo whole, to within a chunk's rounding

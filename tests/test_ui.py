@@ -364,3 +364,32 @@ def test_chat_at_a_terminal_starts_what_follows_the_prompt_on_a_line_of_its_own(
     assert lines[1] == "you › model › Hello.", lines
     assert lines[2:-1] == ["you › ", "reconnecting soon", "you › "], lines
     assert lines[-1].startswith("done: 2 turns"), lines
+
+
+def test_a_call_waiting_for_an_answer_is_drawn_once_and_scrolls_up_when_decided():
+    """The question was drawn twice: as a scrolled `tool ›` line and as the `approve ›` line kept in view."""
+    from dataclasses import replace
+
+    from rich.console import Console
+
+    from tfy_live.tools.runner import Activity
+    from tfy_live.ui import LiveOutput
+
+    console = Console(file=io.StringIO(), force_terminal=True, width=120, height=24, color_system=None)
+    output = LiveOutput(console, clock=Clock())
+    call = Activity(id="1", name="add", server="clock", tool="add", args={"a": 2, "b": 3}, state="asking")
+    try:
+        output.tool(call)
+        output.partial()
+        drawn, everything = _drawn(console), console.file.getvalue()
+        assert any(line.startswith("approve › clock/add") for line in drawn), drawn
+        assert "tool ›" not in everything and "allow it?" not in "".join(drawn[1:]), everything
+        output.tool(replace(call, state="running"))
+        output.partial()
+        drawn = _drawn(console)
+    finally:
+        output.close()
+    assert not any("approve ›" in line for line in drawn), drawn
+    plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", console.file.getvalue())
+    assert plain.count('tool › clock/add {"a": 2, "b": 3} — running') == 1 and "tool › clock/add {\"a\": 2, \"b\": 3} — allow" \
+        not in plain

@@ -396,8 +396,11 @@ class LiveOutput(Output):
         elif kind == "summary":
             self.console.print(f"[bold]{escape(text)}[/bold]")
         elif kind == "tool":
-            style = TOOL_STYLES.get(data.get("state", ""), "cyan")
-            self.console.print(f"[{style}]tool ›[/{style}] {escape(text)}")
+            # A call waiting for y / n / a is the approve › line above the status (tool() below), once:
+            # it scrolls up when it is decided (running, declined, cancelled).
+            if data.get("state") != "asking":
+                style = TOOL_STYLES.get(data.get("state", ""), "cyan")
+                self.console.print(f"[{style}]tool ›[/{style}] {escape(text)}")
         elif kind == "sources":
             self.console.print(f"[dim]  {escape(text)}[/dim]")
         elif kind in ("code", "code_result"):

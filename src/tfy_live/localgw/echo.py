@@ -25,6 +25,11 @@ messages), and answers with what they returned. A line ``cancel`` cancels the
 calls still pending (``toolCallCancellation``); ``… then cancel`` does so a
 moment after the call. Typed lines only: the echo model does not recognise
 speech, so a spoken request is echoed like any other.
+
+One reply at a time: a reply that comes due while another is still being sent
+(the tool's answer during the echo of speech that came with the call) waits
+for that turn to end and is a turn of its own, as a real model's would be. It
+waits, too, while the user speaks.
 """
 
 from __future__ import annotations
@@ -206,6 +211,7 @@ class EchoModel:
         self._utterance = bytearray()
         self._reply: _Reply | None = None
         self._held: tuple[bytes, str] | None = None  # a reply waiting for a tool response
+        self._queued: collections.deque[tuple[bytes, str]] = collections.deque()  # replies waiting for the turn
         self._tool_asked = False
         self._handles = 0
         self.turns = 0
@@ -255,7 +261,10 @@ class EchoModel:
             _, pcm, transcript = self._delayed
             self._delayed = None
             late += self._start_reply(pcm, transcript, now)
-        return late + self._tick_reply(now)
+        late += self._tick_reply(now)
+        if self._queued and (self._reply is None or self._reply.done) and not self._speaking:
+            late += self._start_reply(*self._queued.popleft(), now) + self._tick_reply(now)
+        return late
 
     def _tick_reply(self, now: float) -> list[dict[str, Any]]:
         reply = self._reply
@@ -435,6 +444,11 @@ class EchoModel:
         return self._start_reply(pcm, transcript, now)
 
     def _start_reply(self, pcm: bytes, transcript: str, now: float) -> list[dict[str, Any]]:
+        if self._reply is not None and not self._reply.done:
+            # Replacing the reply in progress would run both into one turn ("…speech.add returned …"),
+            # its audio cut and never completed: this one starts when that turn ends (tick).
+            self._queued.append((pcm, transcript))
+            return []
         native = self.options.native_audio
         # Native-audio models think first: a thought part, before any audio (or text).
         thought = [{"serverContent": {"modelTurn": {"parts": [{"text": THOUGHT, "thought": True}]}}}] if native else []

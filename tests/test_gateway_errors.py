@@ -95,6 +95,18 @@ def test_the_table_is_read_most_specific_class_first():
     assert "refused" in str(translate_error(ConnectionRefusedError(), SETTINGS))
 
 
+def test_a_port_that_speaks_plain_http_is_not_blamed_on_the_scheme_tfy_live_already_upgraded():
+    """TFY_BASE_URL=http://…:8080 is used as https:// (users paste console URLs): "check TFY_BASE_URL uses https"
+    sent the user to change what had no effect. The line says TLS is always used and the port must be TLS's."""
+    settings = resolve({"provider": "acct"}, {"TFY_API_KEY": KEY, "TFY_BASE_URL": "http://gw.example.com:8080/api/llm"})
+    assert settings.base_url == "https://gw.example.com:8080/api/llm"
+    said = str(translate_error(ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:1006)"),
+                               settings))
+    assert said.startswith("TLS handshake with gw.example.com:8080 failed ([SSL: WRONG_VERSION_NUMBER]")
+    assert "uses https" not in said and "always connects with TLS (an http:// base URL is used as https://)" in said
+    assert said.endswith("the port in TFY_BASE_URL must be the gateway's TLS port (no port: 443), not a plain-HTTP one")
+
+
 # -- close reasons as the real servers send them (tests/realtraffic) ----------------------------------------
 
 CORPUS = __import__("pathlib").Path(__file__).parent / "realtraffic"

@@ -408,8 +408,11 @@ def _untrusted(exc: Any, settings: Settings) -> GatewayError:
 
 
 def _tls_failed(exc: Any, settings: Settings) -> GatewayError:
-    return GatewayError(f"TLS handshake with {settings.host} failed ({one_line(exc)}); check {env_name('base_url')} "
-                        "uses https and the right port")
+    # "check it uses https" would be no help: an http:// base URL was already made https:// (normalise_base_url).
+    # What fails here is most often a port that speaks plain HTTP ([SSL: WRONG_VERSION_NUMBER]).
+    return GatewayError(f"TLS handshake with {settings.host} failed ({one_line(exc)}); tfy-live always connects with "
+                        f"TLS (an http:// base URL is used as https://), so the port in {env_name('base_url')} must be "
+                        "the gateway's TLS port (no port: 443), not a plain-HTTP one")
 
 
 def _refused(exc: Any, settings: Settings) -> GatewayError:

@@ -307,7 +307,7 @@ def test_the_live_view_keeps_the_question_in_view_and_prints_each_state(tmp_path
     from tfy_live.timeline import Timeline
     from tfy_live.ui import LiveOutput, TranscriptFile
 
-    console = Console(file=io.StringIO(), force_terminal=False, width=200)
+    console = Console(file=io.StringIO(), force_terminal=True, color_system=None, width=200, height=24)
     output = LiveOutput(console, secrets=["sk-secret-0123456789"])
     transcript = TranscriptFile(tmp_path / "t.md", secrets=["sk-secret-0123456789"])
     activity = Activity("c1", "rm", {"path": "x\x1b[2J", "token": "sk-secret-0123456789"}, "files", "rm", "asking")
@@ -315,6 +315,7 @@ def test_the_live_view_keeps_the_question_in_view_and_prints_each_state(tmp_path
         output.attach(Timeline(started=0.0), None)
         for form in (output, transcript):
             form.tool(activity)
+        output.partial()  # a frame of the live view, with the question in it
         activity.state, activity.ms, activity.detail, activity.response = "done", 12.0, "gone", {"output": "gone"}
         for form in (output, transcript):
             form.tool(activity)
@@ -323,8 +324,11 @@ def test_the_live_view_keeps_the_question_in_view_and_prints_each_state(tmp_path
     finally:
         output.close()
         transcript.close()
-    printed = console.file.getvalue()
+    # The live view's own sequences (cursor hidden and shown, a line up, a line erased) are not the server's.
+    printed = re.sub(r"\x1b\[(?:\?25[lh]|1A|2K)", "", console.file.getvalue())
+    assert "approve › files/rm" in printed  # the question, once: in view, not also scrolled up
     assert "allow it? type y (yes), n (no) or a (always for this tool), then Enter" in printed
+    assert not any(line.startswith("tool ›") and "allow it?" in line for line in printed.splitlines())
     assert "tool › files/rm" in printed and "done in 12 ms: gone" in printed
     assert "sources: A\\x07 page <https://a.example/x>; Bad <(not a web address)>" in printed
     written = (tmp_path / "t.md").read_text()

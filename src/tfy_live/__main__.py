@@ -1,3 +1,3 @@
-from tfy_live.cli import main
+from tfy_live.entry import main
 
 main()

@@ -816,11 +816,13 @@ def local_gateway(
 def main() -> None:
     from rich.console import Console
 
-    # Until the event loop takes them over (eventloop.run), SIGTERM and SIGHUP stop the program as Ctrl-C does
-    # (KeyboardInterrupt): one line and 143 or 129, rather than death mid-print by the default action.
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, _interrupt)
     try:
+        # Until the event loop takes them over (eventloop.run), the stop signals end the program with one line
+        # and 130, 143 or 129, rather than death mid-print by the default action. Ctrl-C too: as Python's
+        # KeyboardInterrupt it would be caught by click while a command imports its modules, and become an
+        # empty line. (Before this, tfy_live.entry catches it.)
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, _interrupt)
         try:
             cwd = Path.cwd()
         except FileNotFoundError:

@@ -59,6 +59,45 @@ class HelpCommand(typer.core.TyperCommand):
         shown.params = [_shown(param, ctx) for param in self.params]
         super(HelpCommand, shown).format_help(ctx, formatter)
 
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        rest: list[str] = super().parse_args(ctx, args)
+        for param in self.params:
+            _refuse_non_finite(ctx, param)
+        return rest
+
+
+def _refuse_non_finite(ctx: Any, param: Any) -> None:
+    """A usage error (exit 2) for a float option given nan or ±inf, by flag or by its environment variable.
+
+    click's float type reads "nan" and "inf" as numbers, and its range checks let NaN through (every
+    comparison with it is false): a NaN timeout then ended in a traceback from the event loop, a NaN reply
+    speed in a gateway that answered nonsense. No option of ours means "no limit" by inf, so none takes it.
+    Checked here, in the class of every command, so that an option added later is covered as well.
+    """
+    import math
+
+    if not any(c.__name__ == "FloatParamType" for c in type(param.type).__mro__):
+        return
+    value = ctx.params.get(param.name)
+    values = value if isinstance(value, (list, tuple)) else (value,)
+    if any(isinstance(v, float) and not math.isfinite(v) for v in values):
+        raise typer.BadParameter(f"{next(v for v in values if not math.isfinite(v))} is not a finite number; use "
+                                 f"{_span(param) or 'a finite number'}", ctx=ctx, param=param)
+
+
+# The allowed values of the float options that click does not range-check (the settings check them later,
+# with the messages they give for values from .env too): for the usage error above.
+_SPANS = {"temperature": "0.0 to 2.0", "vad_threshold": "0.0 to 1.0", "setup_timeout": "more than 0, up to 600"}
+
+
+def _span(param: Any) -> str | None:
+    """An option's allowed values in words ("1 or more", "0 to 65535"), or None when it declares none."""
+    low, high = getattr(param.type, "min", None), getattr(param.type, "max", None)
+    if low is None and high is None:
+        return _SPANS.get(param.name)
+    return f"{low:g} to {high:g}" if low is not None and high is not None else \
+        f"{low:g} or more" if low is not None else f"at most {high:g}"
+
 
 def _shown(param: Any, ctx: Any) -> Any:
     if getattr(param, "param_type_name", "") != "option" or getattr(param, "is_flag", False):
@@ -75,8 +114,7 @@ def _shown(param: Any, ctx: Any) -> Any:
     # said in words instead, and the plain number type shown.
     low, high = getattr(shown.type, "min", None), getattr(shown.type, "max", None)
     if low is not None or high is not None:
-        span = f"{low:g} to {high:g}" if low is not None and high is not None else \
-            f"{low:g} or more" if low is not None else f"at most {high:g}"
+        span = _span(shown)
         shown.help = f"{shown.help.rstrip('.')} ({span})." if shown.help else f"{span}."
         plain = next(c for c in type(shown.type).__mro__ if c.__name__ in ("IntParamType", "FloatParamType"))
         shown.type = plain()
@@ -836,6 +874,12 @@ def main() -> None:
     except Interrupted as exc:
         _stopped(exc)
         code = exc.exit_code
+    except SystemExit as exc:
+        # rich (Console.on_broken_pipe) and click answer a closed standard output with exit 1, silently, which
+        # the README keeps for internal errors: say so in our line, with our code.
+        if exc.code != 1 or not isinstance(exc.__context__, BrokenPipeError):
+            raise
+        code = _stdout_failed(exc.__context__) or EXIT_CLOSED_PIPE
     if code > 128 or "livekit.rtc" in sys.modules or _ran:
         # livekit's native runtime can abort the process (a Rust panic, exit 134) when the interpreter
         # tears down around its threads; its own atexit disposal runs in _leave, the teardown does not.
@@ -897,6 +941,12 @@ def _invoke(args: list[str]) -> int:
     try:
         code = app(args=args, prog_name="tfy-live", standalone_mode=False)
     except usage_error as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            # `tfy-live` alone: Typer's rich help printed itself already (the message is then empty), click's
+            # plain one is the message. Exit 2, a usage error, with no error line: the help is the answer.
+            if help_text := exc.format_message().strip():
+                typer.echo(help_text)
+            return int(exc.exit_code)
         where = exc.ctx.command_path if exc.ctx is not None else "tfy-live"
         message = " ".join(exc.format_message().split()).rstrip(".")
         Console(stderr=True, highlight=False, soft_wrap=True).print(

@@ -2,7 +2,7 @@
 
 Two things cannot wait for ``cli``: a Ctrl-C during the tenth of a second that
 importing Typer, rich and our modules takes (``cli`` catches it from then on),
-and standard streams the caller closed (``tfy-live … <&-``). It imports only
+and standard streams the caller closed (a shell's ``<&-``). It imports only
 the standard library, so both hold from the first moment.
 """
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -159,6 +160,11 @@ def test_ctrl_c_at_any_moment_is_one_line_and_130(args, delay, tmp_path):
         process.kill()
         process.wait()
     lines = [line for line in stderr.splitlines() if line.strip()]
+    if "Traceback" in stderr and not any("tfy_live" in frame for frame in re.findall(r'File "([^"]+)"', stderr)):
+        # It landed before any code of ours ran (site, runpy importing the package: on a loaded machine that
+        # outlasts the shortest delay), where nothing of ours can catch it: a limit, stated in README.
+        assert process.returncode == -signal.SIGINT, stderr
+        return
     assert process.returncode == 130, stderr
     assert "Traceback" not in stderr and lines[-1:] == ["stopped"], stderr
 

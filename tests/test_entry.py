@@ -169,6 +169,40 @@ def test_ctrl_c_at_any_moment_is_one_line_and_130(args, delay, tmp_path):
     assert "Traceback" not in stderr and lines[-1:] == ["stopped"], stderr
 
 
+# The signal is sent from inside the import of tfy_live.cli, the window before cli.main takes the signals over.
+_SIGNAL_WHILE_IMPORTING = """
+import builtins, os, signal, sys
+import tfy_live.entry
+real_import = builtins.__import__
+def importing(name, *args, **kwargs):
+    if name == "tfy_live.cli":
+        os.kill(os.getpid(), signal.{name})
+    return real_import(name, *args, **kwargs)
+builtins.__import__ = importing
+sys.argv = ["tfy-live", "--version"]
+tfy_live.entry.main()
+"""
+
+
+@pytest.mark.parametrize("name", ["SIGTERM", "SIGHUP"])
+def test_sigterm_and_sighup_while_the_modules_load_are_one_line_and_their_code(name):
+    """README "Exit codes": 143 or 129 and the line `stopped`, at any moment from the start. Before: death by
+    the signal's default action while cli was imported, without a word."""
+    result = subprocess.run([sys.executable, "-c", _SIGNAL_WHILE_IMPORTING.format(name=name)], env=clean_env(),
+                            capture_output=True, text=True, timeout=30 * SECOND)
+    signum = getattr(signal, name)
+    assert result.returncode == 128 + signum, (result.returncode, result.stderr)
+    assert result.stderr.splitlines() == [f"stopped ({name})"], result.stderr
+
+
+def test_a_signal_the_caller_ignores_stays_ignored_while_the_modules_load():
+    """nohup: SIGHUP ignored by the caller is not made to stop the program by entry."""
+    result = subprocess.run([sys.executable, "-c", _SIGNAL_WHILE_IMPORTING.format(name="SIGHUP")], env=clean_env(),
+                            capture_output=True, text=True, timeout=30 * SECOND,
+                            preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
+    assert result.returncode == 0 and "stopped" not in result.stderr, (result.returncode, result.stderr)
+
+
 def test_the_console_script_starts_in_the_module_that_catches_ctrl_c():
     import tomllib
 

@@ -12,37 +12,68 @@ import os
 import sys
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as tfy_live.errors says (not imported: it is what may be interrupted)
+# SIGTERM and SIGHUP by number and by the name cli prints ("stopped (SIGTERM)"); Windows has no SIGHUP.
+_OTHER_STOPS = {15: "SIGTERM", **({1: "SIGHUP"} if os.name == "posix" else {})}
+
+
+class _Stopped(BaseException):
+    """SIGTERM or SIGHUP before cli.main takes them over: a BaseException, as KeyboardInterrupt is."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise _Stopped(signum)
+
+
+def catch_other_stops() -> None:
+    """SIGTERM and SIGHUP, until cli.main takes them over, end the program as Ctrl-C does: one line, 143 or 129
+    (README "Exit codes"), not death by the default action while the modules load. ``_signal`` is built into
+    the interpreter and already loaded: importing it runs no code. A signal the caller ignores (nohup) stays
+    ignored."""
+    import _signal  # type: ignore[import-not-found]  # typeshed knows only the signal module
+
+    for signum in _OTHER_STOPS:
+        if _signal.getsignal(signum) == _signal.SIG_DFL:
+            _signal.signal(signum, _stop)
 
 
 def main() -> None:
     try:
+        catch_other_stops()
         open_standard_streams()
         from tfy_live.cli import main as cli_main
 
         cli_main()
-    except KeyboardInterrupt:
-        # Only before cli.main takes SIGINT over can this come; it exits itself. A second Ctrl-C while we say
+    except (KeyboardInterrupt, _Stopped) as exc:
+        # Only before cli.main takes the signals over can this come; it exits itself. A second signal while we say
         # so ends the process at once, with the same code.
-        import signal
+        import _signal
 
-        signal.signal(signal.SIGINT, lambda *_: os._exit(EXIT_INTERRUPTED))
-        stopped()
+        code = 128 + exc.signum if isinstance(exc, _Stopped) else EXIT_INTERRUPTED
+        for signum in (2, *_OTHER_STOPS):  # SIGINT, SIGTERM, SIGHUP
+            if _signal.getsignal(signum) != _signal.SIG_IGN:
+                _signal.signal(signum, lambda *_: os._exit(code))
+        stopped(f" ({_OTHER_STOPS[exc.signum]})" if isinstance(exc, _Stopped) else "")
         try:
             if sys.stdout is not None:
                 sys.stdout.flush()
         except (OSError, ValueError):
             pass
-        os._exit(EXIT_INTERRUPTED)  # no command ran yet: the interpreter's teardown has nothing to finish
+        os._exit(code)  # no command ran yet: the interpreter's teardown has nothing to finish
 
 
-def stopped() -> None:
-    """The line ``cli`` prints after a stop (``[dim]stopped[/dim]``), without rich, which may be half imported."""
+def stopped(said: str = "") -> None:
+    """The line ``cli`` prints after a stop (``[dim]stopped[/dim]``, and which signal unless Ctrl-C), without
+    rich, which may be half imported."""
     stream = sys.stderr
     if stream is None:
         return
     dim = stream.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
     try:
-        stream.write("\x1b[2mstopped\x1b[0m\n" if dim else "stopped\n")
+        stream.write(f"\x1b[2mstopped{said}\x1b[0m\n" if dim else f"stopped{said}\n")
         stream.flush()
     except (OSError, ValueError):
         pass

@@ -100,6 +100,9 @@ def test_base_url_is_normalised(raw, expected):
     # The working directory (the test's own): a directory is not "missing", it is the wrong kind of thing.
     ({"ca_bundle": "."}, {}, r"CA bundle '\.' is a directory; point --ca-bundle or TFY_CA_BUNDLE at the PEM file"),
     ({"ca_bundle": "/dev/null"}, {}, r"CA bundle '/dev/null' is not a regular file; point --ca-bundle"),
+    # A name longer than the system allows (ENAMETOOLONG): Path.is_file raised it, a traceback (exit 1).
+    ({"ca_bundle": "/" + "a" * 300}, {}, r"CA bundle '/a+' cannot be read \(File name too long\); point --ca-bundle"),
+    ({"ca_bundle": "ca\x00.pem"}, {}, r"CA bundle 'ca\\x00\.pem' does not exist; point --ca-bundle"),
     # The bound at 0 is exclusive: "from 0 to 600" would invite the 0 that is refused.
     ({"setup_timeout": 0.0}, {}, r"setup timeout must be a number of seconds greater than 0 and at most 600 "
                                  r"\(got 0\.0\); fix --setup-timeout"),

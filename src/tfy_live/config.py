@@ -227,6 +227,25 @@ def model_name(flag: Any, value: Any) -> str:
     return model
 
 
+def _not_a_file(path: Path) -> str | None:
+    """What is wrong with ``path`` as a file to read ("does not exist", "is a directory"…), None when it is one.
+
+    ``Path.is_file`` raises, rather than answering False, for a name too long (ENAMETOOLONG) or a folder that
+    may not be searched (EACCES): a traceback for a mistyped --ca-bundle.
+    """
+    import stat
+
+    try:
+        mode = path.stat().st_mode
+    except (FileNotFoundError, NotADirectoryError, ValueError):  # ValueError: a NUL in the name
+        return "does not exist"
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc})"
+    if stat.S_ISREG(mode):
+        return None
+    return "is a directory" if stat.S_ISDIR(mode) else "is not a regular file"
+
+
 def resolve(
     flags: Mapping[str, Any],
     environ: Mapping[str, str],
@@ -267,9 +286,8 @@ def resolve(
                 f"CA bundle {str(value['ca_bundle'])!r} names a home directory this machine does not have; "
                 f"give --ca-bundle or {env_name('ca_bundle')} a full path"
             ) from None
-        if not ca_bundle.is_file():
-            what = "is a directory" if ca_bundle.is_dir() else "is not a regular file" if ca_bundle.exists() \
-                else "does not exist"
+        what = _not_a_file(ca_bundle)
+        if what is not None:
             raise ConfigError(
                 f"CA bundle {str(ca_bundle)!r} {what}; point --ca-bundle or "
                 f"{env_name('ca_bundle')} at the PEM file of your gateway's certificate authority"

@@ -62,6 +62,9 @@ def test_module_and_script_entry_points_agree():
     # No Enter would ever come: refused at once, not a 30 s wait blamed on the file (exit 3).
     (["talk", "--local", "--push-to-talk", "--input-file", "in.wav"], {},
      "--push-to-talk needs a microphone and Enter presses, and --input-file is already one turn: drop --push-to-talk"),
+    # From .env, where the flag is not on the command line: the line names the variable too.
+    (["talk", "--local", "--input-file", "in.wav"], {"TFY_LIVE_PUSH_TO_TALK": "1"},
+     "already one turn: drop --push-to-talk (and TFY_LIVE_PUSH_TO_TALK from the environment or .env)"),
     (["talk", "--local", "--language", "English"], {}, "--language 'English' is not a BCP-47 code"),
     (["talk", "--local", "--system", "x", "--system-file", "f.txt"], {}, "give the system prompt once"),
     (["talk", "--local", "--system-file", "missing.txt"], {}, "cannot read --system-file 'missing.txt'"),
@@ -262,7 +265,8 @@ def test_push_to_talk_where_the_sample_would_be_spoken_is_refused_at_once(tmp_pa
     assert result.returncode == 2, result.stdout + result.stderr
     (line,) = result.stderr.splitlines()
     assert "--push-to-talk needs a microphone and Enter presses, and there is no microphone here" in line
-    assert line.endswith("drop --push-to-talk") and "connecting" not in result.stdout
+    assert line.endswith("drop --push-to-talk (and TFY_LIVE_PUSH_TO_TALK from the environment or .env)")
+    assert "connecting" not in result.stdout
 
 
 def test_a_microphone_asked_for_by_name_is_not_replaced_by_the_sample(tmp_path):

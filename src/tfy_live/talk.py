@@ -126,12 +126,14 @@ def check_push_to_talk(options: ModelOptions, *, input_file: bool = False, sampl
     blamed on the file (exit 3). A file, or the sample spoken where there is no microphone, is one turn already."""
     if not options.push_to_talk:
         return
+    # It may come from the environment or .env, where "drop --push-to-talk" finds nothing on the command line.
+    drop = "drop --push-to-talk (and TFY_LIVE_PUSH_TO_TALK from the environment or .env)"
     if input_file:
         raise ConfigError("--push-to-talk needs a microphone and Enter presses, and --input-file is already one "
-                          "turn: drop --push-to-talk")
+                          f"turn: {drop}")
     if sample:
         raise ConfigError("--push-to-talk needs a microphone and Enter presses, and there is no microphone here "
-                          "(tfy-live would speak its sample, already one turn): drop --push-to-talk")
+                          f"(tfy-live would speak its sample, already one turn): {drop}")
 
 
 def check_files(input_file: Path | None, output_file: Path | None, output: OutputChoice) -> None:

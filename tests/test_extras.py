@@ -5,6 +5,7 @@ from __future__ import annotations
 import shlex
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -49,6 +50,35 @@ def test_a_base_dependency_is_found_by_its_name_not_in_an_extra():
 def test_the_command_installs_into_the_environment_at_the_prefix(prefix, expected):
     executable = f"{prefix}/bin/python"
     assert install_command(["openai<4,>=3.57"], prefix=prefix, executable=executable) == expected
+
+
+def test_an_environment_without_pip_gets_a_command_that_does_not_need_it():
+    """``uv venv`` makes environments without pip: ``python -m pip install`` there says "No module named pip"."""
+    def command(**here: bool) -> str:
+        return install_command(["openai<4,>=3.57"], prefix="/home/u/proj/.venv",
+                               executable="/home/u/proj/.venv/bin/python", **here)
+
+    assert command(has_pip=False, has_uv=True) == \
+        "uv pip install --python /home/u/proj/.venv/bin/python 'openai<4,>=3.57'"
+    assert command(has_pip=False, has_uv=False) == ("/home/u/proj/.venv/bin/python -m ensurepip && "
+                                                    "/home/u/proj/.venv/bin/python -m pip install 'openai<4,>=3.57'")
+    assert command(has_pip=True, has_uv=True) == "/home/u/proj/.venv/bin/python -m pip install 'openai<4,>=3.57'"
+
+
+def test_the_advice_for_a_python_without_pip_works(tmp_path):
+    """End to end with a real environment made without pip: the printed command must not need pip to start."""
+    import venv
+
+    venv.create(tmp_path / "env", with_pip=False)
+    python = tmp_path / "env" / "bin" / "python"
+    src = str(Path(__file__).resolve().parent.parent / "src")
+    code = "from tfy_live.extras import install_extra; print(install_extra('openai'))"
+    line = subprocess.run([str(python), "-c", code], capture_output=True, text=True, check=True, timeout=30 * SECOND,
+                          env={**clean_env(), "PYTHONPATH": src, "PATH": "/nonexistent"}).stdout.strip()
+    assert line.startswith(f"{python} -m ensurepip && {python} -m pip install "), line
+    # The part that failed before: "No module named pip". ensurepip itself runs offline, from the wheel it ships.
+    first = shlex.split(line.split(" && ")[0])
+    assert subprocess.run([*first, "--version"], capture_output=True, timeout=30 * SECOND).returncode == 0
 
 
 def test_every_word_is_quoted_for_the_shell():

@@ -52,15 +52,32 @@ def package(requires: Iterable[str], name: str) -> str | None:
     return None
 
 
-def install_command(packages: Sequence[str], *, prefix: str, executable: str) -> str:
-    """A shell command that installs ``packages`` into the environment at ``prefix`` (``sys.prefix``)."""
+def install_command(packages: Sequence[str], *, prefix: str, executable: str, has_pip: bool = True,
+                    has_uv: bool = False) -> str:
+    """A shell command that installs ``packages`` into the environment at ``prefix`` (``sys.prefix``).
+
+    ``has_pip``: pip can be imported there. An environment made by ``uv venv`` (or by venv told not to add
+    pip) has none, and ``python -m pip`` answers "No module named pip": then uv installs into it (``has_uv``:
+    on PATH), else ensurepip puts pip in first.
+    """
     where = PurePath(prefix)
     wanted = " ".join(shlex.quote(p) for p in packages)
+    python = shlex.quote(executable)
     if where.parent.name == "venvs" and where.parent.parent.name in ("pipx", ".pipx"):
         return f"pipx inject {shlex.quote(where.name)} {wanted}"
-    if where.parent.name == "tools" and where.parent.parent.name == "uv":
-        return f"uv pip install --python {shlex.quote(executable)} {wanted}"
-    return f"{shlex.quote(executable)} -m pip install {wanted}"
+    if (where.parent.name == "tools" and where.parent.parent.name == "uv") or (not has_pip and has_uv):
+        return f"uv pip install --python {python} {wanted}"
+    if not has_pip:
+        return f"{python} -m ensurepip && {python} -m pip install {wanted}"
+    return f"{python} -m pip install {wanted}"
+
+
+def _here() -> dict[str, bool]:
+    """Whether this Python has pip, and whether uv is on PATH: for ``install_command``."""
+    import importlib.util
+    import shutil
+
+    return {"has_pip": importlib.util.find_spec("pip") is not None, "has_uv": shutil.which("uv") is not None}
 
 
 def _requires() -> list[str]:
@@ -76,9 +93,10 @@ def install_extra(extra: str) -> str:
     """The command that installs tfy-live's optional ``extra`` into the environment running it now."""
     # Without metadata (a source tree on PYTHONPATH) the clone itself is what carries the extra.
     packages = requirements(_requires(), extra) or [f".[{extra}]"]
-    return install_command(packages, prefix=sys.prefix, executable=sys.executable)
+    return install_command(packages, prefix=sys.prefix, executable=sys.executable, **_here())
 
 
 def install_package(name: str) -> str:
     """The command that puts back one of tfy-live's own dependencies (``uvloop``) in the environment running it."""
-    return install_command([package(_requires(), name) or name], prefix=sys.prefix, executable=sys.executable)
+    return install_command([package(_requires(), name) or name], prefix=sys.prefix, executable=sys.executable,
+                           **_here())

@@ -143,3 +143,54 @@ def test_the_standalone_gateway_stops_on_sigterm_and_sighup_and_removes_its_ca_f
     assert server.returncode == 128 + signum, stderr
     assert "Traceback" not in stderr and f"stopped ({signal.Signals(signum).name})" in stderr
     assert list(temp.iterdir()) == []
+
+
+def _python_tfy_live(code: str, tmp_path: Path, **popen: object) -> subprocess.Popen[str]:
+    """tfy-live started through its entry module, after ``code`` (run first, in the same interpreter)."""
+    script = f"{code}\nfrom tfy_live.entry import main\nmain()\n"
+    return subprocess.Popen([sys.executable, "-c", script], env=clean_env(), cwd=tmp_path, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **popen)  # type: ignore[call-overload]
+
+
+def test_without_sighup_as_on_windows_commands_still_run(tmp_path):
+    """Windows' signal module has no SIGHUP: naming it at start-up crashed every command there."""
+    process = _python_tfy_live("import signal, sys\ndel signal.SIGHUP\n"
+                               "sys.argv = ['tfy-live', 'chat', '--local', 'hello']", tmp_path)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err
+    assert "hello" in out.lower() and "Traceback" not in err
+
+
+def test_a_stop_signal_the_caller_ignores_stays_ignored(tmp_path):
+    """nohup ignores SIGHUP, a script's background job SIGINT: tfy-live took them back once started."""
+    process = _python_tfy_live("import signal, sys\nsys.argv = ['tfy-live', 'chat', '--local']", tmp_path,
+                               stdin=subprocess.PIPE,
+                               preexec_fn=lambda: signal.signal(signal.SIGTERM, signal.SIG_IGN))
+    try:
+        assert process.stdout is not None
+        for _ in range(3):  # while the modules load, and once the chat waits for a line
+            process.send_signal(signal.SIGTERM)
+            time.sleep(0.3)
+        assert process.poll() is None, process.communicate()[1]
+        out, err = process.communicate("hello\n", timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 0, err
+    assert "hello" in out.lower()
+
+
+def test_ctrl_c_after_the_command_finished_still_exits_130(tmp_path):
+    """After a normal finish the atexit functions run (PortAudio's release can take a while): a Ctrl-C there
+    was "Exception ignored in atexit callback … Interrupted" and exit 0."""
+    process = _python_tfy_live("import atexit, sys, time\natexit.register(time.sleep, 3)\n"
+                               "sys.argv = ['tfy-live', 'chat', '--local', 'hello']", tmp_path)
+    try:
+        assert process.stdout is not None
+        assert "hello" in process.stdout.readline().lower()  # the answer: the command is ending
+        time.sleep(0.5)
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 130, err
+    assert "Exception ignored" not in err and "Traceback" not in err and err.splitlines()[-1:] == ["stopped"]

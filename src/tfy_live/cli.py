@@ -38,7 +38,7 @@ from tfy_live.errors import EXIT_INTERRUPTED, ConfigError, TfyLiveError
 from tfy_live.masking import protected
 from tfy_live.outfiles import Policy, stdout_error
 from tfy_live.sanitize import clean
-from tfy_live.eventloop import Interrupted, exit_on_signal  # the loop's module, without asyncio until a loop runs
+from tfy_live.eventloop import STOP_SIGNALS, Interrupted, exit_on_signal, take  # the loop's module, without asyncio until a loop runs
 from tfy_live.voices import DEFAULT_VOICE, OPENAI_DEFAULT_VOICE, default_voice, voices_for
 
 
@@ -859,8 +859,8 @@ def main() -> None:
         # and 130, 143 or 129, rather than death mid-print by the default action. Ctrl-C too: as Python's
         # KeyboardInterrupt it would be caught by click while a command imports its modules, and become an
         # empty line. (Before this, tfy_live.entry catches it.)
-        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            signal.signal(signum, _interrupt)
+        for signum in STOP_SIGNALS:
+            take(signum, _interrupt)
         try:
             cwd = Path.cwd()
         except FileNotFoundError:
@@ -919,6 +919,11 @@ def _leave(code: int) -> None:
     run_exitfuncs = getattr(atexit, "_run_exitfuncs", None)
     if run_exitfuncs is None:
         sys.exit(code)
+    for signum in STOP_SIGNALS:
+        if signal.getsignal(signum) is _interrupt:
+            # The command is over: a stop now (PortAudio's release can take a while) ends the process at once,
+            # rather than as an exception the atexit machinery would print and ignore.
+            signal.signal(signum, _stop_now)
     run_exitfuncs()
     with contextlib.suppress(OSError, ValueError):
         sys.stdout.flush()
@@ -928,6 +933,12 @@ def _leave(code: int) -> None:
 
 def _interrupt(signum: int, frame: object) -> None:
     raise Interrupted(signum)
+
+
+def _stop_now(signum: int, frame: object) -> None:
+    with contextlib.suppress(OSError):
+        os.write(2, b"stopped\n")
+    os._exit(128 + signum)
 
 
 def _invoke(args: list[str]) -> int:

@@ -29,7 +29,17 @@ if TYPE_CHECKING:  # pragma: no cover
 
 VARIABLE = "TFY_LIVE_EVENT_LOOP"
 CHOICES = ("auto", "uvloop", "asyncio")
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+# Windows has no SIGHUP.
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+def take(signum: int, handler: Callable[[int, FrameType | None], Any]) -> Any:
+    """Handle ``signum`` unless the caller ignores it (``nohup``, or SIGINT for a job a script started in the
+    background): a signal ignored on purpose stays ignored. Returns the handler it had."""
+    previous = signal.getsignal(signum)
+    if previous != signal.SIG_IGN:
+        signal.signal(signum, handler)
+    return previous
 T = TypeVar("T")
 
 
@@ -111,7 +121,7 @@ class _Stop:
             return self
         self._terminal = _terminal_state()
         for signum in STOP_SIGNALS:
-            self._previous[signum] = signal.signal(signum, self._on_signal)
+            self._previous[signum] = take(signum, self._on_signal)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -149,7 +159,7 @@ def exit_on_signal(code: int) -> None:
         return
     terminal = _terminal_state()
     for signum in STOP_SIGNALS:
-        signal.signal(signum, lambda *_: _now(code, terminal, os._exit))
+        take(signum, lambda *_: _now(code, terminal, os._exit))
 
 
 def _now(code: int, terminal: list[Any] | None, hard_exit: Callable[[int], Any]) -> None:

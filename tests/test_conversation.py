@@ -240,7 +240,8 @@ async def test_text_chat_waits_for_each_reply_and_ends_after_the_last():
     # the second line was sent only after the first reply was complete
     names = reporter.names()
     assert names.index("turn_complete") < [i for i, n in enumerate(names) if n == "user_typed"][1]
-    assert names.count("ready") == 3  # at the start and after each reply
+    # At the start, after each reply, and after the empty line (a chat at a terminal shows its prompt again).
+    assert names.count("ready") == 4
 
 
 async def test_text_chat_without_a_reply_is_an_error():

@@ -283,6 +283,8 @@ class Conversation:
                 await self.session.send_text(text)
                 if self.source is None:
                     await self._await_reply()
+            elif self.source is None:
+                self.reporter.ready()  # an empty line in a text chat: ask again
             self._event()
         if self._question is not None and not self._question.done():
             self._question.set_result("n")  # no more input: nobody will say yes

@@ -22,7 +22,7 @@ from typing import Annotated, Any, Callable, Coroutine, Mapping, Optional, get_t
 import typer
 from typer.models import CommandFunctionType
 
-from tfy_live import __version__
+from tfy_live import __version__, entry
 from tfy_live.audio import CHUNK_MS
 from tfy_live.config import (
     DEFAULT_API_VERSION,
@@ -861,6 +861,8 @@ def main() -> None:
         # empty line. (Before this, tfy_live.entry catches it.)
         for signum in STOP_SIGNALS:
             take(signum, _interrupt)
+        if entry.pending:  # one came while the modules loaded, and Python swallowed its exception
+            raise Interrupted(entry.pending.pop(0))
         try:
             cwd = Path.cwd()
         except FileNotFoundError:
@@ -932,6 +934,7 @@ def _leave(code: int) -> None:
 
 
 def _interrupt(signum: int, frame: object) -> None:
+    entry.pending.append(signum)  # acted on even if Python swallows the exception (entry.pending)
     raise Interrupted(signum)
 
 

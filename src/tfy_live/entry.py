@@ -24,8 +24,20 @@ class _Stopped(BaseException):
         self.signum = signum
 
 
+# The stop signals that came before the event loop took them over. Python runs a handler between any two
+# bytecodes, also inside a callback (a weakref's, during an import) whose exception it prints and ignores: the
+# stop would be lost and the program go on. cli.main and eventloop.run act on what is noted here.
+pending: list[int] = []
+
+
 def _stop(signum: int, frame: object) -> None:
+    pending.append(signum)
     raise _Stopped(signum)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    pending.append(signum)
+    raise KeyboardInterrupt
 
 
 def catch_other_stops() -> None:
@@ -38,6 +50,8 @@ def catch_other_stops() -> None:
     for signum in _OTHER_STOPS:
         if _signal.getsignal(signum) == _signal.SIG_DFL:
             _signal.signal(signum, _stop)
+    if _signal.getsignal(2) is _signal.default_int_handler:  # SIGINT, unless ignored
+        _signal.signal(2, _interrupt)
 
 
 def main() -> None:

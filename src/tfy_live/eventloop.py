@@ -122,6 +122,11 @@ class _Stop:
         self._terminal = _terminal_state()
         for signum in STOP_SIGNALS:
             self._previous[signum] = take(signum, self._on_signal)
+        from tfy_live import entry
+
+        if entry.pending:  # a stop whose exception Python swallowed (entry.pending): acted on now
+            self.signum = entry.pending[0]
+            entry.pending.clear()
         return self
 
     def __exit__(self, *exc: object) -> None:

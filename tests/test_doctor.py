@@ -135,6 +135,17 @@ def test_doctor_rows_wrap_at_word_boundaries_inside_their_columns():
     assert render(200, AUDITED_ROWS).count("\n") == len(AUDITED_ROWS)  # room enough: a line a row
 
 
+def test_a_terminal_too_narrow_for_two_columns_gets_each_detail_under_its_name():
+    words = {w for row_ in AUDITED_ROWS for w in " ".join(row_).split()}
+    for width in (30, 40, 50):
+        shown = render(width, AUDITED_ROWS)
+        lines = shown.splitlines()
+        assert max(map(len, lines)) <= width, shown
+        assert set(shown.split()) <= words, shown
+        assert lines[0].startswith("✓ pass    gateway host"), shown
+        assert "  127.0.0.1 → 127.0.0.1 (0 ms)" in lines, shown  # the detail on its own lines, indented
+
+
 def test_a_word_longer_than_the_detail_column_folds_inside_it():
     url = "wss://127.0.0.1:40403/api/llm/live/local/ws/google.ai.generativelanguage.v1beta.BidiGenerateContent"
     shown = render(60, [("✓ pass", "settings", f"socket {url}", "(9 ms)")])

@@ -33,6 +33,8 @@ GAP = 2  # between the name and the detail
 # Below this the name column gives way (its longest name wraps) so the detail keeps room to read.
 MIN_DETAIL = 40
 MIN_NAME = 16
+MIN_COLUMN = 24  # a detail column narrower than this reads as a word per line: stack the rows instead
+STACKED_INDENT = 2
 
 
 @dataclass(frozen=True)
@@ -41,11 +43,14 @@ class Layout:
 
     name: int
     detail: int | None
+    stacked: bool = False  # too narrow for two columns: the detail goes under the name, indented
 
 
 def layout(longest_name: int, width: int | None) -> Layout:
     if width is None:
         return Layout(longest_name, None)
+    if width < MARK_WIDTH + MIN_NAME + GAP + MIN_COLUMN:
+        return Layout(max(width - MARK_WIDTH, 1), max(width - STACKED_INDENT, 1), stacked=True)
     name = max(MIN_NAME, min(longest_name, width - MARK_WIDTH - GAP - MIN_DETAIL))
     return Layout(name, max(width - MARK_WIDTH - GAP - name, 8))
 
@@ -74,6 +79,14 @@ def row(console: Console, columns: Layout, mark: Text, name: str, detail: Text, 
         else:
             details.append(Text(took, "dim"))
     lines = []
+    if columns.stacked:
+        for i, part in enumerate(names):
+            line = Text.assemble(mark if i == 0 else "", end="")
+            line.pad_right(MARK_WIDTH - line.cell_len)
+            line.append_text(part)
+            lines.append(line)
+        lines.extend(Text.assemble(" " * STACKED_INDENT, part) for part in details if part.plain)
+        return Text("\n").join(lines)
     for i in range(max(len(names), len(details))):
         line = Text.assemble(mark if i == 0 else "", end="")
         line.pad_right(MARK_WIDTH - line.cell_len)

@@ -272,11 +272,11 @@ def test_the_live_view_s_status_line_fits_its_console():
 
 def _drawn(console) -> list[str]:
     """The last frame the live view drew (rich redraws it whole at each refresh)."""
-    frames = re.split(r"(?:\x1b\[1A\x1b\[2K)+", console.file.getvalue())
+    frames = re.split(r"\r\x1b\[2K(?:\x1b\[1A\x1b\[2K)*", console.file.getvalue())
     return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", frames[-1]).replace("\r", "").splitlines()
 
 
-@pytest.mark.parametrize("height", [24, 12, 6, 3])
+@pytest.mark.parametrize("height", [24, 12, 6, 3, 2, 1])
 def test_a_long_reply_in_progress_leaves_the_question_and_the_status_line_in_view(height):
     """rich cuts a live view taller than the terminal at the bottom: a long answer in progress hid the
     status line and a tool call waiting for y / n / a (and showed the answer's first words, not its last)."""
@@ -301,8 +301,11 @@ def test_a_long_reply_in_progress_leaves_the_question_and_the_status_line_in_vie
         output.close()
     assert len(drawn) <= height, drawn
     assert drawn[-1].startswith("●"), drawn
+    if height == 1:
+        return  # the status line alone
     assert any(line.startswith("approve › get_weather") for line in drawn), drawn
-    assert "then Enter" in "".join(drawn)
+    if height >= 3:
+        assert "then Enter" in "".join(drawn)
     if height >= 12:
         assert "word399" in "\n".join(drawn) and "model › … " in drawn[0], drawn  # the latest words, cut at a word
     if height >= 6:

@@ -435,7 +435,7 @@ class LiveOutput(Output):
         status = self._status_line()
         room = height - 1
         question = None
-        if self._question:
+        if self._question and room >= 1:  # (a one-row terminal shows the status line alone)
             question = self._fitted_question(width, room - bool(self._typing))  # and a row for the typed line
             room -= rows(question, self.console, width)
         typed = None

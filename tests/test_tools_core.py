@@ -499,7 +499,11 @@ def test_servers_that_did_not_answer_are_one_line_with_each_reason_and_the_fix()
         f"fix its \"command\" in --mcp-config; then run `{again}` again")
     both = not_answered([gone, web], again)
     assert both is not None and both.startswith("2 MCP servers did not list their tools: 'x' (/nonexistent/mcp): ")
-    assert "· 'mcp' (http://127.0.0.1:9/mcp): All connection attempts failed; fix their command or URL" in both
+    # 'x' names its own fix: the closing one is for 'mcp' alone, not "their" (both) again.
+    assert both.endswith("· 'mcp' (http://127.0.0.1:9/mcp): All connection attempts failed; fix the command or "
+                         f"URL of 'mcp' in --mcp-config (or --mcp), then run `{again}` again"), both
+    web2 = ServerStatus(HttpServer("web2", "http://127.0.0.1:10/mcp"), error="All connection attempts failed")
+    assert "; fix their command or URL in --mcp-config (or --mcp)" in (not_answered([web, web2], again) or "")
 
 
 def test_tools_prints_no_empty_table_when_no_server_answers(capsys):

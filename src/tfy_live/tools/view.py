@@ -36,14 +36,19 @@ def not_answered(statuses: Sequence[ServerStatus], again: str) -> str | None:
     else:
         head = f"{len(failed)} MCP servers did not list their tools: " + " · ".join(
             f"{s.config.name!r} ({s.config.where}): {s.error}" for s in failed)
-    if all("; fix " in (s.error or "") for s in failed):  # each reason names its own fix already
+    # A reason that names its own fix is not given a second one: the fix goes to the others only.
+    rest = [s for s in failed if "; fix " not in (s.error or "")]
+    if not rest:
         return f"{head}; then run `{again}` again"
-    if len(failed) > 1:
-        fix = "fix their command or URL in --mcp-config (or --mcp)"
-    elif isinstance(failed[0].config, StdioServer):
+    if len(failed) == 1 and isinstance(rest[0].config, StdioServer):
         fix = 'fix its "command" in --mcp-config (it must start an MCP server on standard input and output)'
-    else:
+    elif len(failed) == 1:
         fix = "check that an MCP server runs at that URL"
+    elif len(rest) == len(failed):
+        fix = "fix their command or URL in --mcp-config (or --mcp)"
+    else:
+        names = ", ".join(repr(s.config.name) for s in rest)
+        fix = f"fix the command or URL of {names} in --mcp-config (or --mcp)"
     return f"{head}; {fix}, then run `{again}` again"
 
 

@@ -27,6 +27,7 @@ from tfy_live.audio import CHUNK_MS
 from tfy_live.config import (
     DEFAULT_API_VERSION,
     DEFAULT_MODEL,
+    MAX_SETUP_TIMEOUT_S,
     VARIABLES,
     Settings,
     apply_dotenv,
@@ -85,16 +86,18 @@ def _refuse_non_finite(ctx: Any, param: Any) -> None:
                                  f"{_span(param) or 'a finite number'}", ctx=ctx, param=param)
 
 
-# The allowed values of the float options that click does not range-check (the settings check them later,
-# with the messages they give for values from .env too): for the usage error above.
-_SPANS = {"temperature": "0.0 to 2.0", "vad_threshold": "0.0 to 1.0", "setup_timeout": "more than 0, up to 600"}
-
-
 def _span(param: Any) -> str | None:
     """An option's allowed values in words ("1 or more", "0 to 65535"), or None when it declares none."""
     low, high = getattr(param.type, "min", None), getattr(param.type, "max", None)
     if low is None and high is None:
-        return _SPANS.get(param.name)
+        # Float options click does not range-check: the settings check them later (values from .env too),
+        # and their ranges are theirs.
+        from tfy_live import shaping
+
+        spans = {"temperature": shaping.span(shaping.TEMPERATURE),
+                 "vad_threshold": shaping.span(shaping.VAD_THRESHOLD),
+                 "setup_timeout": f"more than 0, up to {MAX_SETUP_TIMEOUT_S}"}
+        return spans.get(param.name)
     return f"{low:g} to {high:g}" if low is not None and high is not None else \
         f"{low:g} or more" if low is not None else f"at most {high:g}"
 

@@ -32,6 +32,7 @@ PROVIDER_KINDS = ("gemini", "vertex", "openai", "azure")
 DEFAULT_MODEL = "gemini-live-2.5-flash"
 DEFAULT_MODELS = {"gemini": DEFAULT_MODEL, "vertex": DEFAULT_MODEL, "openai": "gpt-realtime", "azure": "gpt-realtime"}
 DEFAULT_API_VERSION = "v1beta"
+MAX_SETUP_TIMEOUT_S = 600  # seconds: --setup-timeout's upper bound
 
 # Setting name -> (environment variable, default).
 VARIABLES: dict[str, tuple[str, Any]] = {
@@ -297,9 +298,10 @@ def resolve(
         setup_timeout = float(value["setup_timeout"])
     except (TypeError, ValueError):
         setup_timeout = -1.0
-    if not 0 < setup_timeout <= 600:
+    if not 0 < setup_timeout <= MAX_SETUP_TIMEOUT_S:
         # 0 itself is refused (no time to answer), so not "from 0 to 600".
-        raise ConfigError(f"setup timeout must be a number of seconds greater than 0 and at most 600 "
+        raise ConfigError(f"setup timeout must be a number of seconds greater than 0 and at most "
+                          f"{MAX_SETUP_TIMEOUT_S} "
                           f"(got {value['setup_timeout']!r}); "
                           f"fix --setup-timeout or {env_name('setup_timeout')}")
 

@@ -17,6 +17,16 @@ Sensitivity = Literal["high", "low"]
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 
 
+# The ranges the settings accept; the CLI's usage error for nan or inf names them too.
+TEMPERATURE = (0.0, 2.0)
+VAD_THRESHOLD = (0.0, 1.0)
+
+
+def span(bounds: tuple[float, float]) -> str:
+    """``0.0 to 2.0``: a range as the messages say it."""
+    return f"{bounds[0]} to {bounds[1]}"
+
+
 @dataclass(frozen=True)
 class ModelOptions:
     system: str | None = None
@@ -94,8 +104,9 @@ def model_options(
             raise ConfigError(f"--system-file {str(system_file)!r} is empty; write the system prompt in it")
     if language is not None and not _LANGUAGE.match(language):
         raise ConfigError(f"--language {language!r} is not a BCP-47 code; use e.g. en-US, de-DE, hi-IN")
-    if temperature is not None and not 0.0 <= temperature <= 2.0:
-        raise ConfigError(f"--temperature {temperature} is out of range; use a value from 0.0 to 2.0")
+    if temperature is not None and not TEMPERATURE[0] <= temperature <= TEMPERATURE[1]:
+        raise ConfigError(f"--temperature {temperature} is out of range; use a value from "
+                          f"{span(TEMPERATURE)}")
     sensitivities = {"--vad-start": vad_start, "--vad-end": vad_end}
     for flag, value in sensitivities.items():
         if value is not None and value.lower() not in ("high", "low"):
@@ -112,8 +123,9 @@ def model_options(
         raise ConfigError(f"--modality must be 'audio' or 'text' (got {modality!r})")
     if turn_detection is not None and turn_detection.lower() not in ("server", "semantic"):
         raise ConfigError(f"--turn-detection must be 'server' or 'semantic' (got {turn_detection!r})")
-    if vad_threshold is not None and not 0.0 <= vad_threshold <= 1.0:
-        raise ConfigError(f"--vad-threshold {vad_threshold} is out of range; use a value from 0.0 to 1.0")
+    if vad_threshold is not None and not VAD_THRESHOLD[0] <= vad_threshold <= VAD_THRESHOLD[1]:
+        raise ConfigError(f"--vad-threshold {vad_threshold} is out of range; use a value from "
+                          f"{span(VAD_THRESHOLD)}")
     if eagerness is not None and eagerness.lower() not in ("low", "medium", "high", "auto"):
         raise ConfigError(f"--eagerness must be low, medium, high or auto (got {eagerness!r})")
     semantic = (turn_detection or "").lower() == "semantic"

@@ -924,11 +924,11 @@ def _leave(code: int) -> None:
     run_exitfuncs = getattr(atexit, "_run_exitfuncs", None)
     if run_exitfuncs is None:
         sys.exit(code)
-    for signum in STOP_SIGNALS:
-        if signal.getsignal(signum) is _interrupt:
-            # The command is over: a stop now (PortAudio's release can take a while) ends the process at once,
-            # rather than as an exception the atexit machinery would print and ignore.
-            signal.signal(signum, _stop_now)
+    if any(signal.getsignal(signum) is _interrupt for signum in STOP_SIGNALS):
+        # The command is over: a stop now (PortAudio's release can take a while) ends the process at once,
+        # rather than as an exception the atexit machinery would print and ignore. (After a stop, _stopped
+        # has done this already, with that stop's code.)
+        exit_on_signal()
     run_exitfuncs()
     with contextlib.suppress(OSError, ValueError):
         sys.stdout.flush()
@@ -939,12 +939,6 @@ def _leave(code: int) -> None:
 def _interrupt(signum: int, frame: object) -> None:
     entry.pending.append(signum)  # acted on even if Python swallows the exception (entry.pending)
     raise Interrupted(signum)
-
-
-def _stop_now(signum: int, frame: object) -> None:
-    with contextlib.suppress(OSError):
-        os.write(2, b"stopped\n")
-    os._exit(128 + signum)
 
 
 def _invoke(args: list[str]) -> int:

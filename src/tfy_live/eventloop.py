@@ -156,15 +156,15 @@ class _Stop:
                 self.loop.call_soon_threadsafe(lambda: None)  # wake a loop waiting in select()
 
 
-def exit_on_signal(code: int) -> None:
-    """From now on a stop signal ends the process at once with ``code``: after a stop has been cleaned up
-    (``run`` raised ``Interrupted``), what is left is printing and the interpreter's exit, which a second
-    Ctrl-C should cut short, not turn into death by signal."""
+def exit_on_signal(code: int | None = None) -> None:
+    """From now on a stop signal ends the process at once with ``code`` (None: 128 + that signal's number):
+    after a stop has been cleaned up (``run`` raised ``Interrupted``), or once a command is over, what is left
+    is printing and the interpreter's exit, which a Ctrl-C should cut short, not turn into death by signal."""
     if threading.current_thread() is not threading.main_thread():
         return
     terminal = _terminal_state()
     for signum in STOP_SIGNALS:
-        take(signum, lambda *_: _now(code, terminal, os._exit))
+        take(signum, lambda received, _: _now(128 + received if code is None else code, terminal, os._exit))
 
 
 def _now(code: int, terminal: list[Any] | None, hard_exit: Callable[[int], Any]) -> None:

@@ -493,8 +493,10 @@ def tail(label: tuple[str, str], body: str, *end: tuple[str, str], console: Cons
         if " " in cut[:-1]:
             cut = cut[cut.index(" ") + 1:]  # whole words
         shown = Text.assemble(label, ("… ", "dim"), cut, *end)
-        if rows(shown, console, width) <= room or keep == 1:
-            return shown if rows(shown, console, width) <= room else None
+        if rows(shown, console, width) <= room:
+            return shown
+        if keep == 1:
+            return None
         keep = max(1, keep - max(1, keep // 8))
 
 

@@ -3,7 +3,8 @@
 Two things cannot wait for ``cli``: a Ctrl-C during the tenth of a second that
 importing Typer, rich and our modules takes (``cli`` catches it from then on),
 and standard streams the caller closed (a shell's ``<&-``). It imports only
-the standard library, so both hold from the first moment.
+the standard library, so both hold from the first moment. Then it pauses the
+garbage collector for the start (``tfy_live.collector``).
 """
 
 # Only what the interpreter imported before running us (os, sys): an import here could itself be interrupted,
@@ -58,6 +59,9 @@ def main() -> None:
     try:
         catch_other_stops()
         open_standard_streams()
+        from tfy_live import collector
+
+        collector.pause()  # until the start is over: it loads most of what the process will ever hold
         from tfy_live.cli import main as cli_main
 
         cli_main()

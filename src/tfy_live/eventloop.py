@@ -22,6 +22,7 @@ import threading
 from types import FrameType
 from typing import TYPE_CHECKING, Any, Callable, Coroutine, Mapping, TypeVar
 
+from tfy_live import collector
 from tfy_live.errors import ConfigError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -90,6 +91,7 @@ def run(coro: Coroutine[Any, Any, T], environ: Mapping[str, str], *,
     # The handlers stay in place while the runner closes (it waits for threads): a second signal still works.
     with stop, asyncio.Runner(loop_factory=factory) as runner:
         stop.loop = runner.get_loop()
+        stop.loop.call_later(collector.GRACE_S, collector.resume)
         try:
             result = runner.run(stop.watch(coro))
         except BaseException:

@@ -8,6 +8,7 @@ import contextlib
 import ssl
 from typing import Any, AsyncIterator, Sequence
 
+from tfy_live import collector
 from tfy_live.audio import INPUT_RATE
 from tfy_live.config import Settings
 from tfy_live.errors import GatewayError, TfyLiveError
@@ -197,6 +198,7 @@ async def connect(settings: Settings, *, context: ssl.SSLContext | None = None, 
         raise
     except Exception as exc:  # noqa: BLE001
         raise translate_error(exc, settings) from exc
+    collector.resume()  # the SDK has loaded: the start is over
     timer = asyncio.timeout(settings.setup_timeout_s)
     try:
         async with timer:

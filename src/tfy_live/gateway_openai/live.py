@@ -29,6 +29,7 @@ import contextlib
 import ssl
 from typing import Any, AsyncIterator, Sequence
 
+from tfy_live import collector
 from tfy_live.audio.pcm import Resampler
 from tfy_live.config import Settings
 from tfy_live.errors import GatewayError, TfyLiveError
@@ -276,6 +277,7 @@ class Connector:
             raise
         except Exception as exc:  # noqa: BLE001
             raise translate_error(exc, settings) from exc
+        collector.resume()  # the SDK has loaded: the start is over
         reader = Reader()
         timer = asyncio.timeout(settings.setup_timeout_s)
         connection: Any = None

@@ -99,3 +99,27 @@ def test_the_openai_kind_without_its_extra_names_this_pythons_install_command():
     (line,) = result.stderr.splitlines()
     assert f"run `{shlex.quote(sys.executable)} -m pip install 'openai" in line, line
     assert "tfy-live[openai]" not in line
+
+
+@pytest.mark.parametrize("prefix, executable, expected", [
+    (r"C:\Users\u\pipx\venvs\tfy-live", r"C:\Users\u\pipx\venvs\tfy-live\Scripts\python.exe",
+     'pipx inject tfy-live "openai<4,>=3.57"'),
+    (r"C:\Users\u\AppData\Roaming\uv\tools\tfy-live", r"C:\Users\u\AppData\Roaming\uv\tools\tfy-live\Scripts\python.exe",
+     r'uv pip install --python C:\Users\u\AppData\Roaming\uv\tools\tfy-live\Scripts\python.exe "openai<4,>=3.57"'),
+    (r"C:\proj\.venv", r"C:\proj\.venv\Scripts\python.exe",
+     r'C:\proj\.venv\Scripts\python.exe -m pip install "openai<4,>=3.57"'),
+    (r"C:\Program Files\Python311", r"C:\Program Files\Python311\python.exe",
+     r'"C:\Program Files\Python311\python.exe" -m pip install "openai<4,>=3.57"'),
+])
+def test_on_windows_the_words_are_quoted_as_cmd_and_powershell_read_them(prefix, executable, expected):
+    """A POSIX shell's single quotes mean nothing to cmd.exe, which took ``<4`` for a redirection."""
+    assert install_command(["openai<4,>=3.57"], prefix=prefix, executable=executable, windows=True) == expected
+
+
+def test_the_platform_decides_the_quoting(monkeypatch):
+    from tfy_live import extras
+
+    monkeypatch.setattr(extras.os, "name", "nt")
+    assert extras._here()["windows"] is True
+    assert install_command([".[aec]"], prefix=r"C:\p\.venv", executable=r"C:\p\.venv\Scripts\python.exe",
+                           windows=True).endswith(' install ".[aec]"')

@@ -10,15 +10,19 @@ anything else ``python -m pip install`` with this very python. ``requirements``,
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import sys
 from collections.abc import Iterable, Sequence
-from pathlib import PurePath
+from pathlib import PurePosixPath, PureWindowsPath
 
 DISTRIBUTION = "tfy-live"
 _EXTRA_MARKER = re.compile(r"""\bextra\s*==\s*(['"])([^'"]*)\1""")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+# What cmd.exe or PowerShell would read as something other than part of a word: redirections (the ``<`` and ``>``
+# of a version range), separators, variables, spaces.
+_WINDOWS_SPECIAL = re.compile(r"[\s\"'<>|&^(),;=%!\[\]{}$`@#]")
 
 
 def _normal(name: str) -> str:
@@ -52,19 +56,28 @@ def package(requires: Iterable[str], name: str) -> str | None:
     return None
 
 
+def _windows_quote(word: str) -> str:
+    """A word as cmd.exe and PowerShell both read it: in double quotes when it has anything they would not take
+    literally. Neither knows a POSIX shell's single quotes. (PowerShell runs a quoted program path only after
+    ``&``, which cmd does not know: an interpreter path with a space in it works in cmd only.)"""
+    return f'"{word}"' if not word or _WINDOWS_SPECIAL.search(word) else word
+
+
 def install_command(packages: Sequence[str], *, prefix: str, executable: str, has_pip: bool = True,
-                    has_uv: bool = False) -> str:
+                    has_uv: bool = False, windows: bool = False) -> str:
     """A shell command that installs ``packages`` into the environment at ``prefix`` (``sys.prefix``).
 
     ``has_pip``: pip can be imported there. An environment made by ``uv venv`` (or by venv told not to add
     pip) has none, and ``python -m pip`` answers "No module named pip": then uv installs into it (``has_uv``:
-    on PATH), else ensurepip puts pip in first.
+    on PATH), else ensurepip puts pip in first. ``windows``: paths and quoting for Windows' shells, else a
+    POSIX shell's.
     """
-    where = PurePath(prefix)
-    wanted = " ".join(shlex.quote(p) for p in packages)
-    python = shlex.quote(executable)
+    where = PureWindowsPath(prefix) if windows else PurePosixPath(prefix)
+    quote = _windows_quote if windows else shlex.quote
+    wanted = " ".join(quote(p) for p in packages)
+    python = quote(executable)
     if where.parent.name == "venvs" and where.parent.parent.name in ("pipx", ".pipx"):
-        return f"pipx inject {shlex.quote(where.name)} {wanted}"
+        return f"pipx inject {quote(where.name)} {wanted}"
     if (where.parent.name == "tools" and where.parent.parent.name == "uv") or (not has_pip and has_uv):
         return f"uv pip install --python {python} {wanted}"
     if not has_pip:
@@ -73,11 +86,12 @@ def install_command(packages: Sequence[str], *, prefix: str, executable: str, ha
 
 
 def _here() -> dict[str, bool]:
-    """Whether this Python has pip, and whether uv is on PATH: for ``install_command``."""
+    """Whether this Python has pip, whether uv is on PATH, and whether this is Windows: for ``install_command``."""
     import importlib.util
     import shutil
 
-    return {"has_pip": importlib.util.find_spec("pip") is not None, "has_uv": shutil.which("uv") is not None}
+    return {"has_pip": importlib.util.find_spec("pip") is not None, "has_uv": shutil.which("uv") is not None,
+            "windows": os.name == "nt"}
 
 
 def _requires() -> list[str]:

@@ -19,6 +19,7 @@ def paused():
     """The collector as ``tfy_live.entry`` leaves it; on again and nothing frozen afterwards, whatever the test did."""
     collector.pause()
     yield
+    collector.resume()  # its own note of the pause too: a later session in this worker must not freeze the heap
     gc.unfreeze()
     gc.enable()
 
@@ -78,3 +79,15 @@ async def test_a_session_opening_ends_the_start(paused, kind, monkeypatch):
             assert gc.isenabled()
     finally:
         thread.stop()
+
+
+def test_a_collector_turned_off_by_someone_else_stays_off():
+    """A program that runs tfy_live's gateway with the collector off, on purpose: a session does not turn it on."""
+    gc.disable()
+    try:
+        collector.resume()
+        assert not gc.isenabled()
+        assert gc.get_freeze_count() == 0
+    finally:
+        gc.unfreeze()
+        gc.enable()

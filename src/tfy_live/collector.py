@@ -12,8 +12,14 @@ import gc
 GRACE_S = 2.0  # a command that never loads an SDK (doctor, tools, local-gateway) collects again after this
 
 
+_paused = False  # pause() turned the collector off: only then does resume() turn it on
+
+
 def pause() -> None:
-    gc.disable()
+    global _paused
+    if gc.isenabled():
+        gc.disable()
+        _paused = True
 
 
 def resume() -> None:
@@ -21,9 +27,12 @@ def resume() -> None:
     until the process ends anyway, and scanning them in every full collection would stall the conversation
     for tens of milliseconds, with the audio waiting. The start's own few garbage cycles stay too (about 2 MB).
 
-    Only undoes ``pause``: with the collector on (tfy_live run from another program, the tests), it does nothing.
+    Only undoes ``pause``: with the collector on, or off by another program's choice (tfy_live's modules run
+    from it, the tests), it does nothing.
     """
-    if gc.isenabled():
+    global _paused
+    if not _paused:
         return
+    _paused = False
     gc.freeze()
     gc.enable()

@@ -91,3 +91,43 @@ def test_a_collector_turned_off_by_someone_else_stays_off():
     finally:
         gc.unfreeze()
         gc.enable()
+
+
+@pytest.mark.parametrize("kind", ["gemini", "openai"])
+def test_a_session_opened_after_the_grace_still_leaves_its_sdk_out_of_the_scans(paused, kind, monkeypatch):
+    """The grace can come first (an MCP server slow to list its tools, a slow DNS or TLS check in doctor): the
+    SDK then loads with the collector on, and the session opening must still freeze what it made."""
+    from tfy_live.config import resolve
+
+    monkeypatch.setattr(collector, "GRACE_S", 0.0)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    thread = GatewayThread(api_key="k", options=EchoOptions())
+    gw = thread.start()
+    settings = resolve({"provider": "acct", "provider_kind": kind}, {"TFY_API_KEY": "k", "TFY_BASE_URL": gw.base_url})
+    seen: list[int] = []
+
+    async def command() -> None:
+        for _ in range(20):  # the grace's callback, due at once, runs within a turn or two of the loop
+            if gc.isenabled():
+                break
+            await asyncio.sleep(0)
+        assert gc.isenabled()
+        frozen = gc.get_freeze_count()
+        loaded = [[] for _ in range(1000)]  # what the SDK's import would make after the grace
+        if kind == "openai":
+            from tfy_live.gateway_openai import Connector
+
+            opening = Connector()(settings, context=gw.client_ssl_context())
+        else:
+            from tfy_live.gateway import connect
+
+            opening = connect(settings, context=gw.client_ssl_context())
+        async with opening:
+            seen.append(gc.get_freeze_count() - frozen)
+        del loaded
+
+    try:
+        eventloop.run(command(), {})
+    finally:
+        thread.stop()
+    assert seen and seen[0] >= 1000

@@ -91,7 +91,7 @@ def run(coro: Coroutine[Any, Any, T], environ: Mapping[str, str], *,
     # The handlers stay in place while the runner closes (it waits for threads): a second signal still works.
     with stop, asyncio.Runner(loop_factory=factory) as runner:
         stop.loop = runner.get_loop()
-        stop.loop.call_later(collector.GRACE_S, collector.resume)
+        stop.loop.call_later(collector.GRACE_S, collector.grace_over)
         try:
             result = runner.run(stop.watch(coro))
         except BaseException:

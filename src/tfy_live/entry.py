@@ -2,9 +2,9 @@
 
 Two things cannot wait for ``cli``: a Ctrl-C during the tenth of a second that
 importing Typer, rich and our modules takes (``cli`` catches it from then on),
-and standard streams the caller closed (a shell's ``<&-``). It imports only
-the standard library, so both hold from the first moment. Then it pauses the
-garbage collector for the start (``tfy_live.collector``).
+and standard streams the caller closed (a shell's ``<&-``). Until both hold it
+imports only what the interpreter already has. Then it pauses the garbage
+collector for the start (``tfy_live.collector``, which imports only ``gc``).
 """
 
 # Only what the interpreter imported before running us (os, sys): an import here could itself be interrupted,

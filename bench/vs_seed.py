@@ -309,6 +309,16 @@ class Row:
     seed_pick: Callable[[dict], float | list[float] | None] | None = None  # the seed's figure, if not ``pick``
 
 
+def like_the_seed(pick: Callable[[dict], float | list[float] | None]) -> Callable[[dict], float | list[float] | None]:
+    """A pooled row's figure from the trials the seed also ran: the openai kind's loads another SDK and speaks
+    another protocol, so pooling it would set tfy-live's median against a seed that never ran that case."""
+    return lambda r: None if r.get("case") == OPENAI_CASE else pick(r)
+
+
+def openai_only(pick: Callable[[dict], float | list[float] | None]) -> Callable[[dict], float | list[float] | None]:
+    return lambda r: pick(r) if r.get("case") == OPENAI_CASE else None
+
+
 ROWS = [
     *(Row(case.name, "ms", lambda r, c=case: r.get("barge_in_ms") if r.get("case") == c.name else None,
           "≤ 60 ms", lambda m, p, s: p <= 60) for case in CASES[:2]),
@@ -316,19 +326,20 @@ ROWS = [
     Row(f"{OPENAI_CASE}: as the first case, over the realtime protocol", "ms",
         lambda r: r.get("barge_in_ms") if r.get("case") == OPENAI_CASE else None, "≤ 60 ms", lambda m, p, s: p <= 60),
     Row("capture → wire: oldest sample of a frame captured → frame leaves the socket", "ms",
-        lambda r: r.get("capture_ms"), "p95 ≤ 25 ms", lambda m, p, s: p <= 25),
-    Row("… from its newest sample (the program's own delay)", "ms", lambda r: r.get("processing_ms")),
+        like_the_seed(lambda r: r.get("capture_ms")), "p95 ≤ 25 ms", lambda m, p, s: p <= 25),
+    Row("… from its newest sample (the program's own delay)", "ms", like_the_seed(lambda r: r.get("processing_ms"))),
     Row("wire → speaker: reply's first audio read from the socket → first sample plays", "ms",
-        lambda r: r.get("playback_ms"), "p95 ≤ 5 ms", lambda m, p, s: p <= 5),
+        like_the_seed(lambda r: r.get("playback_ms")), "p95 ≤ 5 ms", lambda m, p, s: p <= 5),
     Row("CPU, full duplex in real time (user + system, % of one core)", "%", lambda r: r.get("cpu_pct"),
         "≤ 3 %, ≤ seed", lambda m, p, s: m <= 3 and s is not None and m <= s),
     Row(f"… tfy-live sending the seed's {SEED_CHUNK_MS} ms chunks (`--chunk-ms {SEED_CHUNK_MS}`): like for like",
         "%", lambda r: r.get("cpu_seed_chunk_pct"), seed_pick=lambda r: r.get("cpu_pct")),
-    Row("start-up: launch → connected (setup answer read)", "ms", lambda r: r.get("connected_ms"),
+    Row("start-up: launch → connected (setup answer read)", "ms", like_the_seed(lambda r: r.get("connected_ms")),
         "≤ seed", lambda m, p, s: s is not None and m <= s),
-    Row("start-up: launch → first microphone frame sent", "ms", lambda r: r.get("first_frame_ms")),
-    Row("Ctrl-C → process exit (reaped), at the end of each latency trial", "ms", lambda r: r.get("exit_ms"),
-        "p95 ≤ 200 ms", lambda m, p, s: p <= 200),
+    Row("… the openai kind (the openai SDK, the realtime protocol)", "ms", openai_only(lambda r: r.get("connected_ms"))),
+    Row("start-up: launch → first microphone frame sent", "ms", like_the_seed(lambda r: r.get("first_frame_ms"))),
+    Row("Ctrl-C → process exit (reaped), at the end of each latency trial", "ms",
+        like_the_seed(lambda r: r.get("exit_ms")), "p95 ≤ 200 ms", lambda m, p, s: p <= 200),
     Row("`tfy-live --help`, editable install (src/ compiled)", "ms", lambda r: r.get("help_ms")),
     Row("`tfy-live --help`, installed from the wheel", "ms", lambda r: r.get("installed_help_ms"), "≤ 200 ms",
         lambda m, p, s: m <= 200),

@@ -224,3 +224,19 @@ def test_the_openai_kind_has_its_own_barge_in_row_with_no_seed_to_compare():
     assert openai[1:4] == ["40 ms (41)", "—", "—"] and openai[4].startswith("≤ 60 ms: met")  # not pooled with Gemini
     first = next(cells for cells in rows if cells[0] == f"| {bench.CASES[0].name}")
     assert first[1] == "300 ms (300)"
+
+
+def test_the_rows_set_against_the_seed_pool_only_the_cases_the_seed_ran():
+    """The openai kind loads another SDK: pooled, its slower start moved tfy-live's launch median (1.10x the seed's
+    instead of 1.08x in one run). It has its own launch row, with no seed to compare."""
+    bench = load(ROOT / "bench" / "vs_seed.py", "vs_seed")
+    results = {"tfy-live": [{"connected_ms": 300.0, "exit_ms": 30.0, "case": bench.CASES[0].name},
+                            {"connected_ms": 500.0, "exit_ms": 90.0, "case": bench.OPENAI_CASE},
+                            {"connected_ms": 500.0, "exit_ms": 90.0, "case": bench.OPENAI_CASE}],
+               "seed": [{"connected_ms": 310.0, "exit_ms": 150.0, "case": bench.CASES[0].name}]}
+    rows = {line.split(" | ")[0]: line.split(" | ") for line in bench.table(results, 1, 0).splitlines()
+            if line.startswith("| ")}
+    assert rows["| start-up: launch → connected (setup answer read)"][1:4] == ["300 ms (300)", "310 ms (310)", "0.97"]
+    assert rows["| Ctrl-C → process exit (reaped), at the end of each latency trial"][1] == "30 ms (30)"
+    openai = rows["| … the openai kind (the openai SDK, the realtime protocol)"]
+    assert openai[1:4] == ["500 ms (500)", "—", "—"]

@@ -28,7 +28,8 @@ def pause() -> None:
 def resume() -> None:
     """Collect again, leaving out what the start made (``gc.freeze``): the modules and classes it loaded stay
     until the process ends anyway, and scanning them in every full collection would stall the conversation
-    for tens of milliseconds, with the audio waiting. The start's own few garbage cycles stay too (some 800 objects in ``talk --local``).
+    for tens of milliseconds, with the audio waiting. The start's own few garbage cycles stay too (some 800
+    objects in ``talk --local``).
 
     Only undoes ``pause``: with the collector on, or off by another program's choice (tfy_live's modules run
     from it, the tests), it does nothing.

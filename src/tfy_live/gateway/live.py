@@ -190,14 +190,10 @@ async def connect(settings: Settings, *, context: ssl.SSLContext | None = None, 
     from tfy_live.gateway.opening import Opening
 
     opening = Opening()
-    try:  # an SDK that refuses to build the client or the setup is one line too, not a traceback
+    with translated(translate_error, settings):  # an SDK that refuses the client or the setup: one line too
         client = build_client(settings, context, opening)
         config = build_config(settings, options, transcripts=transcripts, handle=handle)
         manager = client.aio.live.connect(model=settings.model, config=config)
-    except TfyLiveError:
-        raise
-    except Exception as exc:  # noqa: BLE001
-        raise translate_error(exc, settings) from exc
     collector.resume()  # the SDK has loaded: the start is over
     timer = asyncio.timeout(settings.setup_timeout_s)
     try:

@@ -268,15 +268,11 @@ class Connector:
         from tfy_live.gateway.opening import Opening
 
         opening = Opening()
-        try:  # an SDK that refuses to build the client is one line too, not a traceback
+        with translated(translate_error, settings):  # an SDK that refuses to build the client: one line too
             client = build_client(settings)
             manager = client.realtime.connect(
                 model=settings.model,
                 websocket_connection_options=websocket_options(context or ssl_context(settings), opening))  # type: ignore[arg-type]
-        except TfyLiveError:
-            raise
-        except Exception as exc:  # noqa: BLE001
-            raise translate_error(exc, settings) from exc
         collector.resume()  # the SDK has loaded: the start is over
         reader = Reader()
         timer = asyncio.timeout(settings.setup_timeout_s)

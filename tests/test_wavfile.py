@@ -8,6 +8,7 @@ import os
 import stat
 import time
 import wave
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -158,25 +159,25 @@ def test_missing_file_says_check_the_path_and_names_a_command_that_needs_no_file
     assert "`tfy-live talk --local`" in message and "arecord" not in message
 
 
-def test_garbage_file_without_arecord_names_no_arecord(tmp_path, arecord):
-    arecord(False)
+def _garbage_file_message(tmp_path: Path, arecord, installed: bool) -> str:
+    """The error for a text file passed as --input-file, with arecord installed or not."""
+    arecord(installed)
     path = tmp_path / "notes.wav"
     path.write_text("these are my notes, not audio\n" * 20)
     with pytest.raises(InputFileError) as excinfo:
         WavFileSource(path)
-    message = one_line_error(excinfo)
+    return one_line_error(excinfo)
+
+
+def test_garbage_file_without_arecord_names_no_arecord(tmp_path, arecord):
+    message = _garbage_file_message(tmp_path, arecord, installed=False)
     assert "notes.wav" in message
     assert "not a WAV/FLAC/OGG audio file" in message
     assert "arecord" not in message and "pass a recording instead, or run `tfy-live talk --local`" in message
 
 
 def test_garbage_file_with_arecord_suggests_recording_one(tmp_path, arecord):
-    arecord(True)
-    path = tmp_path / "notes.wav"
-    path.write_text("these are my notes, not audio\n" * 20)
-    with pytest.raises(InputFileError) as excinfo:
-        WavFileSource(path)
-    message = one_line_error(excinfo)
+    message = _garbage_file_message(tmp_path, arecord, installed=True)
     assert "not a WAV/FLAC/OGG audio file" in message and "arecord -f S16_LE -r 16000" in message
 
 

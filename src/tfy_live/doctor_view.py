@@ -78,18 +78,22 @@ def row(console: Console, columns: Layout, mark: Text, name: str, detail: Text, 
             last.append(" " + took, "dim")
         else:
             details.append(Text(took, "dim"))
+    def start(i: int) -> Text:
+        """A line's mark column: the mark on the first line, blank under it."""
+        line = Text.assemble(mark if i == 0 else "", end="")
+        line.pad_right(MARK_WIDTH - line.cell_len)
+        return line
+
     lines = []
     if columns.stacked:
         for i, part in enumerate(names):
-            line = Text.assemble(mark if i == 0 else "", end="")
-            line.pad_right(MARK_WIDTH - line.cell_len)
+            line = start(i)
             line.append_text(part)
             lines.append(line)
         lines.extend(Text.assemble(" " * STACKED_INDENT, part) for part in details if part.plain)
         return Text("\n").join(lines)
     for i in range(max(len(names), len(details))):
-        line = Text.assemble(mark if i == 0 else "", end="")
-        line.pad_right(MARK_WIDTH - line.cell_len)
+        line = start(i)
         if i < len(names):
             line.append_text(names[i])
         line.pad_right(MARK_WIDTH + columns.name + GAP - line.cell_len)
